@@ -1,0 +1,54 @@
+# Two commands for users: `make repro` runs the pipeline, `make test` runs the tests.
+# Both create the project's virtual environment from the pinned lock first.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+UV_VERSION := 0.13.9
+
+# Stage commands in dvc.yaml call `python`: make it the project's.
+export PATH := $(BIN):$(PATH)
+# No network at run time: DVC analytics and MLflow telemetry off.
+export DVC_NO_ANALYTICS := 1
+export MLFLOW_DISABLE_TELEMETRY := true
+
+.PHONY: setup repro test params lock lint format bench clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.lock pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	$(BIN)/uv pip sync --quiet --python $(BIN)/python requirements.lock
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
+	touch $@
+
+## Run the whole DVC pipeline on the configured data (simulated by default).
+repro: setup
+	dvc repro
+
+## Run the test suite.
+test: setup
+	pytest
+
+## Recompose params.yaml from conf/ after editing conf/ (dvc repro reads params.yaml).
+params: setup
+	python -m pipeline.params
+
+## Re-resolve requirements.lock after changing dependencies in pyproject.toml.
+lock: setup
+	uv pip compile pyproject.toml --extra dev --python-version 3.11 --generate-hashes \
+		--quiet -o requirements.lock
+
+lint: setup
+	ruff check . && ruff format --check .
+
+format: setup
+	ruff check --fix . && ruff format .
+
+## Time and peak memory of the simulator at larger sizes (results in the README).
+bench: setup
+	python benchmarks/bench_generate.py
+
+clean:
+	rm -rf $(VENV)

@@ -1,0 +1,1 @@
+"""Point-in-time feature logic: pure functions from contract tables to feature frames."""

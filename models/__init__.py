@@ -1,0 +1,1 @@
+"""Model logic: scikit-learn-style estimators and evaluation, no file I/O."""

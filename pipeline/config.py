@@ -1,0 +1,222 @@
+"""Typed pipeline configuration, loaded from the composed ``params.yaml``.
+
+``conf/`` (Hydra) is the single source of parameter values; ``make params`` and
+``dvc exp run`` compose it into ``params.yaml``, which DVC tracks and every stage reads.
+The dataclasses below are the schema: a misspelt, missing or mistyped key fails at load
+time with the key's name, before any stage does work. They carry no defaults, so a value
+can only come from ``conf/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from pathlib import Path
+
+from omegaconf import MISSING, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+DEFAULT_PARAMS = Path("params.yaml")
+
+
+class ConfigError(ValueError):
+    """The configuration file does not match the schema."""
+
+
+@dataclass
+class PathsConfig:
+    raw_dir: str = MISSING
+    ground_truth_dir: str = MISSING
+    validated_dir: str = MISSING
+    reports_dir: str = MISSING
+
+
+@dataclass
+class DataConfig:
+    dir: str = MISSING
+    format: str = MISSING
+    tables: dict[str, str | None] = MISSING
+    loyalty_tiers: list[str] = MISSING
+    extra_customer_columns: dict[str, str] = MISSING
+
+    def __post_init__(self) -> None:
+        if self.format not in ("parquet", "csv"):
+            raise ConfigError(f"data.format must be 'parquet' or 'csv', got {self.format!r}")
+        kinds = set(self.extra_customer_columns.values()) - {"numeric", "categorical"}
+        if kinds:
+            raise ConfigError(
+                f"data.extra_customer_columns: kinds must be numeric or categorical, got {kinds}"
+            )
+
+
+@dataclass
+class ValidationConfig:
+    max_examples: int = MISSING
+    reference_date: str | None = MISSING
+
+
+@dataclass
+class PopulationConfig:
+    existing_share: float = MISSING
+    max_prior_tenure_weeks: int = MISSING
+    regions: list[str] = MISSING
+    acquisition_channels: dict[str, float] = MISSING
+    channel_price_sensitivity_shift: dict[str, float] = MISSING
+    contract_types: dict[str, float] = MISSING
+    loyalty_tiers: dict[str, float] = MISSING
+    autopay_share: float = MISSING
+    account_manager_top_share: float = MISSING
+    credit_score_known_share: float = MISSING
+    malicious_share: float = MISSING
+    categories: list[str] = MISSING
+
+
+@dataclass
+class PurchasesConfig:
+    weekly_rate_median: float = MISSING
+    weekly_rate_sigma: float = MISSING
+    basket_median: float = MISSING
+    basket_sigma_customer: float = MISSING
+    basket_sigma_purchase: float = MISSING
+    promo_share_min: float = MISSING
+    promo_share_max: float = MISSING
+    discount_min: float = MISSING
+    discount_max: float = MISSING
+    offer_spend_shift: float = MISSING
+    seasonal_amplitude: float = MISSING
+    seasonal_peak_day: int = MISSING
+    plain_return_probability: float = MISSING
+    subscription_fee_median: float = MISSING
+
+
+@dataclass
+class LifecycleConfig:
+    purchase_multiplier: dict[str, float] = MISSING
+    mean_weeks: dict[str, float] = MISSING
+    decline_recovery_weekly: float = MISSING
+
+
+@dataclass
+class ServiceConfig:
+    late_delivery_per_purchase: float = MISSING
+    stock_out_per_purchase: float = MISSING
+    defect_per_purchase: float = MISSING
+    outage_weekly: float = MISSING
+    staff_episode_weekly: float = MISSING
+    severity_shares: list[float] = MISSING
+    satisfaction_mean: float = MISSING
+    satisfaction_sd: float = MISSING
+    satisfaction_reversion: float = MISSING
+    episode_impact: float = MISSING
+    defect_memory: float = MISSING
+    dissatisfaction_threshold: float = MISSING
+    delight_threshold: float = MISSING
+    indifferent_hazard: float = MISSING
+    survey_weekly: float = MISSING
+    survey_noise_sd: float = MISSING
+
+
+@dataclass
+class ComplaintsConfig:
+    probability_per_episode: float = MISSING
+    propensity_sigma: float = MISSING
+    resolution_share: float = MISSING
+    resolution_days_median: float = MISSING
+    resolution_days_sigma: float = MISSING
+    fast_days: float = MISSING
+    recovery_share: float = MISSING
+    poor_resolution_residual: float = MISSING
+    residual_memory: float = MISSING
+
+
+@dataclass
+class PaymentsConfig:
+    period_weeks: int = MISSING
+    fail_probability: float = MISSING
+    late_probability_autopay: float = MISSING
+    late_probability_manual: float = MISSING
+    card_expiry_probability: float = MISSING
+    credit_risk_fail_boost: float = MISSING
+    late_days_max: int = MISSING
+    failure_memory: float = MISSING
+
+
+@dataclass
+class CompetitionConfig:
+    offers_per_region_per_year: float = MISSING
+    offer_weeks_min: int = MISSING
+    offer_weeks_max: int = MISSING
+    offer_discount_min: float = MISSING
+    offer_discount_max: float = MISSING
+    baseline_exposure: float = MISSING
+
+
+@dataclass
+class ChurnConfig:
+    annual_rate: float = MISSING
+    cause_shares: dict[str, float] = MISSING
+    annual_lock_factor: float = MISSING
+    renewal_window_weeks: int = MISSING
+    switching_cost_weights: dict[str, float] = MISSING
+    calibration_customers: int = MISSING
+    calibration_rounds: int = MISSING
+
+
+@dataclass
+class CutoffsConfig:
+    start: str = MISSING
+    end: str = MISSING
+    freq: str = MISSING
+
+
+@dataclass
+class GroundTruthConfig:
+    cutoffs: CutoffsConfig = MISSING
+
+
+@dataclass
+class SimulatorConfig:
+    n_customers: int = MISSING
+    start_date: str = MISSING
+    n_weeks: int = MISSING
+    block_size: int = MISSING
+    population: PopulationConfig = MISSING
+    purchases: PurchasesConfig = MISSING
+    lifecycle: LifecycleConfig = MISSING
+    service: ServiceConfig = MISSING
+    complaints: ComplaintsConfig = MISSING
+    payments: PaymentsConfig = MISSING
+    competition: CompetitionConfig = MISSING
+    churn: ChurnConfig = MISSING
+    ground_truth: GroundTruthConfig = MISSING
+
+
+@dataclass
+class Config:
+    seed: int = MISSING
+    paths: PathsConfig = MISSING
+    data: DataConfig = MISSING
+    simulator: SimulatorConfig = MISSING
+    validation: ValidationConfig = MISSING
+
+
+def load_config(path: Path = DEFAULT_PARAMS) -> Config:
+    """Read ``path`` (a composed params.yaml) and check it against the schema."""
+    try:
+        merged = OmegaConf.merge(OmegaConf.structured(Config), OmegaConf.load(path))
+        config = OmegaConf.to_object(merged)
+    except OmegaConfBaseException as err:
+        raise ConfigError(f"{path}: {err}") from err
+    return config
+
+
+def config_from_cli(description: str) -> Config:
+    """Parse a stage's command line (``--params``) and load the configuration."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument(
+        "--params",
+        type=Path,
+        default=DEFAULT_PARAMS,
+        help="composed configuration to read (default: params.yaml)",
+    )
+    return load_config(parser.parse_args().params)

@@ -1,0 +1,135 @@
+"""The one place that reads and writes files.
+
+Writes are atomic: content goes to a temporary sibling and is renamed into place only
+when complete, so a failed run never leaves a half-written output behind.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
+
+from pipeline.config import ConfigError, DataConfig
+from pipeline.contract import MANDATORY_TABLES
+
+log = logging.getLogger(__name__)
+
+FORMATS = ("parquet", "csv")
+
+
+def table_path(directory: str | Path, stem: str, fmt: str) -> Path:
+    """Path of a table file inside ``directory``."""
+    return Path(directory) / f"{stem}.{fmt}"
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    """Read a Parquet or CSV file (chosen by suffix) into a DataFrame.
+
+    CSV columns arrive untyped; the contract's schema coerces them.
+    """
+    if path.suffix == ".parquet":
+        return pd.read_parquet(path)
+    if path.suffix == ".csv":
+        return pd.read_csv(path)
+    raise ValueError(f"{path}: unsupported file type; expected one of {FORMATS}")
+
+
+@contextmanager
+def atomic_path(target: Path) -> Iterator[Path]:
+    """Yield a temporary path next to ``target``; rename it to ``target`` on success.
+
+    Works for files and directories. On error the temporary path is removed and
+    ``target`` keeps its previous content.
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent)) / target.name
+    try:
+        yield tmp
+        _replace(tmp, target)
+    finally:
+        shutil.rmtree(tmp.parent, ignore_errors=True)
+
+
+def _replace(source: Path, target: Path) -> None:
+    """Move ``source`` onto ``target``; a directory target is swapped out whole."""
+    if source.is_dir() and target.exists():
+        old = target.with_name(f".{target.name}.old-{os.getpid()}")
+        target.rename(old)
+        source.rename(target)
+        shutil.rmtree(old)
+    else:
+        source.replace(target)
+
+
+def write_json(payload: dict, path: Path) -> None:
+    """Write ``payload`` as indented, key-sorted JSON, atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def read_input_tables(data: DataConfig) -> dict[str, pd.DataFrame]:
+    """Read every table that ``data.tables`` names; null marks an absent optional table."""
+    missing_mandatory = [name for name in MANDATORY_TABLES if data.tables.get(name) is None]
+    if missing_mandatory:
+        raise ConfigError(f"data.tables: mandatory tables {missing_mandatory} must name a file")
+    tables = {}
+    for name, stem in data.tables.items():
+        if stem is None:
+            continue
+        path = table_path(data.dir, stem, data.format)
+        if not path.exists():
+            raise FileNotFoundError(
+                f"table {name!r}: no file at {path} (set data.tables.{name} to null if absent)"
+            )
+        log.info("reading %s from %s", name, path)
+        tables[name] = read_table(path)
+    return tables
+
+
+def write_table(frame: pd.DataFrame, path: Path) -> None:
+    """Write one DataFrame as Parquet or CSV (by suffix), atomically."""
+    with atomic_path(path) as tmp, TableWriter(tmp) as writer:
+        writer.write(frame)
+
+
+class TableWriter:
+    """Append DataFrames block by block to one Parquet or CSV file.
+
+    The first block fixes the Arrow schema; later blocks are cast to it, so a block
+    whose optional column happens to be all-null keeps the file's types.
+    """
+
+    def __init__(self, path: Path) -> None:
+        if path.suffix not in (".parquet", ".csv"):
+            raise ValueError(f"{path}: unsupported file type; expected one of {FORMATS}")
+        self.path = path
+        self._writer: pq.ParquetWriter | pa_csv.CSVWriter | None = None
+
+    def write(self, frame: pd.DataFrame) -> None:
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        if self._writer is None:
+            self._writer = (
+                pq.ParquetWriter(self.path, table.schema)
+                if self.path.suffix == ".parquet"
+                else pa_csv.CSVWriter(self.path, table.schema)
+            )
+        self._writer.write_table(table.cast(self._writer.schema))
+
+    def __enter__(self) -> TableWriter:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._writer is not None:
+            self._writer.close()

@@ -1,0 +1,55 @@
+"""Compose ``conf/`` into ``params.yaml`` exactly as ``dvc exp run`` does.
+
+``dvc repro`` never composes the Hydra config: it reads ``params.yaml`` as committed.
+``make params`` runs this module after every edit of ``conf/``, and a test fails when
+the committed file is stale. The YAML is produced with the same calls DVC makes
+(Hydra ``compose``, ``OmegaConf.resolve``, ``OmegaConf.to_yaml``), so DVC and this
+module write identical bytes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
+
+from pipeline.config import DEFAULT_PARAMS, load_config
+from pipeline.io import atomic_path
+
+log = logging.getLogger(__name__)
+
+CONF_DIR = Path("conf")
+
+
+def compose_params(config_dir: Path = CONF_DIR, overrides: list[str] | None = None) -> str:
+    """Return the YAML text of the composed configuration."""
+    with initialize_config_dir(str(config_dir.resolve()), version_base=None):
+        composed = compose(config_name="config", overrides=overrides or [])
+    OmegaConf.resolve(composed)
+    return OmegaConf.to_yaml(composed)
+
+
+def write_params(output: Path, text: str) -> None:
+    """Write ``text`` to ``output`` after checking it against the config schema."""
+    with atomic_path(output) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+        load_config(tmp)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "overrides", nargs="*", help="Hydra overrides, e.g. simulator.n_customers=5000"
+    )
+    parser.add_argument("--output", type=Path, default=DEFAULT_PARAMS)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    write_params(args.output, compose_params(overrides=args.overrides))
+    log.info("composed %s into %s", CONF_DIR, args.output)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,85 @@
+"""Simulate the whole population block by block."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from pipeline.config import SimulatorConfig
+from pipeline.simulator.calibration import Calibration, calibrate
+from pipeline.simulator.dynamics import BlockResult, BlockSimulation
+from pipeline.simulator.market import Market, draw_market
+from pipeline.simulator.population import WEEK, draw_population
+
+MARKET_STREAM = 1_000_000_009
+
+
+@dataclass
+class Simulation:
+    """Everything shared by the blocks, and the blocks themselves (lazily)."""
+
+    sim: SimulatorConfig
+    seed: int
+    market: Market
+    calibration: Calibration
+    cutoffs: pd.DatetimeIndex
+
+    @property
+    def start_s(self) -> int:
+        return int(pd.Timestamp(self.sim.start_date).timestamp())
+
+    @property
+    def end_s(self) -> int:
+        return self.start_s + self.sim.n_weeks * WEEK
+
+    @property
+    def n_blocks(self) -> int:
+        return -(-self.sim.n_customers // self.sim.block_size)
+
+    def blocks(self) -> Iterator[BlockResult]:
+        """Simulate block after block; block k has its own stream from (seed, k)."""
+        cutoff_weeks = self._cutoff_weeks()
+        for k in range(self.n_blocks):
+            first = k * self.sim.block_size
+            n = min(self.sim.block_size, self.sim.n_customers - first)
+            rng = np.random.default_rng(np.random.SeedSequence([self.seed, k]))
+            pop = draw_population(rng, self.sim, first_id=first + 1, n=n, start_s=self.start_s)
+            yield BlockSimulation(
+                pop,
+                self.market,
+                self.sim,
+                self.calibration.hazard_scale,
+                rng,
+                self.start_s,
+                cutoff_weeks,
+            ).run()
+
+    def _cutoff_weeks(self) -> dict[int, list[int]]:
+        """For each cutoff, the last week starting on or before it."""
+        weeks: dict[int, list[int]] = defaultdict(list)
+        for i, cutoff in enumerate(self.cutoffs):
+            weeks[int((cutoff.timestamp() - self.start_s) // WEEK)].append(i)
+        return dict(weeks)
+
+
+def truth_cutoffs(sim: SimulatorConfig) -> pd.DatetimeIndex:
+    """Configured ground-truth cutoffs that fall inside the simulated period."""
+    cutoffs = sim.ground_truth.cutoffs
+    dates = pd.date_range(cutoffs.start, cutoffs.end, freq=cutoffs.freq)
+    start = pd.Timestamp(sim.start_date)
+    end = start + pd.Timedelta(weeks=sim.n_weeks)
+    return dates[(dates >= start) & (dates < end)]
+
+
+def prepare_simulation(sim: SimulatorConfig, seed: int) -> Simulation:
+    """Draw the market and calibrate the hazard; blocks are simulated on iteration."""
+    start_s = int(pd.Timestamp(sim.start_date).timestamp())
+    market = draw_market(
+        np.random.default_rng(np.random.SeedSequence([seed, MARKET_STREAM])), sim, start_s
+    )
+    calibration = calibrate(sim, seed, market, start_s)
+    return Simulation(sim, seed, market, calibration, truth_cutoffs(sim))

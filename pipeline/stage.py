@@ -1,0 +1,30 @@
+"""Shared entry-point behaviour of the pipeline's stages."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from collections.abc import Callable
+
+from pipeline.config import Config, ConfigError, config_from_cli
+from pipeline.validation import ContractViolation
+
+log = logging.getLogger("pipeline")
+
+# Errors a user can fix from the message alone: no traceback, exit code 1.
+USER_ERRORS = (ConfigError, ContractViolation, FileNotFoundError)
+
+
+def run_stage(run: Callable[[Config], None], description: str) -> None:
+    """Parse the command line, load the config, run the stage and time it."""
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    started = time.perf_counter()
+    try:
+        run(config_from_cli(description))
+    except USER_ERRORS as err:
+        log.error("%s", err)
+        sys.exit(1)
+    log.info("done in %.1f s", time.perf_counter() - started)
