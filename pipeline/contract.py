@@ -11,10 +11,13 @@ from dataclasses import dataclass
 
 import pandas as pd
 import pandera.pandas as pa
+from pandera.engines.pandas_engine import DateTime
 
 from pipeline.config import DataConfig
 
-TIMESTAMP = "datetime64[ns]"
+# Naive timestamps; text is parsed as ISO 8601 value by value, so a CSV column may mix
+# dates and date-times.
+TIMESTAMP = DateTime(unit="ns", to_datetime_kwargs={"format": "ISO8601"})
 
 CONTRACT_TYPES = ("none", "month_to_month", "annual")
 COMPLAINT_CATEGORIES = ("billing", "service", "product", "delivery", "staff")
@@ -53,7 +56,7 @@ class TableContract:
         return [
             name
             for name, column in self.schema.columns.items()
-            if str(column.dtype) == TIMESTAMP and name not in self.scheduled
+            if column.dtype == TIMESTAMP and name not in self.scheduled
         ]
 
 

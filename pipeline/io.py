@@ -116,16 +116,18 @@ class TableWriter:
             raise ValueError(f"{path}: unsupported file type; expected one of {FORMATS}")
         self.path = path
         self._writer: pq.ParquetWriter | pa_csv.CSVWriter | None = None
+        self._schema: pa.Schema | None = None
 
     def write(self, frame: pd.DataFrame) -> None:
         table = pa.Table.from_pandas(frame, preserve_index=False)
         if self._writer is None:
+            self._schema = table.schema
             self._writer = (
                 pq.ParquetWriter(self.path, table.schema)
                 if self.path.suffix == ".parquet"
                 else pa_csv.CSVWriter(self.path, table.schema)
             )
-        self._writer.write_table(table.cast(self._writer.schema))
+        self._writer.write_table(table.cast(self._schema))
 
     def __enter__(self) -> TableWriter:
         return self

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 from pandera.errors import SchemaErrors
@@ -126,16 +127,21 @@ def _schema_violations(
         violations.append(
             Violation(contract.name, str(column), "mandatory column is missing", None)
         )
-    failures = failures[~missing]
+    # A value that cannot be coerced also fails the dtype check: report it once.
+    coerce_failed = failures.loc[failures["check"].str.startswith("coerce_dtype"), "column"]
+    redundant = failures["check"].str.startswith("dtype(") & failures["column"].isin(coerce_failed)
+    failures = failures[~missing & ~redundant]
     row_level = failures["schema_context"] == "DataFrameSchema"
     for check, group in failures[row_level].groupby("check", sort=False):
         column = _row_check_column(contract.schema, str(check))
         violations.append(
-            _rows_violation(contract.name, column, str(check), group, frame, max_examples)
+            _rows_violation(contract.name, column, str(check), group, frame, max_examples, True)
         )
     for (column, check), group in failures[~row_level].groupby(["column", "check"], sort=False):
         violations.append(
-            _rows_violation(contract.name, str(column), str(check), group, frame, max_examples)
+            _rows_violation(
+                contract.name, str(column), str(check), group, frame, max_examples, False
+            )
         )
     return violations
 
@@ -149,27 +155,42 @@ def _row_check_column(schema: pa.DataFrameSchema, check_name: str) -> str:
 
 
 def _rows_violation(
-    table: str, column: str, check: str, group: pd.DataFrame, frame: pd.DataFrame, max_examples: int
+    table: str,
+    column: str,
+    check: str,
+    group: pd.DataFrame,
+    frame: pd.DataFrame,
+    max_examples: int,
+    whole_row: bool,
 ) -> Violation:
+    """One Violation from the failure cases of one check; rows quoted whole if asked."""
     rows = pd.Index(group["index"].dropna().unique())
     values = group.drop_duplicates("index").set_index("index")["failure_case"]
-    if column == ALL_COLUMNS or column not in frame.columns:
+    if whole_row:
         examples = [f"row {row}: {_row_text(frame, row)}" for row in rows[:max_examples]]
     else:
         examples = [
-            f"row {row}{_customer_text(frame, row)}: {values.get(row)!r}"
+            f"row {row}{_customer_text(frame, row)}: {_show(values.get(row))}"
             for row in rows[:max_examples]
         ]
     name = _PANDERA_CHECK_NAMES.get(check, check)
     return Violation(table, column, name, len(rows), tuple(examples))
 
 
+def _show(value: object) -> str:
+    """A value as a person reads it: strings quoted, numbers and dates plain."""
+    value = value.item() if isinstance(value, np.generic) else value
+    return repr(value) if isinstance(value, str) else str(value)
+
+
 def _row_text(frame: pd.DataFrame, row: object) -> str:
-    return ", ".join(f"{key}={value}" for key, value in frame.loc[row].items())
+    return ", ".join(f"{key}={_show(value)}" for key, value in frame.loc[row].items())
 
 
 def _customer_text(frame: pd.DataFrame, row: object) -> str:
-    return f" (customer_id={frame.at[row, 'customer_id']})" if "customer_id" in frame else ""
+    if "customer_id" not in frame:
+        return ""
+    return f" (customer_id={_show(frame.at[row, 'customer_id'])})"
 
 
 def _mask_violation(
@@ -181,7 +202,7 @@ def _mask_violation(
         return []
     rows = frame.index[failing.to_numpy()][:max_examples]
     examples = tuple(
-        f"row {row}{_customer_text(frame, row)}: {frame.at[row, column]!r}" for row in rows
+        f"row {row}{_customer_text(frame, row)}: {_show(frame.at[row, column])}" for row in rows
     )
     return [Violation(table, column, check, n_rows, examples)]
 

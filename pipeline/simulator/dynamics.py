@@ -75,7 +75,7 @@ class BlockSimulation:
         hazard_scale: dict[str, float],
         rng: np.random.Generator,
         start_s: int,
-        cutoff_weeks: dict[int, list[int]],
+        cutoff_weeks: dict[int, list[tuple[int, int]]],
     ) -> None:
         self.pop, self.market, self.sim, self.rng = pop, market, sim, rng
         self.cutoff_weeks = cutoff_weeks
@@ -136,13 +136,14 @@ class BlockSimulation:
         total = hazards.sum(axis=1, keepdims=True)
         self.expected_churn += (hazards * (-np.expm1(-total) / total)).sum(axis=0)
         self.active_weeks += len(active)
-        for cutoff in self.cutoff_weeks.get(week, []):
+        for cutoff, cutoff_s in self.cutoff_weeks.get(week, []):
+            signed_up = self.pop.signup_s[active] <= cutoff_s
             self.records.add(
                 "hazards",
-                customer=active,
-                cutoff=np.full(len(active), cutoff),
-                stage=self.stage[active].copy(),
-                hazard=hazards.astype(np.float32),
+                customer=active[signed_up],
+                cutoff=np.full(signed_up.sum(), cutoff),
+                stage=self.stage[active[signed_up]],
+                hazard=hazards[signed_up].astype(np.float32),
             )
         self._purchases(active, week)
         self._weekly_episodes(active, week)

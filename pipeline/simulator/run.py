@@ -58,18 +58,19 @@ class Simulation:
                 cutoff_weeks,
             ).run()
 
-    def _cutoff_weeks(self) -> dict[int, list[int]]:
-        """For each cutoff, the last week starting on or before it."""
-        weeks: dict[int, list[int]] = defaultdict(list)
+    def _cutoff_weeks(self) -> dict[int, list[tuple[int, int]]]:
+        """Cutoffs (index, seconds) by the last week starting on or before them."""
+        weeks: dict[int, list[tuple[int, int]]] = defaultdict(list)
         for i, cutoff in enumerate(self.cutoffs):
-            weeks[int((cutoff.timestamp() - self.start_s) // WEEK)].append(i)
+            cutoff_s = int(cutoff.timestamp())
+            weeks[(cutoff_s - self.start_s) // WEEK].append((i, cutoff_s))
         return dict(weeks)
 
 
 def truth_cutoffs(sim: SimulatorConfig) -> pd.DatetimeIndex:
     """Configured ground-truth cutoffs that fall inside the simulated period."""
     cutoffs = sim.ground_truth.cutoffs
-    dates = pd.date_range(cutoffs.start, cutoffs.end, freq=cutoffs.freq)
+    dates = pd.date_range(cutoffs.start, cutoffs.end, freq=cutoffs.freq).as_unit("ns")
     start = pd.Timestamp(sim.start_date)
     end = start + pd.Timedelta(weeks=sim.n_weeks)
     return dates[(dates >= start) & (dates < end)]

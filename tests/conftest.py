@@ -1,0 +1,75 @@
+"""Shared fixtures: the real conf/ composed into tmp_path, and simulated data sets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from pipeline import generate
+from pipeline.config import Config, load_config
+from pipeline.contract import MANDATORY_TABLES, OPTIONAL_TABLES
+from pipeline.params import compose_params, write_params
+
+REPO = Path(__file__).resolve().parents[1]
+
+# A small simulation that still exercises every mechanism: ~1 year, 3 blocks.
+TINY = (
+    "simulator.n_customers=600",
+    "simulator.n_weeks=60",
+    "simulator.block_size=250",
+    "simulator.churn.calibration_customers=800",
+    "simulator.churn.calibration_rounds=3",
+    "simulator.ground_truth.cutoffs.start=2024-03-01",
+    "simulator.ground_truth.cutoffs.end=2024-10-01",
+)
+
+
+def compose_config(workdir: Path, *overrides: str) -> Config:
+    """The repository's conf/ with every output path inside ``workdir``."""
+    paths = [
+        f"paths.raw_dir={workdir}/raw",
+        f"paths.ground_truth_dir={workdir}/ground_truth",
+        f"paths.validated_dir={workdir}/validated",
+        f"paths.reports_dir={workdir}/reports",
+    ]
+    params = workdir / "params.yaml"
+    write_params(params, compose_params(REPO / "conf", [*paths, *overrides]))
+    return load_config(params)
+
+
+@dataclass
+class Simulated:
+    cfg: Config
+    raw: dict[str, pd.DataFrame]
+    truth: pd.DataFrame
+    hazards: pd.DataFrame
+
+
+def simulate(workdir: Path, *overrides: str) -> Simulated:
+    cfg = compose_config(workdir, *overrides)
+    generate.run(cfg)
+    raw = {
+        name: pd.read_parquet(Path(cfg.paths.raw_dir) / f"{name}.parquet")
+        for name in (*MANDATORY_TABLES, *OPTIONAL_TABLES)
+    }
+    truth_dir = Path(cfg.paths.ground_truth_dir)
+    return Simulated(
+        cfg,
+        raw,
+        pd.read_parquet(truth_dir / "customers.parquet"),
+        pd.read_parquet(truth_dir / "hazards.parquet"),
+    )
+
+
+@pytest.fixture(scope="session")
+def simulated(tmp_path_factory: pytest.TempPathFactory) -> Simulated:
+    """Default simulator settings at 10,000 customers: large enough for the statistics."""
+    return simulate(tmp_path_factory.mktemp("simulated"), "simulator.n_customers=10000")
+
+
+@pytest.fixture(scope="session")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> Simulated:
+    return simulate(tmp_path_factory.mktemp("tiny"), *TINY)
