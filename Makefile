@@ -12,7 +12,7 @@ export PATH := $(BIN):$(PATH)
 export DVC_NO_ANALYTICS := 1
 export MLFLOW_DISABLE_TELEMETRY := true
 
-.PHONY: setup repro test params lock lint format bench clean
+.PHONY: setup repro test params lock lint format bench simulator-summary clean
 
 setup: $(VENV)/.installed
 
@@ -49,6 +49,10 @@ format: setup
 ## Time and peak memory of the simulator at larger sizes (results in the README).
 bench: setup
 	python benchmarks/bench_generate.py
+
+## Realised churn rate, cause mix and complaint sparsity of the data in data/.
+simulator-summary: setup
+	python benchmarks/simulator_summary.py
 
 clean:
 	rm -rf $(VENV)

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from pipeline import generate
 from pipeline.config import ConfigError
 from pipeline.contract import table_contracts
 from pipeline.simulator.calibration import target_cause_shares
@@ -154,8 +155,6 @@ def test_absent_optional_tables_are_not_written(tmp_path):
     sim_dir = tmp_path / "sim"
     sim_dir.mkdir()
     cfg = compose_config(sim_dir, *TINY, "data.tables.complaints=null", "data.tables.surveys=null")
-    from pipeline import generate
-
     generate.run(cfg)
     written = {path.stem for path in (sim_dir / "raw").iterdir()}
     assert written == {

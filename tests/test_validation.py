@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -10,10 +11,11 @@ import pytest
 
 from pipeline import validate
 from pipeline.config import ConfigError, DataConfig, ValidationConfig
+from pipeline.contract import table_contracts
 from pipeline.io import read_input_tables, table_path, write_table
 from pipeline.validation import ContractViolation, Violation, validate_tables
 
-from .conftest import compose_config
+from .conftest import REPO, compose_config
 
 TABLE_STEMS = {
     "customers": "customers",
@@ -396,3 +398,14 @@ def test_failed_validation_writes_nothing_and_keeps_previous_output(tmp_path):
     after = {p.name: p.read_bytes() for p in Path(cfg.paths.validated_dir).iterdir()}
     assert after == before
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_contract_document_lists_every_table_and_column():
+    """docs/data-contract.md and pipeline/contract.py describe the same tables."""
+    text = (REPO / "docs" / "data-contract.md").read_text(encoding="utf-8")
+    sections = dict(
+        re.findall(r"^## (\w+) \((?:mandatory|optional)\)\n(.*?)(?=^## )", text, re.M | re.S)
+    )
+    for name, contract in table_contracts(data_config()).items():
+        documented = re.findall(r"^\| `(\w+)` \|", sections[name], re.M)
+        assert documented == list(contract.schema.columns), name

@@ -1,0 +1,76 @@
+"""End to end through DVC on a temporary copy of the repository.
+
+`dvc repro` must run generate then validate from params.yaml, and `dvc exp run -S` must
+compose conf/ with the override (DVC's Hydra integration) and change the data.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from omegaconf import OmegaConf
+
+from pipeline.params import compose_params
+
+from .conftest import REPO, TINY
+
+pytestmark = pytest.mark.e2e
+
+
+def _run(*command: str, cwd: Path) -> str:
+    env = os.environ | {"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, f"{' '.join(command)} failed:\n{result.stdout}\n{result.stderr}"
+    return result.stdout
+
+
+@pytest.fixture
+def repo_copy(tmp_path: Path) -> Path:
+    """The tracked files of the repository, committed in a fresh git repo, on tiny settings."""
+    files = _run("git", "ls-files", "-z", "--cached", "--others", "--exclude-standard", cwd=REPO)
+    copy = tmp_path / "repo"
+    for name in filter(None, files.split("\0")):
+        if (REPO / name).is_file():
+            (copy / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / name, copy / name)
+    _use_tiny_simulator(copy / "conf")
+    (copy / "params.yaml").write_text(compose_params(copy / "conf"))
+    (copy / "dvc.lock").unlink(missing_ok=True)
+    _run("git", "init", "-q", cwd=copy)
+    _run("git", "add", "-A", cwd=copy)
+    _run("git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "copy", cwd=copy)
+    return copy
+
+
+def _use_tiny_simulator(conf: Path) -> None:
+    """Add a `simulator: tiny` config (default plus the TINY overrides) and select it."""
+    tiny = OmegaConf.from_dotlist([item.removeprefix("simulator.") for item in TINY])
+    tiny.defaults = ["default", "_self_"]
+    OmegaConf.save(tiny, conf / "simulator" / "tiny.yaml")
+    root = conf / "config.yaml"
+    root.write_text(root.read_text().replace("- simulator: default", "- simulator: tiny"))
+
+
+def _customers(repo: Path) -> pd.DataFrame:
+    return pd.read_parquet(repo / "data" / "validated" / "customers.parquet")
+
+
+def test_dvc_repro_then_exp_run_with_a_simulator_override(repo_copy: Path):
+    _run(sys.executable, "-m", "dvc", "repro", cwd=repo_copy)
+    assert len(_customers(repo_copy)) == 600
+    report = (repo_copy / "data" / "reports" / "validation.json").read_text()
+    assert '"customers": {\n      "rows": 600' in report
+    status = _run(sys.executable, "-m", "dvc", "status", cwd=repo_copy)
+    assert "up to date" in status
+
+    _run(
+        sys.executable, "-m", "dvc", "exp", "run", "-S", "simulator.n_customers=450", cwd=repo_copy
+    )
+    assert len(_customers(repo_copy)) == 450
+    assert "n_customers: 450" in (repo_copy / "params.yaml").read_text()
