@@ -24,7 +24,12 @@ pytestmark = pytest.mark.e2e
 
 
 def _run(*command: str, cwd: Path) -> str:
-    env = os.environ | {"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    env = os.environ | {
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        # dvc exp run commits to git: do not depend on a global git identity.
+        **dict.fromkeys(("GIT_AUTHOR_NAME", "GIT_COMMITTER_NAME"), "pipeline tests"),
+        **dict.fromkeys(("GIT_AUTHOR_EMAIL", "GIT_COMMITTER_EMAIL"), "tests@localhost"),
+    }
     result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
     assert result.returncode == 0, f"{' '.join(command)} failed:\n{result.stdout}\n{result.stderr}"
     return result.stdout
@@ -44,7 +49,7 @@ def repo_copy(tmp_path: Path) -> Path:
     (copy / "dvc.lock").unlink(missing_ok=True)
     _run("git", "init", "-q", cwd=copy)
     _run("git", "add", "-A", cwd=copy)
-    _run("git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "copy", cwd=copy)
+    _run("git", "commit", "-qm", "copy", cwd=copy)
     return copy
 
 

@@ -6,14 +6,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline import generate
+from pipeline import generate, validate
 from pipeline.config import ConfigError
 from pipeline.contract import table_contracts
 from pipeline.simulator.calibration import target_cause_shares
 from pipeline.simulator.causes import STAGES
 from pipeline.validation import validate_tables
 
-from .conftest import TINY, Simulated, compose_config, simulate
+from .conftest import REPO, TINY, Simulated, compose_config, simulate
 
 
 def _files(directory) -> dict[str, bytes]:
@@ -164,3 +164,25 @@ def test_absent_optional_tables_are_not_written(tmp_path):
         "service_incidents",
         "competitor_offers",
     }
+
+
+def test_csv_output_round_trips_through_validation(tmp_path):
+    cfg = compose_config(tmp_path, *TINY, "data.format=csv")
+    generate.run(cfg)
+    assert sorted(path.suffix for path in (tmp_path / "raw").iterdir()) == [".csv"] * 7
+    validate.run(cfg)
+    validated = pd.read_parquet(tmp_path / "validated" / "complaints.parquet")
+    assert validated["opened_at"].dtype == "datetime64[ns]"
+    assert validated["resolved_at"].isna().any() and validated["resolved_at"].notna().any()
+
+
+def test_only_the_simulator_and_tests_know_the_ground_truth():
+    """Feature, model and non-simulator pipeline code never mention the truth folder."""
+    sources = [
+        *REPO.glob("features/**/*.py"),
+        *REPO.glob("models/**/*.py"),
+        *REPO.glob("pipeline/*.py"),
+    ]
+    allowed = {"generate.py", "config.py"}
+    readers = [p.name for p in sources if "ground_truth" in p.read_text() and p.name not in allowed]
+    assert readers == []

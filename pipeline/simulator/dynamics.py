@@ -94,6 +94,7 @@ class BlockSimulation:
         self.severity_mean = float(np.dot(SEVERITIES, self.severity_p))
         self.category_cdf = pop.category_weights.cumsum(axis=1)
         self.switching_static = self._static_switching_cost()
+        self.start_week = pop.start_week
 
         self.alive = np.ones(n, dtype=bool)
         self.stage = pop.initial_stage.astype(np.int8)
@@ -131,7 +132,7 @@ class BlockSimulation:
     def _step(self, week: int) -> None:
         self.open_grievance -= self.grievance_resolved_at[week]
         self.residual_grievance += self.residual_from[week]
-        active = np.flatnonzero(self.alive & (self.pop.start_week <= week))
+        active = np.flatnonzero(self.alive & (self.start_week <= week))
         hazards = self._hazards(active, week)
         total = hazards.sum(axis=1, keepdims=True)
         self.expected_churn += (hazards * (-np.expm1(-total) / total)).sum(axis=0)
