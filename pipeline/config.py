@@ -56,8 +56,27 @@ class ValidationConfig:
 
 
 @dataclass
+class TraitsConfig:
+    price_sensitivity_beta: list[float] = MISSING
+    service_tolerance_beta: list[float] = MISSING
+    quality_sensitivity_sigma: float = MISSING
+    relocation_sigma: float = MISSING
+    credit_risk_beta: list[float] = MISSING
+    malicious_credit_risk: list[float] = MISSING
+    category_breadth_p: float = MISSING
+
+
+@dataclass
+class CreditScoreConfig:
+    at_zero_risk: float = MISSING
+    per_unit_risk: float = MISSING
+    noise_sd: float = MISSING
+
+
+@dataclass
 class PopulationConfig:
     existing_share: float = MISSING
+    prior_tenure_mean_weeks: float = MISSING
     max_prior_tenure_weeks: int = MISSING
     regions: list[str] = MISSING
     acquisition_channels: dict[str, float] = MISSING
@@ -69,6 +88,8 @@ class PopulationConfig:
     credit_score_known_share: float = MISSING
     malicious_share: float = MISSING
     categories: list[str] = MISSING
+    traits: TraitsConfig = MISSING
+    credit_score: CreditScoreConfig = MISSING
 
 
 @dataclass
@@ -87,6 +108,7 @@ class PurchasesConfig:
     seasonal_peak_day: int = MISSING
     plain_return_probability: float = MISSING
     subscription_fee_median: float = MISSING
+    subscription_fee_sigma: float = MISSING
 
 
 @dataclass
@@ -120,10 +142,13 @@ class ServiceConfig:
 class ComplaintsConfig:
     probability_per_episode: float = MISSING
     propensity_sigma: float = MISSING
+    opening_delay_days_max: float = MISSING
     resolution_share: float = MISSING
     resolution_days_median: float = MISSING
     resolution_days_sigma: float = MISSING
     fast_days: float = MISSING
+    fast_rating_shares: list[float] = MISSING
+    slow_rating_shares: list[float] = MISSING
     recovery_share: float = MISSING
     poor_resolution_residual: float = MISSING
     residual_memory: float = MISSING
@@ -137,6 +162,8 @@ class PaymentsConfig:
     late_probability_manual: float = MISSING
     card_expiry_probability: float = MISSING
     credit_risk_fail_boost: float = MISSING
+    credit_risk_late_boost: float = MISSING
+    on_time_days_max: int = MISSING
     late_days_max: int = MISSING
     failure_memory: float = MISSING
 
@@ -158,6 +185,8 @@ class ChurnConfig:
     annual_lock_factor: float = MISSING
     renewal_window_weeks: int = MISSING
     switching_cost_weights: dict[str, float] = MISSING
+    tenure_saturation_weeks: int = MISSING
+    category_breadth_saturation: int = MISSING
     calibration_customers: int = MISSING
     calibration_rounds: int = MISSING
 

@@ -21,7 +21,7 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from pipeline.config import ConfigError, DataConfig
-from pipeline.contract import MANDATORY_TABLES
+from pipeline.contract import MANDATORY_TABLES, OPTIONAL_TABLES
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +81,10 @@ def write_json(payload: dict, path: Path) -> None:
 
 def read_input_tables(data: DataConfig) -> dict[str, pd.DataFrame]:
     """Read every table that ``data.tables`` names; null marks an absent optional table."""
+    known = MANDATORY_TABLES + OPTIONAL_TABLES
+    unknown = sorted(set(data.tables) - set(known))
+    if unknown:
+        raise ConfigError(f"data.tables: unknown tables {unknown}; the contract has {known}")
     missing_mandatory = [name for name in MANDATORY_TABLES if data.tables.get(name) is None]
     if missing_mandatory:
         raise ConfigError(f"data.tables: mandatory tables {missing_mandatory} must name a file")

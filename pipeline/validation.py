@@ -111,7 +111,7 @@ def _check_table(
         return None, _schema_violations(contract, frame, err.failure_cases, max_examples)
     typed = typed[[name for name in contract.schema.columns if name in typed.columns]]
     try:
-        contract.schema.validate(typed, lazy=True)
+        contract.schema.validate(typed, lazy=True, inplace=True)
     except SchemaErrors as err:
         return typed, _schema_violations(contract, typed, err.failure_cases, max_examples)
     return typed, []

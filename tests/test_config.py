@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from pipeline.config import ConfigError, load_config
@@ -29,25 +31,25 @@ def _params_with(tmp_path, old: str, new: str):
     return path
 
 
-def test_misspelt_key_fails_naming_it(tmp_path):
-    path = _params_with(tmp_path, "  n_customers:", "  n_customer:")
-    with pytest.raises(ConfigError, match="n_customer"):
-        load_config(path)
-
-
-def test_wrong_type_fails_naming_the_key(tmp_path):
-    path = _params_with(tmp_path, "  n_weeks: 156", "  n_weeks: three years")
-    with pytest.raises(ConfigError, match="n_weeks"):
-        load_config(path)
-
-
-def test_missing_key_fails_naming_it(tmp_path):
-    path = _params_with(tmp_path, "seed: 20261123\n", "")
-    with pytest.raises(ConfigError, match="seed"):
-        load_config(path)
-
-
-def test_unknown_data_format_is_rejected(tmp_path):
-    path = _params_with(tmp_path, "  format: parquet", "  format: xlsx")
-    with pytest.raises(ConfigError, match=r"data\.format must be 'parquet' or 'csv'"):
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        pytest.param(
+            "  n_customers:", "  n_customer:", "full_key: simulator.n_customer\n", id="misspelt"
+        ),
+        pytest.param(
+            "  n_weeks: 156", "  n_weeks: three years", "full_key: simulator.n_weeks", id="type"
+        ),
+        pytest.param("seed: 20261123\n", "", "missing mandatory value: seed", id="missing"),
+        pytest.param(
+            "  format: parquet",
+            "  format: xlsx",
+            "data.format must be 'parquet' or 'csv'",
+            id="format",
+        ),
+    ],
+)
+def test_bad_params_fail_naming_the_key(tmp_path, old, new, message):
+    path = _params_with(tmp_path, old, new)
+    with pytest.raises(ConfigError, match=re.escape(message)):
         load_config(path)

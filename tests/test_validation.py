@@ -369,6 +369,8 @@ def test_missing_file_and_unnamed_mandatory_table_are_clear(tmp_path):
         read_input_tables(data_config(dir=str(tmp_path)))
     with pytest.raises(ConfigError, match=r"mandatory tables \['customers'\]"):
         read_input_tables(data_config(tables=TABLE_STEMS | {"customers": None}))
+    with pytest.raises(ConfigError, match=r"unknown tables \['complaint'\]"):
+        read_input_tables(data_config(tables=TABLE_STEMS | {"complaint": "complaints"}))
 
 
 def test_validate_stage_writes_typed_tables_and_report(tmp_path):

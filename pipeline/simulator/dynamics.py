@@ -15,12 +15,18 @@ from dataclasses import dataclass
 import numpy as np
 
 from pipeline.config import SimulatorConfig
-from pipeline.contract import COMPLAINT_CATEGORIES, INCIDENT_KINDS, SEVERITIES
+from pipeline.contract import (
+    COMPLAINT_CATEGORIES,
+    INCIDENT_KINDS,
+    RESOLUTION_SATISFACTION_RANGE,
+    SEVERITIES,
+)
 from pipeline.simulator.causes import CAUSES, CONTRACT_LOCKED_CAUSES, STAGES
 from pipeline.simulator.market import Market
 from pipeline.simulator.population import ANNUAL, NONE, WEEK, Population
 
 DAY = 24 * 3600
+RATINGS = np.arange(RESOLUTION_SATISFACTION_RANGE[0], RESOLUTION_SATISFACTION_RANGE[1] + 1)
 DECLINE = STAGES.index("decline")
 CAUSE_INDEX = {cause: i for i, cause in enumerate(CAUSES)}
 LOCKED = np.array([cause in CONTRACT_LOCKED_CAUSES for cause in CAUSES])
@@ -45,6 +51,11 @@ class BlockResult:
     active_weeks: int
     episodes: np.ndarray  # dissatisfying episodes per customer
     complaints: np.ndarray  # complaints filed per customer
+
+
+def _shares(weights: list[float]) -> np.ndarray:
+    values = np.asarray(weights, dtype=float)
+    return values / values.sum()
 
 
 class _Columns:
@@ -89,8 +100,7 @@ class BlockSimulation:
         )
         self.stage_multiplier = np.array([sim.lifecycle.purchase_multiplier[s] for s in STAGES])
         self.stage_exit = np.array([1 / sim.lifecycle.mean_weeks[s] for s in STAGES[:DECLINE]])
-        shares = np.asarray(sim.service.severity_shares, dtype=float)
-        self.severity_p = shares / shares.sum()
+        self.severity_p = _shares(sim.service.severity_shares)
         self.severity_mean = float(np.dot(SEVERITIES, self.severity_p))
         self.category_cdf = pop.category_weights.cumsum(axis=1)
         self.switching_static = self._static_switching_cost()
@@ -159,14 +169,16 @@ class BlockSimulation:
 
     def _static_switching_cost(self) -> np.ndarray:
         """The part of the switching-cost index (0..1) that does not change with tenure."""
-        w = self.sim.churn.switching_cost_weights
-        pop = self.pop
+        churn, pop = self.sim.churn, self.pop
+        w = churn.switching_cost_weights
+        top_tier = len(self.sim.population.loyalty_tiers) - 1
         return (
             w["annual_contract"] * (pop.contract == ANNUAL)
-            + w["loyalty"] * pop.loyalty / 2
+            + w["loyalty"] * pop.loyalty / top_tier
             + w["autopay"] * pop.autopay
             + w["account_manager"] * pop.account_manager
-            + w["category_breadth"] * np.minimum(pop.category_breadth / 4, 1)
+            + w["category_breadth"]
+            * np.minimum(pop.category_breadth / churn.category_breadth_saturation, 1)
         )
 
     def _poor_service_drive(self, satisfaction: np.ndarray) -> np.ndarray:
@@ -201,7 +213,8 @@ class BlockSimulation:
         drive[:, CAUSE_INDEX["lifecycle_decline"]] = self.stage[active] == DECLINE
         drive[:, CAUSE_INDEX["low_switching_cost"]] = 1 - (
             self.switching_static[active]
-            + sim.churn.switching_cost_weights["tenure"] * np.minimum(tenure / 208, 1)
+            + sim.churn.switching_cost_weights["tenure"]
+            * np.minimum(tenure / sim.churn.tenure_saturation_weeks, 1)
         )
         drive[:, CAUSE_INDEX["natural"]] = pop.relocation[active]
         weeks_to_renewal = (pop.signup_week[active] - week) % 52
@@ -346,7 +359,8 @@ class BlockSimulation:
         cfg, rng = self.sim.complaints, self.rng
         n = len(customers)
         opened = np.minimum(
-            times + (rng.random(n) * DAY).astype(np.int64), self.week_start[week + 1] - 1
+            times + (rng.random(n) * cfg.opening_delay_days_max * DAY).astype(np.int64),
+            self.week_start[week + 1] - 1,
         )
         days = rng.lognormal(np.log(cfg.resolution_days_median), cfg.resolution_days_sigma, n)
         resolved_s = opened + (days * DAY).astype(np.int64)
@@ -354,8 +368,8 @@ class BlockSimulation:
         fast = resolved & (days <= cfg.fast_days)
         rating = np.where(
             fast,
-            rng.choice([3, 4, 5], size=n, p=[0.1, 0.3, 0.6]),
-            rng.choice([1, 2, 3, 4], size=n, p=[0.2, 0.3, 0.3, 0.2]),
+            rng.choice(RATINGS, size=n, p=_shares(cfg.fast_rating_shares)),
+            rng.choice(RATINGS, size=n, p=_shares(cfg.slow_rating_shares)),
         ).astype(float)
         rating[~resolved] = np.nan
         self.columns.add(
@@ -393,12 +407,14 @@ class BlockSimulation:
             + cfg.credit_risk_fail_boost * pop.credit_risk[billed]
         )
         late_p = np.where(autopay, cfg.late_probability_autopay, cfg.late_probability_manual)
-        late_p = late_p + 0.2 * pop.credit_risk[billed]
+        late_p = late_p + cfg.credit_risk_late_boost * pop.credit_risk[billed]
         draw = rng.random(n)
         failed = draw < fail_p
         late = ~failed & (draw < fail_p + late_p)
         delay_days = np.where(
-            late, rng.integers(3, cfg.late_days_max + 1, n), rng.integers(0, 3, n)
+            late,
+            rng.integers(cfg.on_time_days_max + 1, cfg.late_days_max + 1, n),
+            rng.integers(0, cfg.on_time_days_max + 1, n),
         )
         paid = np.where(failed, -1, due + delay_days * DAY)
         self.columns.add(

@@ -7,9 +7,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from pipeline.config import SimulatorConfig
-from pipeline.contract import CONTRACT_TYPES
+from pipeline.contract import CONTRACT_TYPES, CREDIT_SCORE_RANGE
 
 WEEK = 7 * 24 * 3600  # seconds
+SATISFACTION_SCALE = (0.0, 10.0)
 ANNUAL = CONTRACT_TYPES.index("annual")
 NONE = CONTRACT_TYPES.index("none")
 
@@ -65,10 +66,10 @@ def _mean_one_lognormal(rng: np.random.Generator, sigma: float, n: int) -> np.nd
 
 
 def _category_preferences(
-    rng: np.random.Generator, n: int, n_categories: int
+    rng: np.random.Generator, n: int, n_categories: int, breadth_p: float
 ) -> tuple[np.ndarray, np.ndarray]:
     """Each customer buys from a random subset of categories with random weights."""
-    breadth = 1 + rng.binomial(n_categories - 1, 0.35, n)
+    breadth = 1 + rng.binomial(n_categories - 1, breadth_p, n)
     ranks = rng.random((n, n_categories)).argsort(axis=1).argsort(axis=1)
     weights = rng.gamma(1.0, size=(n, n_categories)) * (ranks < breadth[:, None])
     return weights / weights.sum(axis=1, keepdims=True), breadth
@@ -102,9 +103,10 @@ def draw_population(
 ) -> Population:
     """Draw ``n`` customers with ids ``first_id ...``."""
     pop = sim.population
+    traits = pop.traits
     existing = rng.random(n) < pop.existing_share
     prior_weeks = np.minimum(
-        rng.exponential(pop.max_prior_tenure_weeks / 3, n), pop.max_prior_tenure_weeks
+        rng.exponential(pop.prior_tenure_mean_weeks, n), pop.max_prior_tenure_weeks
     )
     signup_week_float = np.where(existing, -1 - prior_weeks, rng.uniform(0, sim.n_weeks, n))
     signup_week = np.floor(signup_week_float).astype(np.int64)
@@ -121,9 +123,19 @@ def draw_population(
     )
     expected_value = purchase_rate * basket_value
     malicious = rng.random(n) < pop.malicious_share
-    credit_risk = np.where(malicious, rng.uniform(0.6, 1.0, n), rng.beta(1.2, 12, n))
-    credit_score = np.clip(np.round(820 - 450 * credit_risk + rng.normal(0, 35, n)), 300, 850)
-    category_weights, breadth = _category_preferences(rng, n, len(pop.categories))
+    credit_risk = np.where(
+        malicious,
+        rng.uniform(*traits.malicious_credit_risk, n),
+        rng.beta(*traits.credit_risk_beta, n),
+    )
+    score = pop.credit_score
+    credit_score = (
+        score.at_zero_risk + score.per_unit_risk * credit_risk + rng.normal(0, score.noise_sd, n)
+    )
+    credit_score = np.clip(np.round(credit_score), *CREDIT_SCORE_RANGE)
+    category_weights, breadth = _category_preferences(
+        rng, n, len(pop.categories), traits.category_breadth_p
+    )
 
     return Population(
         customer_id=np.arange(first_id, first_id + n, dtype=np.int64),
@@ -140,16 +152,21 @@ def draw_population(
         purchase_rate=purchase_rate,
         basket_value=basket_value,
         subscription_fee=np.round(
-            sim.purchases.subscription_fee_median * rng.lognormal(0, 0.3, n), 2
+            sim.purchases.subscription_fee_median
+            * rng.lognormal(0, sim.purchases.subscription_fee_sigma, n),
+            2,
         ),
-        price_sensitivity=np.clip(rng.beta(2, 3, n) + shift[channel], 0, 1),
-        service_tolerance=rng.beta(3, 3, n),
-        quality_sensitivity=_mean_one_lognormal(rng, 0.5, n),
+        price_sensitivity=np.clip(
+            rng.beta(*traits.price_sensitivity_beta, n) + shift[channel], 0, 1
+        ),
+        service_tolerance=rng.beta(*traits.service_tolerance_beta, n),
+        quality_sensitivity=_mean_one_lognormal(rng, traits.quality_sensitivity_sigma, n),
         complaint_propensity=_mean_one_lognormal(rng, sim.complaints.propensity_sigma, n),
         credit_risk=credit_risk,
-        relocation=_mean_one_lognormal(rng, 0.5, n),
+        relocation=_mean_one_lognormal(rng, traits.relocation_sigma, n),
         satisfaction_baseline=np.clip(
-            rng.normal(sim.service.satisfaction_mean, sim.service.satisfaction_sd, n), 2, 10
+            rng.normal(sim.service.satisfaction_mean, sim.service.satisfaction_sd, n),
+            *SATISFACTION_SCALE,
         ),
         category_weights=category_weights,
         category_breadth=breadth,
