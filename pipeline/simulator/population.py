@@ -5,12 +5,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from pipeline.config import SimulatorConfig
 from pipeline.contract import CONTRACT_TYPES, CREDIT_SCORE_RANGE
 
 WEEK = 7 * 24 * 3600  # seconds
 SATISFACTION_SCALE = (0.0, 10.0)
+
+
+def start_seconds(sim: SimulatorConfig) -> int:
+    """The simulation's start as integer seconds since the epoch; all times count from it."""
+    return int(pd.Timestamp(sim.start_date).timestamp())
+
+
 ANNUAL = CONTRACT_TYPES.index("annual")
 NONE = CONTRACT_TYPES.index("none")
 

@@ -13,7 +13,7 @@ from pipeline.config import SimulatorConfig
 from pipeline.simulator.calibration import Calibration, calibrate
 from pipeline.simulator.dynamics import BlockResult, BlockSimulation
 from pipeline.simulator.market import Market, draw_market
-from pipeline.simulator.population import WEEK, draw_population
+from pipeline.simulator.population import WEEK, draw_population, start_seconds
 
 MARKET_STREAM = 1_000_000_009
 
@@ -30,7 +30,7 @@ class Simulation:
 
     @property
     def start_s(self) -> int:
-        return int(pd.Timestamp(self.sim.start_date).timestamp())
+        return start_seconds(self.sim)
 
     @property
     def end_s(self) -> int:
@@ -78,7 +78,7 @@ def truth_cutoffs(sim: SimulatorConfig) -> pd.DatetimeIndex:
 
 def prepare_simulation(sim: SimulatorConfig, seed: int) -> Simulation:
     """Draw the market and calibrate the hazard; blocks are simulated on iteration."""
-    start_s = int(pd.Timestamp(sim.start_date).timestamp())
+    start_s = start_seconds(sim)
     market = draw_market(
         np.random.default_rng(np.random.SeedSequence([seed, MARKET_STREAM])), sim, start_s
     )
