@@ -59,6 +59,7 @@ class ValidationConfig:
 class TraitsConfig:
     price_sensitivity_beta: list[float] = MISSING
     service_tolerance_beta: list[float] = MISSING
+    service_exposure_sigma: float = MISSING
     quality_sensitivity_sigma: float = MISSING
     relocation_sigma: float = MISSING
     credit_risk_beta: list[float] = MISSING
@@ -123,6 +124,7 @@ class ServiceConfig:
     late_delivery_per_purchase: float = MISSING
     stock_out_per_purchase: float = MISSING
     defect_per_purchase: float = MISSING
+    category_defect_multiplier: dict[str, float] = MISSING
     outage_weekly: float = MISSING
     staff_episode_weekly: float = MISSING
     severity_shares: list[float] = MISSING
@@ -176,6 +178,7 @@ class CompetitionConfig:
     offer_discount_min: float = MISSING
     offer_discount_max: float = MISSING
     baseline_exposure: float = MISSING
+    sensitivity_exponent: float = MISSING
 
 
 @dataclass
@@ -187,6 +190,7 @@ class ChurnConfig:
     switching_cost_weights: dict[str, float] = MISSING
     tenure_saturation_weeks: int = MISSING
     category_breadth_saturation: int = MISSING
+    switching_cost_exponent: float = MISSING
     calibration_customers: int = MISSING
     calibration_rounds: int = MISSING
 

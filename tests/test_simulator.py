@@ -11,6 +11,7 @@ from pipeline.config import ConfigError
 from pipeline.contract import table_contracts
 from pipeline.simulator.calibration import target_cause_shares
 from pipeline.simulator.causes import STAGES
+from pipeline.simulator.dynamics import BlockSimulation
 from pipeline.validation import validate_tables
 
 from .conftest import REPO, TINY, Simulated, compose_config, simulate
@@ -186,3 +187,38 @@ def test_only_the_simulator_and_tests_know_the_ground_truth():
     allowed = {"generate.py", "config.py"}
     readers = [p.name for p in sources if "ground_truth" in p.read_text() and p.name not in allowed]
     assert readers == []
+
+
+def test_failed_generate_leaves_previous_output_untouched(tmp_path, monkeypatch):
+    cfg = compose_config(tmp_path, *TINY)
+    generate.run(cfg)
+    before = _files(tmp_path / "raw")
+    runs = 0
+    second_block = cfg.simulator.churn.calibration_rounds + 2  # pilot rounds run blocks too
+
+    def fail_on_second_block(self):
+        nonlocal runs
+        runs += 1
+        if runs == second_block:
+            raise MemoryError("simulated failure after the first block was written")
+        return original_run(self)
+
+    original_run = BlockSimulation.run
+    monkeypatch.setattr(BlockSimulation, "run", fail_on_second_block)
+    with pytest.raises(MemoryError, match="after the first block"):
+        generate.run(compose_config(tmp_path, *TINY, "seed=99"))
+    assert _files(tmp_path / "raw") == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ground_truth", "params.yaml", "raw"]
+
+
+def test_defects_follow_the_category_multipliers(simulated: Simulated):
+    tx = simulated.raw["transactions"]
+    return_rate = tx.groupby("category")["is_return"].mean()
+    multiplier = pd.Series(simulated.cfg.simulator.service.category_defect_multiplier)
+    assert list(return_rate.sort_values().index) == list(multiplier.sort_values().index)
+
+
+def test_defect_multipliers_must_name_every_category(tmp_path):
+    cfg = compose_config(tmp_path, *TINY, "~simulator.service.category_defect_multiplier.sports")
+    with pytest.raises(ConfigError, match="category_defect_multiplier must name exactly"):
+        generate.run(cfg)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pipeline.config import SimulatorConfig
+from pipeline.config import ConfigError, SimulatorConfig
 from pipeline.contract import (
     COMPLAINT_CATEGORIES,
     INCIDENT_KINDS,
@@ -56,6 +56,18 @@ class BlockResult:
 def _shares(weights: list[float]) -> np.ndarray:
     values = np.asarray(weights, dtype=float)
     return values / values.sum()
+
+
+def _category_defect_multiplier(sim: SimulatorConfig) -> np.ndarray:
+    """Defect multiplier per category, in the order of population.categories."""
+    multiplier = sim.service.category_defect_multiplier
+    categories = sim.population.categories
+    if set(multiplier) != set(categories):
+        raise ConfigError(
+            "simulator.service.category_defect_multiplier must name exactly the categories "
+            f"{categories}; got {sorted(multiplier)}"
+        )
+    return np.array([multiplier[category] for category in categories])
 
 
 class _Columns:
@@ -103,6 +115,7 @@ class BlockSimulation:
         self.severity_p = _shares(sim.service.severity_shares)
         self.severity_mean = float(np.dot(SEVERITIES, self.severity_p))
         self.category_cdf = pop.category_weights.cumsum(axis=1)
+        self.category_defect = _category_defect_multiplier(sim)
         self.switching_static = self._static_switching_cost()
         self.start_week = pop.start_week
 
@@ -196,9 +209,9 @@ class BlockSimulation:
         offer = self.market.offer_discount[week, pop.region[active]]
         mid_discount = (comp.offer_discount_min + comp.offer_discount_max) / 2
         drive = np.empty((len(active), len(CAUSES)))
-        drive[:, CAUSE_INDEX["competitor_price"]] = pop.price_sensitivity[active] * (
-            comp.baseline_exposure + offer / mid_discount
-        )
+        drive[:, CAUSE_INDEX["competitor_price"]] = pop.price_sensitivity[
+            active
+        ] ** comp.sensitivity_exponent * (comp.baseline_exposure + offer / mid_discount)
         drive[:, CAUSE_INDEX["poor_service"]] = self._poor_service_drive(self.satisfaction[active])
         drive[:, CAUSE_INDEX["product_quality"]] = (
             self.recent_defects[active] * pop.quality_sensitivity[active]
@@ -211,11 +224,12 @@ class BlockSimulation:
             1 + self.recent_failed_payments[active]
         )
         drive[:, CAUSE_INDEX["lifecycle_decline"]] = self.stage[active] == DECLINE
-        drive[:, CAUSE_INDEX["low_switching_cost"]] = 1 - (
-            self.switching_static[active]
-            + sim.churn.switching_cost_weights["tenure"]
+        drive[:, CAUSE_INDEX["low_switching_cost"]] = (
+            1
+            - self.switching_static[active]
+            - sim.churn.switching_cost_weights["tenure"]
             * np.minimum(tenure / sim.churn.tenure_saturation_weeks, 1)
-        )
+        ) ** sim.churn.switching_cost_exponent
         drive[:, CAUSE_INDEX["natural"]] = pop.relocation[active]
         weeks_to_renewal = (pop.signup_week[active] - week) % 52
         locked = (pop.contract[active] == ANNUAL) & (
@@ -279,7 +293,8 @@ class BlockSimulation:
         discount = np.where(on_promo, np.round(amount * discount_rate, 2), 0.0)
         pick = rng.random(n)
         category = (self.category_cdf[buyer] < pick[:, None]).sum(axis=1)
-        defect = rng.random(n) < service.defect_per_purchase
+        category = np.minimum(category, pop.category_weights.shape[1] - 1)
+        defect = rng.random(n) < service.defect_per_purchase * self.category_defect[category]
         returned = defect | (rng.random(n) < purchases.plain_return_probability)
         self.columns.add(
             "transactions",
@@ -287,11 +302,12 @@ class BlockSimulation:
             time=times,
             amount=amount,
             discount=discount,
-            category=np.minimum(category, pop.category_weights.shape[1] - 1),
+            category=category,
             is_return=returned,
         )
-        late = rng.random(n) < service.late_delivery_per_purchase
-        stock_out = rng.random(n) < service.stock_out_per_purchase
+        exposure = pop.service_exposure[buyer]
+        late = rng.random(n) < service.late_delivery_per_purchase * exposure
+        stock_out = rng.random(n) < service.stock_out_per_purchase * exposure
         np.add.at(self.recent_defects, buyer[defect], 1)
         for kind, hit, when in (
             ("defect", defect, self._later_in_week(times[defect], week)),
@@ -303,9 +319,10 @@ class BlockSimulation:
     def _weekly_episodes(self, active: np.ndarray, week: int) -> None:
         """Outages (logged incidents) and staff indifference (never logged)."""
         service = self.sim.service
-        outage = active[self.rng.random(len(active)) < service.outage_weekly]
+        exposure = self.pop.service_exposure[active]
+        outage = active[self.rng.random(len(active)) < service.outage_weekly * exposure]
         self._incidents("outage", outage, self._times(outage, week), week)
-        staff = active[self.rng.random(len(active)) < service.staff_episode_weekly]
+        staff = active[self.rng.random(len(active)) < service.staff_episode_weekly * exposure]
         severity = self._severities(len(staff))
         self._dissatisfy(staff, self._times(staff, week), severity, "staff", week)
 

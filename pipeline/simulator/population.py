@@ -46,6 +46,7 @@ class Population:
     subscription_fee: np.ndarray
     price_sensitivity: np.ndarray
     service_tolerance: np.ndarray
+    service_exposure: np.ndarray
     quality_sensitivity: np.ndarray
     complaint_propensity: np.ndarray
     credit_risk: np.ndarray
@@ -168,6 +169,7 @@ def draw_population(
             rng.beta(*traits.price_sensitivity_beta, n) + shift[channel], 0, 1
         ),
         service_tolerance=rng.beta(*traits.service_tolerance_beta, n),
+        service_exposure=_mean_one_lognormal(rng, traits.service_exposure_sigma, n),
         quality_sensitivity=_mean_one_lognormal(rng, traits.quality_sensitivity_sigma, n),
         complaint_propensity=_mean_one_lognormal(rng, sim.complaints.propensity_sigma, n),
         credit_risk=credit_risk,

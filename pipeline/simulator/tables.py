@@ -133,6 +133,7 @@ def truth_customers_table(block: BlockResult) -> pd.DataFrame:
             "basket_value": pop.basket_value,
             "price_sensitivity": pop.price_sensitivity,
             "service_tolerance": pop.service_tolerance,
+            "service_exposure": pop.service_exposure,
             "quality_sensitivity": pop.quality_sensitivity,
             "complaint_propensity": pop.complaint_propensity,
             "credit_risk": pop.credit_risk,
