@@ -7,15 +7,15 @@ hazards.parquet, calibration.json), both replaced atomically.
 
 from __future__ import annotations
 
-import json
 import logging
 from contextlib import ExitStack
+from dataclasses import asdict
 from pathlib import Path
 
 from tqdm import tqdm
 
 from pipeline.config import Config
-from pipeline.io import TableWriter, atomic_path, table_path, write_table
+from pipeline.io import TableWriter, atomic_path, table_path, write_json, write_table
 from pipeline.simulator.run import prepare_simulation
 from pipeline.simulator.tables import (
     customers_table,
@@ -59,9 +59,7 @@ def run(cfg: Config) -> None:
                 simulation.market.offers,
                 table_path(raw, stems["competitor_offers"], cfg.data.format),
             )
-        (truth / "calibration.json").write_text(
-            json.dumps(simulation.calibration.as_dict(), indent=2) + "\n"
-        )
+        write_json(asdict(simulation.calibration), truth / "calibration.json")
 
 
 def main() -> None:

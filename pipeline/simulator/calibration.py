@@ -31,13 +31,6 @@ class Calibration:
     hazard_scale: dict[str, float]
     pilot_churn_share: dict[str, float]  # realised in the last pilot round
 
-    def as_dict(self) -> dict:
-        return {
-            "target_weekly_churn": self.target_weekly_churn,
-            "hazard_scale": self.hazard_scale,
-            "pilot_churn_share": self.pilot_churn_share,
-        }
-
 
 def target_cause_shares(sim: SimulatorConfig) -> dict[str, float]:
     """The configured cause mixture, checked against the modelled causes and normalised."""
