@@ -37,8 +37,8 @@ params: setup
 
 ## Re-resolve requirements.lock after changing dependencies in pyproject.toml.
 lock: setup
-	uv pip compile pyproject.toml --extra dev --python-version 3.11 --generate-hashes \
-		--quiet -o requirements.lock
+	uv pip compile pyproject.toml --extra dev --constraint constraints.txt --python-version 3.11 \
+		--generate-hashes --quiet -o requirements.lock
 
 lint: setup
 	ruff check . && ruff format --check .

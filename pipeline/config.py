@@ -28,6 +28,7 @@ class PathsConfig:
     raw_dir: str = MISSING
     ground_truth_dir: str = MISSING
     validated_dir: str = MISSING
+    features_dir: str = MISSING
     reports_dir: str = MISSING
 
 
@@ -208,6 +209,68 @@ class GroundTruthConfig:
 
 
 @dataclass
+class CauseConfig:
+    label: str = MISSING
+    label_zh: str = MISSING
+    description: str = MISSING
+
+
+CHURN_DEFINITIONS = ("contractual", "non_contractual")
+
+
+@dataclass
+class LabelConfig:
+    horizon_days: int = MISSING
+    definition_by_contract_type: dict[str, str] = MISSING
+    active_window_days: int = MISSING
+
+    def __post_init__(self) -> None:
+        unknown = set(self.definition_by_contract_type.values()) - set(CHURN_DEFINITIONS)
+        if unknown:
+            raise ConfigError(
+                f"features.label.definition_by_contract_type: {sorted(unknown)} are not "
+                f"churn definitions; use one of {CHURN_DEFINITIONS}"
+            )
+        if self.horizon_days <= 0 or self.active_window_days <= 0:
+            raise ConfigError("features.label: horizon_days and active_window_days must be > 0")
+
+
+@dataclass
+class LifecycleRulesConfig:
+    cultivation_days: int = MISSING
+    trend_window_days: int = MISSING
+    decline_trend: float = MISSING
+    decline_overdue_ratio: float = MISSING
+    growth_days: int = MISSING
+
+
+@dataclass
+class FeaturesConfig:
+    cutoffs: CutoffsConfig = MISSING
+    observed_until: str | None = MISSING
+    label: LabelConfig = MISSING
+    windows_days: list[int] = MISSING
+    trend_windows_days: list[int] = MISSING
+    payment_grace_days: int = MISSING
+    lifecycle: LifecycleRulesConfig = MISSING
+    causes: dict[str, str] = MISSING
+
+    def __post_init__(self) -> None:
+        if not self.windows_days or min(self.windows_days) <= 0:
+            raise ConfigError("features.windows_days: give at least one window, each > 0 days")
+        if self.lifecycle.trend_window_days not in self.trend_windows_days:
+            raise ConfigError(
+                f"features.lifecycle.trend_window_days ({self.lifecycle.trend_window_days}) "
+                f"must be one of features.trend_windows_days {self.trend_windows_days}"
+            )
+
+    @property
+    def long_window_days(self) -> int:
+        """The window of rates, means and shares: the longest look-back window."""
+        return max(self.windows_days)
+
+
+@dataclass
 class SimulatorConfig:
     n_customers: int = MISSING
     start_date: str = MISSING
@@ -231,6 +294,8 @@ class Config:
     data: DataConfig = MISSING
     simulator: SimulatorConfig = MISSING
     validation: ValidationConfig = MISSING
+    causes: dict[str, CauseConfig] = MISSING
+    features: FeaturesConfig = MISSING
 
 
 def load_config(path: Path = DEFAULT_PARAMS) -> Config:

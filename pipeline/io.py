@@ -102,6 +102,19 @@ def read_input_tables(data: DataConfig) -> dict[str, pd.DataFrame]:
     return tables
 
 
+def read_validated_tables(validated_dir: str | Path, data: DataConfig) -> dict[str, pd.DataFrame]:
+    """Read the tables the ``validate`` stage wrote (those ``data.tables`` names)."""
+    tables = {}
+    for name, stem in data.tables.items():
+        if stem is None:
+            continue
+        path = table_path(validated_dir, name, "parquet")
+        if not path.exists():
+            raise FileNotFoundError(f"table {name!r}: no validated file at {path}; run validate")
+        tables[name] = pd.read_parquet(path)
+    return tables
+
+
 def write_table(frame: pd.DataFrame, path: Path) -> None:
     """Write one DataFrame as Parquet or CSV (by suffix), atomically."""
     with atomic_path(path) as tmp, TableWriter(tmp) as writer:

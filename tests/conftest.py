@@ -24,6 +24,9 @@ TINY = (
     "simulator.churn.calibration_rounds=3",
     "simulator.ground_truth.cutoffs.start=2024-03-01",
     "simulator.ground_truth.cutoffs.end=2024-10-01",
+    # The data end on 2024-11-25: the last two cutoffs have no label (censored).
+    "features.cutoffs.start=2024-03-01",
+    "features.cutoffs.end=2024-10-01",
 )
 
 
@@ -33,6 +36,7 @@ def compose_config(workdir: Path, *overrides: str) -> Config:
         f"paths.raw_dir={workdir}/raw",
         f"paths.ground_truth_dir={workdir}/ground_truth",
         f"paths.validated_dir={workdir}/validated",
+        f"paths.features_dir={workdir}/features",
         f"paths.reports_dir={workdir}/reports",
     ]
     params = workdir / "params.yaml"

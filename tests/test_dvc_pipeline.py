@@ -1,6 +1,6 @@
 """End to end through DVC on a temporary copy of the repository.
 
-`dvc repro` must run generate then validate from params.yaml, and `dvc exp run -S` must
+`dvc repro` must run generate, validate and featurize from params.yaml, and `dvc exp run -S` must
 compose conf/ with the override (DVC's Hydra integration) and change the data.
 """
 
@@ -44,7 +44,7 @@ def repo_copy(tmp_path: Path) -> Path:
         if (REPO / name).is_file():
             (copy / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(REPO / name, copy / name)
-    _use_tiny_simulator(copy / "conf")
+    _use_tiny_settings(copy / "conf")
     (copy / "params.yaml").write_text(compose_params(copy / "conf"))
     (copy / "dvc.lock").unlink(missing_ok=True)
     _run("git", "init", "-q", cwd=copy)
@@ -53,13 +53,18 @@ def repo_copy(tmp_path: Path) -> Path:
     return copy
 
 
-def _use_tiny_simulator(conf: Path) -> None:
-    """Add a `simulator: tiny` config (default plus the TINY overrides) and select it."""
-    tiny = OmegaConf.from_dotlist([item.removeprefix("simulator.") for item in TINY])
-    tiny.defaults = ["default", "_self_"]
-    OmegaConf.save(tiny, conf / "simulator" / "tiny.yaml")
+def _use_tiny_settings(conf: Path) -> None:
+    """Add a `tiny` config to each group TINY overrides (default plus the overrides) and
+    select it."""
     root = conf / "config.yaml"
-    root.write_text(root.read_text().replace("- simulator: default", "- simulator: tiny"))
+    groups = sorted({item.split(".", 1)[0] for item in TINY})
+    for group in groups:
+        tiny = OmegaConf.from_dotlist(
+            [item.removeprefix(f"{group}.") for item in TINY if item.startswith(f"{group}.")]
+        )
+        tiny.defaults = ["default", "_self_"]
+        OmegaConf.save(tiny, conf / group / "tiny.yaml")
+        root.write_text(root.read_text().replace(f"- {group}: default", f"- {group}: tiny"))
 
 
 def _customers(repo: Path) -> pd.DataFrame:
@@ -71,6 +76,8 @@ def test_dvc_repro_then_exp_run_with_a_simulator_override(repo_copy: Path):
     assert len(_customers(repo_copy)) == 600
     report = (repo_copy / "data" / "reports" / "validation.json").read_text()
     assert '"customers": {\n      "rows": 600' in report
+    features = pd.read_parquet(repo_copy / "data" / "features" / "features.parquet")
+    assert features["cutoff"].nunique() == 8
     status = _run(sys.executable, "-m", "dvc", "status", cwd=repo_copy)
     assert "up to date" in status
 

@@ -1,0 +1,33 @@
+"""Declared attributes: extra customer columns listed in data.extra_customer_columns.
+
+They pass through unchanged as ``declared_<name>``: numeric ones as numbers, categorical
+ones as categories (the sorted values seen in the customers table).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from features.inputs import Inputs
+
+PREFIX = "declared_"
+
+
+def describe(inputs: Inputs) -> dict[str, str]:
+    return {
+        f"{PREFIX}{name}": f"declared customer attribute {name!r} ({kind}), a snapshot value"
+        for name, kind in inputs.data.extra_customer_columns.items()
+    }
+
+
+def compute(inputs: Inputs, cutoff: pd.Timestamp) -> pd.DataFrame:
+    customers = inputs.customers
+    columns = {}
+    for name, kind in inputs.data.extra_customer_columns.items():
+        values = customers[name]
+        columns[f"{PREFIX}{name}"] = (
+            values.to_numpy(dtype=float, na_value=float("nan"))
+            if kind == "numeric"
+            else pd.Categorical(values, sorted(values.dropna().unique()))
+        )
+    return pd.DataFrame(columns, index=customers.index)

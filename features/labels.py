@@ -1,0 +1,83 @@
+"""Who gets a row at a cutoff, and the churn label of each row.
+
+Definitions per customer come from contract_type (features.label):
+
+- contractual: churned if churn_date falls in (cutoff, cutoff + horizon];
+- non_contractual: churned if no purchase happens in [cutoff, cutoff + horizon).
+
+A customer gets a row when signed up before the cutoff, not churned by it (churn_date
+after the cutoff or empty), and, for the non-contractual definition, active: bought or
+signed up within ``active_window_days`` before it. A label window that ends after the
+data does is censored: the label is missing and the row is for scoring only.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from features import events as ev
+from features.inputs import Inputs
+from pipeline.config import CHURN_DEFINITIONS, ConfigError
+from pipeline.contract import CONTRACT_TYPES
+
+
+def churn_definitions(inputs: Inputs) -> pd.Categorical:
+    """The churn definition that applies to each customer."""
+    mapping = inputs.features.label.definition_by_contract_type
+    missing = sorted(set(CONTRACT_TYPES) - set(mapping))
+    if missing:
+        raise ConfigError(
+            f"features.label.definition_by_contract_type: no definition for contract types "
+            f"{missing}"
+        )
+    definitions = pd.Categorical(inputs.customers["contract_type"].map(mapping), CHURN_DEFINITIONS)
+    if "contractual" in set(definitions) and "churn_date" not in inputs.customers:
+        raise ConfigError(
+            "features.label: the contractual definition needs customers.churn_date, which the "
+            "customers table does not have; map those contract types to non_contractual"
+        )
+    return definitions
+
+
+def active_at(inputs: Inputs, cutoff: pd.Timestamp, definitions: pd.Categorical) -> np.ndarray:
+    """Which customers get a row at the cutoff (boolean per customer)."""
+    customers = inputs.customers
+    window = inputs.features.label.active_window_days
+    signed_up = (customers["signup_date"] < cutoff).to_numpy()
+    alive = (
+        ~(customers["churn_date"] <= cutoff).to_numpy()
+        if "churn_date" in customers
+        else np.ones(len(customers), dtype=bool)
+    )
+    tx = inputs.events["transactions"]
+    bought = ev.count(tx, ev.in_window(tx["timestamp"], cutoff, window), inputs.n_customers) > 0
+    new = (customers["signup_date"] >= cutoff - window * ev.DAY).to_numpy()
+    contractual = np.asarray(definitions == "contractual")
+    return signed_up & alive & (contractual | bought | new)
+
+
+def churn_label(
+    inputs: Inputs,
+    cutoff: pd.Timestamp,
+    definitions: pd.Categorical,
+    observed_until: pd.Timestamp,
+) -> np.ndarray:
+    """1.0 churned, 0.0 stayed, NaN when the label window runs past ``observed_until``."""
+    horizon = inputs.features.label.horizon_days * ev.DAY
+    if cutoff + horizon > observed_until:
+        return np.full(inputs.n_customers, np.nan)
+    tx = inputs.events["transactions"]
+    buys_in_horizon = (
+        ev.count(
+            tx, ev.in_window(tx["timestamp"], cutoff + horizon, horizon.days), inputs.n_customers
+        )
+        > 0
+    )
+    if "churn_date" in inputs.customers:
+        churn_date = inputs.customers["churn_date"]
+        cancels = ((churn_date > cutoff) & (churn_date <= cutoff + horizon)).to_numpy()
+    else:
+        cancels = np.zeros(inputs.n_customers, dtype=bool)
+    contractual = np.asarray(definitions == "contractual")
+    return np.where(contractual, cancels, ~buys_in_horizon).astype(float)

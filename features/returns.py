@@ -1,0 +1,37 @@
+"""Product quality seen in purchases: returned or refunded purchases."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from features import events as ev
+from features.inputs import Inputs
+
+
+def describe(inputs: Inputs) -> dict[str, str]:
+    cfg = inputs.features
+    long = cfg.long_window_days
+    return {
+        **{
+            f"returns_{w}d": f"purchases in the last {w} days that were returned or refunded"
+            for w in cfg.windows_days
+        },
+        f"return_rate_{long}d": f"share of the last {long} days' purchases returned or refunded",
+    }
+
+
+def compute(inputs: Inputs, cutoff: pd.Timestamp) -> pd.DataFrame:
+    cfg = inputs.features
+    tx = inputs.events["transactions"]
+    n = inputs.n_customers
+    returned = tx["is_return"].to_numpy()
+    columns = {
+        f"returns_{w}d": ev.count(tx, ev.in_window(tx["timestamp"], cutoff, w) & returned, n)
+        for w in cfg.windows_days
+    }
+    long = cfg.long_window_days
+    in_long = ev.in_window(tx["timestamp"], cutoff, long)
+    columns[f"return_rate_{long}d"] = ev.ratio(
+        ev.count(tx, in_long & returned, n), ev.count(tx, in_long, n)
+    )
+    return pd.DataFrame(columns)
