@@ -12,7 +12,8 @@ export PATH := $(BIN):$(PATH)
 export DVC_NO_ANALYTICS := 1
 export MLFLOW_DISABLE_TELEMETRY := true
 
-.PHONY: setup repro test params lock lint format bench simulator-summary clean
+.PHONY: setup repro test params lock lint format bench bench-featurize simulator-summary \
+	features-vs-truth clean
 
 setup: $(VENV)/.installed
 
@@ -50,9 +51,17 @@ format: setup
 bench: setup
 	python benchmarks/bench_generate.py
 
+## Time and peak memory of featurize at 100k and 1M customers, DuckDB as reference.
+bench-featurize: setup
+	python benchmarks/bench_featurize.py
+
 ## Realised churn rate, cause mix and complaint sparsity of the data in data/.
 simulator-summary: setup
 	python benchmarks/simulator_summary.py
+
+## Labels and lifecycle stages of data/features against the simulator's ground truth.
+features-vs-truth: setup
+	python benchmarks/features_vs_truth.py
 
 clean:
 	rm -rf $(VENV)

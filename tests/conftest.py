@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from pipeline import generate
+from pipeline import featurize, generate, validate
 from pipeline.config import Config, load_config
 from pipeline.contract import MANDATORY_TABLES, OPTIONAL_TABLES
 from pipeline.params import compose_params, write_params
@@ -77,3 +78,18 @@ def simulated(tmp_path_factory: pytest.TempPathFactory) -> Simulated:
 @pytest.fixture(scope="session")
 def tiny(tmp_path_factory: pytest.TempPathFactory) -> Simulated:
     return simulate(tmp_path_factory.mktemp("tiny"), *TINY)
+
+
+def featurize_simulated(sim: Simulated) -> tuple[pd.DataFrame, list[dict], dict]:
+    """Run validate and featurize on simulated data: the table, catalogue and report."""
+    validate.run(sim.cfg)
+    featurize.run(sim.cfg)
+    out = Path(sim.cfg.paths.features_dir)
+    report = json.loads((Path(sim.cfg.paths.reports_dir) / "features.json").read_text())
+    catalogue = json.loads((out / featurize.CATALOGUE_FILE).read_text())
+    return pd.read_parquet(out / featurize.FEATURES_FILE), catalogue, report
+
+
+@pytest.fixture(scope="session")
+def tiny_features(tiny: Simulated) -> tuple[pd.DataFrame, list[dict], dict]:
+    return featurize_simulated(tiny)

@@ -178,7 +178,7 @@ def test_labels_are_censored_when_the_window_passes_the_end_of_the_data(tmp_path
 def test_contractual_definition_needs_churn_date(cfg):
     tables = hand_tables()
     tables["customers"] = tables["customers"].drop(columns="churn_date")
-    with pytest.raises(ConfigError, match="needs customers.churn_date"):
+    with pytest.raises(ConfigError, match=r"needs customers\.churn_date"):
         features_at(tables, cfg)
 
 
