@@ -12,17 +12,12 @@ DuckDB query; the two must agree. Results go to benchmarks/results/featurize.md.
 
 from __future__ import annotations
 
-import argparse
-import os
-import platform
-import sys
-import tempfile
 import time
 from pathlib import Path
 
 import duckdb
 import pandas as pd
-from bench_generate import run_stage
+from bench_generate import run_sizes, run_stage
 
 from features import rfm
 from features.inputs import prepare_inputs
@@ -157,21 +152,7 @@ def bench(n_customers: int, workdir: Path) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
-    args = parser.parse_args()
-    results = []
-    for size in args.sizes:
-        with tempfile.TemporaryDirectory(prefix="bench-featurize-") as workdir:
-            results.append(bench(size, Path(workdir)))
-            print(results[-1], flush=True)
-    table = pd.DataFrame(results).to_markdown(index=False)
-    machine = f"{os.cpu_count()} cores, Python {platform.python_version()}"
-    command = " ".join(sys.argv)
-    text = f"Measured {time.strftime('%Y-%m-%d')} on {machine} with `{command}`.\n\n{table}\n"
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(text)
-    print(text)
+    run_sizes(bench, RESULTS, __doc__.splitlines()[0])
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -70,22 +71,27 @@ def bench(n_customers: int, workdir: Path) -> dict:
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def run_sizes(bench: Callable[[int, Path], dict], results: Path, description: str) -> None:
+    """Run ``bench`` for each ``--sizes`` in a fresh temporary folder; write the table."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
     args = parser.parse_args()
-    results = []
+    rows = []
     for size in args.sizes:
-        with tempfile.TemporaryDirectory(prefix="bench-generate-") as workdir:
-            results.append(bench(size, Path(workdir)))
-            print(results[-1], flush=True)
-    table = pd.DataFrame(results).to_markdown(index=False)
+        with tempfile.TemporaryDirectory(prefix=f"{results.stem}-") as workdir:
+            rows.append(bench(size, Path(workdir)))
+            print(rows[-1], flush=True)
+    table = pd.DataFrame(rows).to_markdown(index=False)
     machine = f"{os.cpu_count()} cores, Python {platform.python_version()}"
     command = " ".join(sys.argv)
     text = f"Measured {time.strftime('%Y-%m-%d')} on {machine} with `{command}`.\n\n{table}\n"
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(text)
+    results.parent.mkdir(parents=True, exist_ok=True)
+    results.write_text(text)
     print(text)
+
+
+def main() -> None:
+    run_sizes(bench, RESULTS, __doc__.splitlines()[0])
 
 
 if __name__ == "__main__":

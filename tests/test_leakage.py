@@ -18,22 +18,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from features.build import LABEL, observed_until, plan_features, snapshot
+from features.inputs import EVENT_TIME as EVENT_TABLE_TIME
 from features.inputs import prepare_inputs
 from pipeline.config import Config
 
 from .conftest import Simulated
 
 DAY = pd.Timedelta(days=1)
-# Columns that say when an event happened, per table: events at or after the cutoff are
-# the future. The complaint's resolution and the payment's settlement are events too.
-EVENT_TIME = {
-    "transactions": "timestamp",
-    "complaints": "opened_at",
-    "payments": "due_date",
-    "service_incidents": "timestamp",
-    "surveys": "timestamp",
-    "competitor_offers": "start_date",
-}
+# When each row happened: rows at or after the cutoff are the future. A complaint's
+# resolution and a payment's settlement are events of their own, rewritten separately.
+EVENT_TIME = {**EVENT_TABLE_TIME, "competitor_offers": "start_date"}
 
 
 def rewrite_after(
