@@ -14,6 +14,7 @@ import json
 import logging
 from pathlib import Path
 
+import pandas as pd
 from tqdm import tqdm
 
 from features.build import LABEL, cutoff_dates, observed_until, plan_features, snapshot
@@ -66,7 +67,7 @@ def run(cfg: Config) -> None:
     write_json(report, Path(cfg.paths.reports_dir) / "features.json")
 
 
-def _summary(rows) -> dict[str, float | int | None]:
+def _summary(rows: pd.DataFrame) -> dict[str, float | int | None]:
     labelled = rows[LABEL].notna()
     return {
         "rows": len(rows),
