@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 import numpy as np
 import pandas as pd
 
@@ -40,9 +42,12 @@ def compute(inputs: Inputs, cutoff: pd.Timestamp) -> pd.DataFrame:
     long = cfg.long_window_days
     spend = tx["amount"].where(~tx["is_return"], 0.0)
 
+    # Cached: windows, averages and trends ask for the same window more than once.
+    @cache
     def purchases(days: int, shift: int = 0) -> np.ndarray:
         return ev.count(tx, ev.in_window(tx["timestamp"], cutoff - shift * ev.DAY, days), n)
 
+    @cache
     def amount(days: int, shift: int = 0) -> np.ndarray:
         mask = ev.in_window(tx["timestamp"], cutoff - shift * ev.DAY, days)
         return ev.total(tx, spend, mask, n)
