@@ -13,7 +13,7 @@ export DVC_NO_ANALYTICS := 1
 export MLFLOW_DISABLE_TELEMETRY := true
 
 .PHONY: setup repro test params lock lint format bench bench-featurize simulator-summary \
-	features-vs-truth clean
+	features-vs-truth tune ui clean
 
 setup: $(VENV)/.installed
 
@@ -62,6 +62,18 @@ simulator-summary: setup
 ## Labels and lifecycle stages of data/features against the simulator's ground truth.
 features-vs-truth: setup
 	python benchmarks/features_vs_truth.py
+
+## Optional hyperparameter search (Optuna), every trial an MLflow run; prints the best setting.
+tune: setup
+	python -m pipeline.tune
+
+## MLflow UI at http://127.0.0.1:$(MLFLOW_PORT) on the store training.mlflow.tracking_uri names
+## (or MLFLOW_TRACKING_URI).
+MLFLOW_PORT ?= 5000
+ui: setup
+	mlflow ui --host 127.0.0.1 --port $(MLFLOW_PORT) --workers 1 --backend-store-uri \
+		"$${MLFLOW_TRACKING_URI:-$$(python -c 'from pipeline.config import load_config; \
+		print(load_config().training.mlflow.tracking_uri)')}"
 
 clean:
 	rm -rf $(VENV)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from omegaconf import MISSING, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
@@ -30,6 +31,7 @@ class PathsConfig:
     validated_dir: str = MISSING
     features_dir: str = MISSING
     reports_dir: str = MISSING
+    models_dir: str = MISSING
 
 
 @dataclass
@@ -270,6 +272,89 @@ class FeaturesConfig:
         return max(self.windows_days)
 
 
+ESTIMATORS = ("lightgbm", "logreg", "rfm_rule")
+CALIBRATION_METHODS = ("isotonic", "sigmoid")
+
+
+@dataclass
+class ModelConfig:
+    name: str = MISSING
+    families: list[str] | None = MISSING
+    class_weight: str | None = MISSING
+    early_stopping_rounds: int | None = MISSING
+    params: dict[str, Any] = MISSING
+
+    def __post_init__(self) -> None:
+        if self.name not in ESTIMATORS:
+            raise ConfigError(f"model.name: {self.name!r} is not one of {ESTIMATORS}")
+        if self.class_weight not in (None, "balanced"):
+            raise ConfigError(
+                f"model.class_weight must be null or 'balanced', got {self.class_weight!r}"
+            )
+
+
+@dataclass
+class SplitConfig:
+    test_cutoff: str | None = MISSING
+    validation_cutoff: str | None = MISSING
+    train_cutoffs: int | None = MISSING
+    calibration_share: float = MISSING
+
+    def __post_init__(self) -> None:
+        if not 0 < self.calibration_share < 1:
+            raise ConfigError("training.split.calibration_share must be between 0 and 1")
+
+
+@dataclass
+class EvaluationConfig:
+    top_fractions: list[float] = MISSING
+    calibration_bins: int = MISSING
+
+
+@dataclass
+class RegistryConfig:
+    model_name: str = MISSING
+    alias: str = MISSING
+    metric: str = MISSING
+    min_improvement: float = MISSING
+
+
+@dataclass
+class MlflowConfig:
+    tracking_uri: str = MISSING
+    experiment: str = MISSING
+
+
+@dataclass
+class SearchRange:
+    low: float = MISSING
+    high: float = MISSING
+    log: bool = MISSING
+
+
+@dataclass
+class TuningConfig:
+    n_trials: int = MISSING
+    search_space: dict[str, SearchRange] = MISSING
+
+
+@dataclass
+class TrainingConfig:
+    split: SplitConfig = MISSING
+    calibration: str = MISSING
+    baselines: dict[str, ModelConfig] = MISSING
+    evaluation: EvaluationConfig = MISSING
+    registry: RegistryConfig = MISSING
+    mlflow: MlflowConfig = MISSING
+    tuning: TuningConfig = MISSING
+
+    def __post_init__(self) -> None:
+        if self.calibration not in CALIBRATION_METHODS:
+            raise ConfigError(
+                f"training.calibration: {self.calibration!r} is not one of {CALIBRATION_METHODS}"
+            )
+
+
 @dataclass
 class SimulatorConfig:
     n_customers: int = MISSING
@@ -296,6 +381,8 @@ class Config:
     validation: ValidationConfig = MISSING
     causes: dict[str, CauseConfig] = MISSING
     features: FeaturesConfig = MISSING
+    model: ModelConfig = MISSING
+    training: TrainingConfig = MISSING
 
 
 def load_config(path: Path = DEFAULT_PARAMS) -> Config:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pipeline import featurize, generate, validate
+from pipeline import featurize, generate, train, validate
 from pipeline.config import Config, load_config
 from pipeline.contract import MANDATORY_TABLES, OPTIONAL_TABLES
 from pipeline.params import compose_params, write_params
@@ -31,14 +31,26 @@ TINY = (
 )
 
 
+# On top of TINY, enough for the train stage: a 30-day label horizon leaves six training
+# cutoffs, a validation and a test cutoff before the data end, and 3,000 customers give
+# each part enough churners. Fewer trees keep it quick.
+TRAINABLE = (
+    "simulator.n_customers=3000",
+    "features.label.horizon_days=30",
+    "model.params.n_estimators=300",
+)
+
+
 def compose_config(workdir: Path, *overrides: str) -> Config:
-    """The repository's conf/ with every output path inside ``workdir``."""
+    """The repository's conf/ with every output path and the MLflow store inside ``workdir``."""
     paths = [
         f"paths.raw_dir={workdir}/raw",
         f"paths.ground_truth_dir={workdir}/ground_truth",
         f"paths.validated_dir={workdir}/validated",
         f"paths.features_dir={workdir}/features",
         f"paths.reports_dir={workdir}/reports",
+        f"paths.models_dir={workdir}/models",
+        f"training.mlflow.tracking_uri=sqlite:///{workdir}/mlruns/mlflow.db",
     ]
     params = workdir / "params.yaml"
     write_params(params, compose_params(REPO / "conf", [*paths, *overrides]))
@@ -88,6 +100,22 @@ def featurize_simulated(sim: Simulated) -> tuple[pd.DataFrame, list[dict], dict]
     report = json.loads((Path(sim.cfg.paths.reports_dir) / "features.json").read_text())
     catalogue = json.loads((out / featurize.CATALOGUE_FILE).read_text())
     return pd.read_parquet(out / featurize.FEATURES_FILE), catalogue, report
+
+
+@pytest.fixture(scope="session")
+def trainable(tmp_path_factory: pytest.TempPathFactory) -> Simulated:
+    """Tiny data with features, ready for the train stage."""
+    sim = simulate(tmp_path_factory.mktemp("trainable"), *TINY, *TRAINABLE)
+    featurize_simulated(sim)
+    return sim
+
+
+@pytest.fixture(scope="session")
+def trained(trainable: Simulated) -> Config:
+    """The configuration of `trainable` after one run of the train stage (the first model
+    in its MLflow store, so the champion)."""
+    train.run(trainable.cfg)
+    return trainable.cfg
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,8 @@
 """End to end through DVC on a temporary copy of the repository.
 
-`dvc repro` must run generate, validate and featurize from params.yaml, and `dvc exp run -S` must
-compose conf/ with the override (DVC's Hydra integration) and change the data.
+`dvc repro` must run every stage from params.yaml, and `dvc exp run -S` must compose conf/
+with the overrides (DVC's Hydra integration), change the data and the model, and show up in
+`dvc exp show` and `dvc metrics diff`.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from omegaconf import OmegaConf
 
 from pipeline.params import compose_params
 
-from .conftest import REPO, TINY
+from .conftest import REPO, TINY, TRAINABLE
 
 pytestmark = pytest.mark.e2e
 
@@ -54,35 +55,47 @@ def repo_copy(tmp_path: Path) -> Path:
 
 
 def _use_tiny_settings(conf: Path) -> None:
-    """Add a `tiny` config to each group TINY overrides (default plus the overrides) and
-    select it."""
+    """Add a `tiny` config to each group TINY and TRAINABLE override (the group's default
+    plus the overrides) and select it."""
     root = conf / "config.yaml"
-    groups = sorted({item.split(".", 1)[0] for item in TINY})
-    for group in groups:
+    overrides = (*TINY, *TRAINABLE)
+    defaults = OmegaConf.to_container(OmegaConf.load(root).defaults)
+    chosen = {
+        group: name for item in defaults if isinstance(item, dict) for group, name in item.items()
+    }
+    for group in sorted({item.split(".", 1)[0] for item in overrides}):
         tiny = OmegaConf.from_dotlist(
-            [item.removeprefix(f"{group}.") for item in TINY if item.startswith(f"{group}.")]
+            [item.removeprefix(f"{group}.") for item in overrides if item.startswith(f"{group}.")]
         )
-        tiny.defaults = ["default", "_self_"]
+        tiny.defaults = [chosen[group], "_self_"]
         OmegaConf.save(tiny, conf / group / "tiny.yaml")
-        root.write_text(root.read_text().replace(f"- {group}: default", f"- {group}: tiny"))
+        root.write_text(root.read_text().replace(f"- {group}: {chosen[group]}", f"- {group}: tiny"))
 
 
 def _customers(repo: Path) -> pd.DataFrame:
     return pd.read_parquet(repo / "data" / "validated" / "customers.parquet")
 
 
-def test_dvc_repro_then_exp_run_with_a_simulator_override(repo_copy: Path):
+def test_dvc_repro_then_exp_run_with_overrides(repo_copy: Path):
     _run(sys.executable, "-m", "dvc", "repro", cwd=repo_copy)
-    assert len(_customers(repo_copy)) == 600
+    assert len(_customers(repo_copy)) == 3000
     report = (repo_copy / "data" / "reports" / "validation.json").read_text()
-    assert '"customers": {\n      "rows": 600' in report
+    assert '"customers": {\n      "rows": 3000' in report
     features = pd.read_parquet(repo_copy / "data" / "features" / "features.parquet")
     assert features["cutoff"].nunique() == 8
     status = _run(sys.executable, "-m", "dvc", "status", cwd=repo_copy)
     assert "up to date" in status
 
-    _run(
-        sys.executable, "-m", "dvc", "exp", "run", "-S", "simulator.n_customers=450", cwd=repo_copy
-    )
-    assert len(_customers(repo_copy)) == 450
-    assert "n_customers: 450" in (repo_copy / "params.yaml").read_text()
+    assert (repo_copy / "data" / "models" / "model" / "MLmodel").exists()
+    assert (repo_copy / "mlruns" / "mlflow.db").exists()
+
+    dvc = (sys.executable, "-m", "dvc")
+    _run(*dvc, "exp", "run", "-n", "faster", "-S", "simulator.n_customers=2500",
+         "-S", "model.params.learning_rate=0.1", cwd=repo_copy)  # fmt: skip
+    assert len(_customers(repo_copy)) == 2500
+    params = (repo_copy / "params.yaml").read_text()
+    assert "n_customers: 2500" in params and "learning_rate: 0.1" in params
+    experiments = _run(*dvc, "exp", "show", "--json", cwd=repo_copy)
+    assert '"faster"' in experiments and '"learning_rate": 0.1' in experiments
+    diff = _run(*dvc, "metrics", "diff", cwd=repo_copy)
+    assert "metrics.lightgbm.pr_auc" in diff

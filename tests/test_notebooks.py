@@ -10,7 +10,9 @@ from nbclient import NotebookClient
 from nbformat import NotebookNode
 from papermill.iorw import load_notebook_node
 from papermill.parameterize import parameterize_notebook
-from traitlets.config import Config
+from traitlets.config import Config as TraitletsConfig
+
+from pipeline.config import Config
 
 from .conftest import REPO, Simulated
 
@@ -20,7 +22,9 @@ def run_notebook(name: str, workdir: Path, **parameters: str) -> NotebookNode:
     # IPC transport: the kernel needs no loopback TCP port. The socket path is absolute
     # (the kernel runs in ``workdir``) and short (Unix sockets allow ~100 characters).
     with tempfile.TemporaryDirectory(prefix="nb-") as sockets:
-        ipc = Config({"KernelManager": {"transport": "ipc", "ip": str(Path(sockets) / "k")}})
+        ipc = TraitletsConfig(
+            {"KernelManager": {"transport": "ipc", "ip": str(Path(sockets) / "k")}}
+        )
         client = NotebookClient(
             notebook,
             kernel_name="python3",
@@ -41,3 +45,16 @@ def test_features_eda_notebook_runs_on_tiny_data(tmp_path, tiny: Simulated):
     assert "cutoffs;" in text and "labelled rows" in text
     images = [out for out in outputs if "image/png" in out.get("data", {})]
     assert len(images) == 2
+
+
+def test_model_review_notebook_runs_on_the_latest_training_run(tmp_path, trained: Config):
+    params = Path(trained.paths.features_dir).parent / "params.yaml"
+    executed = run_notebook("02_model_review.ipynb", tmp_path, params_file=str(params))
+    outputs = [out for cell in executed.cells if cell.cell_type == "code" for out in cell.outputs]
+    assert not [out for out in outputs if out.output_type == "error"]
+    text = "".join(out.get("text", "") for out in outputs)
+    assert "test cutoff 2024-10-01" in text and "test rows, churn rate" in text
+    tables = [out["data"]["text/html"] for out in outputs if "text/html" in out.get("data", {})]
+    assert any("logreg_rfm" in table and "oracle" in table for table in tables)
+    images = [out for out in outputs if "image/png" in out.get("data", {})]
+    assert len(images) == 5

@@ -1,0 +1,94 @@
+"""Evaluation metrics of churn probabilities, and the curves behind the plots.
+
+Every function takes true labels (0/1) and predicted churn probabilities. Ranking metrics
+(ROC-AUC, PR-AUC, lift and precision/recall at the top k%) say whether the riskiest
+customers come first; log loss, Brier score and the expected calibration error say whether
+the probabilities can be trusted as probabilities, which the expected-value ranking of the
+retention lists relies on.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn import metrics
+
+
+def top_k_mask(probability: np.ndarray, fraction: float) -> np.ndarray:
+    """The ``fraction`` of rows with the highest probability (ties broken by row order)."""
+    k = max(1, round(len(probability) * fraction))
+    order = np.argsort(-probability, kind="stable")
+    mask = np.zeros(len(probability), dtype=bool)
+    mask[order[:k]] = True
+    return mask
+
+
+def expected_calibration_error(y: np.ndarray, probability: np.ndarray, bins: int) -> float:
+    """Mean |churn rate - mean probability| over equal-count bins, weighted by bin size."""
+    table = calibration_table(y, probability, bins)
+    return float(
+        np.average(np.abs(table["churn_rate"] - table["mean_probability"]), weights=table["rows"])
+    )
+
+
+def calibration_table(y: np.ndarray, probability: np.ndarray, bins: int) -> pd.DataFrame:
+    """Rows, mean probability and churn rate of equal-count bins of the probability."""
+    order = np.argsort(probability, kind="stable")
+    groups = np.array_split(order, bins)
+    return pd.DataFrame(
+        {
+            "bin": np.arange(1, len(groups) + 1),
+            "rows": [len(g) for g in groups],
+            "mean_probability": [probability[g].mean() for g in groups],
+            "churn_rate": [y[g].mean() for g in groups],
+        }
+    )
+
+
+def evaluate(
+    y: np.ndarray, probability: np.ndarray, top_fractions: list[float], calibration_bins: int
+) -> dict[str, float]:
+    """Every metric of the report, keyed by name (``lift_top_10pct`` and so on)."""
+    clipped = np.clip(probability, 1e-15, 1 - 1e-15)
+    scores = {
+        "roc_auc": metrics.roc_auc_score(y, probability),
+        "pr_auc": metrics.average_precision_score(y, probability),
+        "log_loss": metrics.log_loss(y, clipped, labels=[0, 1]),
+        "brier": metrics.brier_score_loss(y, probability),
+        "calibration_error": expected_calibration_error(y, probability, calibration_bins),
+        "churn_rate": y.mean(),
+        "rows": len(y),
+    }
+    for fraction in top_fractions:
+        top = top_k_mask(probability, fraction)
+        name = f"top_{round(fraction * 100)}pct"
+        precision = y[top].mean()
+        scores[f"precision_{name}"] = precision
+        scores[f"recall_{name}"] = y[top].sum() / max(y.sum(), 1)
+        scores[f"lift_{name}"] = precision / y.mean()
+    return {name: float(value) for name, value in scores.items()}
+
+
+def roc_curve_table(y: np.ndarray, probability: np.ndarray) -> pd.DataFrame:
+    fpr, tpr, _ = metrics.roc_curve(y, probability, drop_intermediate=True)
+    return pd.DataFrame({"false_positive_rate": fpr, "true_positive_rate": tpr})
+
+
+def pr_curve_table(y: np.ndarray, probability: np.ndarray) -> pd.DataFrame:
+    precision, recall, _ = metrics.precision_recall_curve(y, probability, drop_intermediate=True)
+    return pd.DataFrame({"recall": recall[::-1], "precision": precision[::-1]})
+
+
+def gain_table(y: np.ndarray, probability: np.ndarray, points: int = 100) -> pd.DataFrame:
+    """Cumulative gain and lift when contacting the riskiest x% of customers."""
+    order = np.argsort(-probability, kind="stable")
+    caught = np.cumsum(y[order]) / max(y.sum(), 1)
+    share = np.arange(1, len(y) + 1) / len(y)
+    at = np.unique(np.ceil(np.linspace(0, len(y), points + 1)[1:]).astype(int)) - 1
+    return pd.DataFrame(
+        {
+            "contacted_share": share[at],
+            "churners_caught_share": caught[at],
+            "lift": caught[at] / share[at],
+        }
+    )

@@ -1,0 +1,145 @@
+"""Figures comparing models on the test cutoff, and the main model's feature importance.
+
+Each figure function takes the test labels and a mapping of model name to predicted
+probability, so the main model, the baselines and (on simulated data) the oracle share
+one set of axes. Figures are plain matplotlib ``Figure`` objects, not pyplot state, so
+building them in a stage or a notebook leaves no global figures behind.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from sklearn.calibration import CalibratedClassifierCV
+
+from models.metrics import (
+    calibration_table,
+    gain_table,
+    pr_curve_table,
+    roc_curve_table,
+)
+
+Scores = dict[str, np.ndarray]
+
+
+def _axes(title: str, xlabel: str, ylabel: str) -> tuple[Figure, Axes]:
+    figure = Figure(figsize=(6, 5))
+    axes = figure.subplots()
+    axes.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    axes.grid(alpha=0.3)
+    return figure, axes
+
+
+def roc_figure(y: np.ndarray, scores: Scores) -> Figure:
+    figure, axes = _axes("ROC, test cutoff", "false positive rate", "true positive rate")
+    for name, probability in scores.items():
+        curve = roc_curve_table(y, probability)
+        axes.plot(curve["false_positive_rate"], curve["true_positive_rate"], label=name)
+    axes.plot([0, 1], [0, 1], color="grey", linestyle=":", label="random")
+    axes.legend(loc="lower right")
+    return figure
+
+
+def pr_figure(y: np.ndarray, scores: Scores) -> Figure:
+    figure, axes = _axes("Precision-recall, test cutoff", "recall", "precision")
+    for name, probability in scores.items():
+        curve = pr_curve_table(y, probability)
+        axes.plot(curve["recall"], curve["precision"], label=name)
+    axes.axhline(y.mean(), color="grey", linestyle=":", label="churn rate")
+    axes.legend(loc="upper right")
+    return figure
+
+
+def calibration_figure(y: np.ndarray, scores: Scores, bins: int) -> Figure:
+    figure, axes = _axes("Calibration, test cutoff", "mean predicted probability", "churn rate")
+    for name, probability in scores.items():
+        table = calibration_table(y, probability, bins)
+        axes.plot(table["mean_probability"], table["churn_rate"], marker="o", label=name)
+    top = max(float(np.max(p)) for p in scores.values())
+    axes.plot([0, top], [0, top], color="grey", linestyle=":", label="perfect")
+    axes.legend(loc="upper left")
+    return figure
+
+
+def gain_figure(y: np.ndarray, scores: Scores) -> Figure:
+    figure, axes = _axes(
+        "Cumulative gain, test cutoff",
+        "share of customers contacted, riskiest first",
+        "share of churners reached",
+    )
+    for name, probability in scores.items():
+        table = gain_table(y, probability)
+        axes.plot(table["contacted_share"], table["churners_caught_share"], label=name)
+    axes.plot([0, 1], [0, 1], color="grey", linestyle=":", label="random")
+    axes.legend(loc="lower right")
+    return figure
+
+
+def feature_importance(model: CalibratedClassifierCV) -> pd.DataFrame:
+    """Importance of each model input, largest first: LightGBM's total gain, or the absolute
+    coefficient of a standardised input for logistic regression; empty for the RFM rule."""
+    pipeline = model.estimator.estimator
+    prepare, estimator = pipeline[:-1], pipeline.steps[-1][1]
+    if hasattr(estimator, "booster_"):
+        names = estimator.booster_.feature_name()
+        values = estimator.booster_.feature_importance(importance_type="gain")
+    elif hasattr(estimator, "coef_"):
+        names = list(prepare.get_feature_names_out())
+        values = np.abs(estimator.coef_[0])
+    else:
+        return pd.DataFrame({"feature": [], "importance": []})
+    table = pd.DataFrame({"feature": names, "importance": values / max(values.sum(), 1e-12)})
+    return table.sort_values("importance", ascending=False, ignore_index=True)
+
+
+def importance_figure(importance: pd.DataFrame, top: int = 25) -> Figure:
+    shown = importance.head(top).iloc[::-1]
+    figure = Figure(figsize=(7, 0.25 * len(shown) + 1.5))
+    axes = figure.subplots()
+    axes.barh(shown["feature"], shown["importance"])
+    axes.set(title=f"Feature importance (top {len(shown)})", xlabel="share of total importance")
+    figure.tight_layout()
+    return figure
+
+
+def comparison_figures(y: np.ndarray, scores: Scores, bins: int) -> dict[str, Figure]:
+    """Every comparison figure, by file stem."""
+    return {
+        "roc": roc_figure(y, scores),
+        "precision_recall": pr_figure(y, scores),
+        "calibration": calibration_figure(y, scores, bins),
+        "gain": gain_figure(y, scores),
+    }
+
+
+def write_plots(
+    directory: Path,
+    y: np.ndarray,
+    scores: Scores,
+    main_name: str,
+    main_model: CalibratedClassifierCV,
+    bins: int,
+) -> None:
+    """The main model's curves and feature importance as CSV (DVC plots compare them
+    across experiments) and the figures comparing every model as PNG."""
+    main = scores[main_name]
+    tables = {
+        "roc": roc_curve_table(y, main),
+        "precision_recall": pr_curve_table(y, main),
+        "calibration": calibration_table(y, main, bins),
+        "gain": gain_table(y, main),
+        "importance": feature_importance(main_model),
+    }
+    for stem, table in tables.items():
+        table.to_csv(directory / f"{stem}.csv", index=False, float_format="%.6g")
+    figures = {
+        **comparison_figures(y, scores, bins),
+        "importance": importance_figure(tables["importance"]),
+    }
+    for stem, figure in figures.items():
+        # No creation-time metadata: the same run writes the same bytes.
+        figure.savefig(directory / f"{stem}.png", dpi=100, metadata={"Software": None})

@@ -1,0 +1,99 @@
+"""Out-of-time splits of the labelled feature rows.
+
+A row's label looks ``horizon`` days past its cutoff, so two cutoffs closer than the
+horizon share part of their label windows. Training therefore only uses cutoffs whose label
+window has closed by the validation cutoff, and the validation cutoff's window must close
+by the test cutoff: nothing the model is fitted or selected on has seen the test period.
+The validation cutoff is shared by early stopping and calibration, split by customer so
+that no customer informs both.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from features.build import LABEL
+from pipeline.config import ConfigError, SplitConfig
+
+PARTS = ("train", "early_stopping", "calibration", "test")
+
+
+@dataclass(frozen=True)
+class Split:
+    train_cutoffs: tuple[pd.Timestamp, ...]
+    validation_cutoff: pd.Timestamp
+    test_cutoff: pd.Timestamp
+
+    def as_dict(self) -> dict[str, str | list[str]]:
+        return {
+            "train_cutoffs": [str(c.date()) for c in self.train_cutoffs],
+            "validation_cutoff": str(self.validation_cutoff.date()),
+            "test_cutoff": str(self.test_cutoff.date()),
+        }
+
+
+def plan_split(labelled_cutoffs: list[pd.Timestamp], horizon_days: int, cfg: SplitConfig) -> Split:
+    """Choose the test, validation and training cutoffs among the labelled ones."""
+    cutoffs = sorted(pd.Timestamp(c) for c in labelled_cutoffs)
+    if not cutoffs:
+        raise ConfigError("training: the feature table has no labelled cutoff")
+    horizon = pd.Timedelta(days=horizon_days)
+    test = _chosen("test_cutoff", cfg.test_cutoff, cutoffs, cutoffs[-1])
+    closed_by_test = [c for c in cutoffs if c + horizon <= test]
+    validation = _chosen(
+        "validation_cutoff", cfg.validation_cutoff, closed_by_test, _last(closed_by_test, test)
+    )
+    train = [c for c in cutoffs if c + horizon <= validation]
+    if cfg.train_cutoffs is not None:
+        train = train[-cfg.train_cutoffs :]
+    if not train:
+        raise ConfigError(
+            f"training: no cutoff's {horizon_days}-day label window closes by the validation "
+            f"cutoff {validation.date()}; add earlier cutoffs (features.cutoffs) or move it"
+        )
+    return Split(tuple(train), validation, test)
+
+
+def _last(candidates: list[pd.Timestamp], test: pd.Timestamp) -> pd.Timestamp:
+    if not candidates:
+        raise ConfigError(
+            f"training: no labelled cutoff's label window closes by the test cutoff {test.date()}"
+        )
+    return candidates[-1]
+
+
+def _chosen(
+    key: str, value: str | None, allowed: list[pd.Timestamp], default: pd.Timestamp
+) -> pd.Timestamp:
+    if value is None:
+        return default
+    chosen = pd.Timestamp(value)
+    if chosen not in allowed:
+        raise ConfigError(
+            f"training.split.{key}: {chosen.date()} is not a labelled cutoff that the split "
+            f"allows; choose one of {[str(c.date()) for c in allowed]}"
+        )
+    return chosen
+
+
+def split_rows(
+    rows: pd.DataFrame, split: Split, calibration_share: float, seed: int
+) -> dict[str, pd.DataFrame]:
+    """The labelled rows of each part, keyed by PARTS."""
+    labelled = rows[rows[LABEL].notna()]
+    validation = labelled[labelled["cutoff"] == split.validation_cutoff]
+    customers = np.sort(validation["customer_id"].unique())
+    rng = np.random.default_rng(seed)
+    calibration_customers = rng.choice(
+        customers, size=round(len(customers) * calibration_share), replace=False
+    )
+    for_calibration = validation["customer_id"].isin(calibration_customers)
+    return {
+        "train": labelled[labelled["cutoff"].isin(split.train_cutoffs)],
+        "early_stopping": validation[~for_calibration],
+        "calibration": validation[for_calibration],
+        "test": labelled[labelled["cutoff"] == split.test_cutoff],
+    }

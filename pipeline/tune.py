@@ -1,0 +1,104 @@
+"""Optional hyperparameter search for the LightGBM model (`make tune`), tracked in MLflow.
+
+Optuna's TPE sampler (seeded from `seed`) proposes `training.tuning.n_trials` settings
+from `training.tuning.search_space`. Each trial fits on the training cutoffs, stops early on
+the early-stopping customers, and is scored with `training.registry.metric` on the
+calibration customers of the validation cutoff; the test cutoff is never looked at, so the
+`train` stage's test metrics stay honest. Every trial is an MLflow run nested under one
+`tune` run. The search changes nothing by itself: it prints the `dvc exp run -S ...`
+command that trains and evaluates the best setting as an experiment.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+
+import mlflow
+import optuna
+
+from models.estimators import (
+    best_iteration_of,
+    categorical_columns,
+    feature_columns,
+    fit_model,
+    labels,
+    model_inputs,
+)
+from models.metrics import evaluate
+from models.tracking import use_tracking_store
+from pipeline.config import Config, ConfigError, SearchRange
+from pipeline.stage import run_stage
+from pipeline.train import split_features
+
+log = logging.getLogger(__name__)
+
+
+def suggest(trial: optuna.Trial, name: str, search: SearchRange, current: object) -> float | int:
+    """A value for ``name``; integer when the configured value is an integer."""
+    if isinstance(current, int):
+        return trial.suggest_int(name, int(search.low), int(search.high), log=search.log)
+    return trial.suggest_float(name, search.low, search.high, log=search.log)
+
+
+def run(cfg: Config) -> None:
+    if cfg.model.name != "lightgbm":
+        raise ConfigError(f"tuning searches LightGBM parameters; model is {cfg.model.name!r}")
+    unknown = sorted(set(cfg.training.tuning.search_space) - set(cfg.model.params))
+    if unknown:
+        raise ConfigError(f"training.tuning.search_space: {unknown} are not in model.params")
+    catalogue, _, parts = split_features(cfg)
+    columns = feature_columns(catalogue, cfg.model.families)
+    categorical = categorical_columns(catalogue, columns)
+    inputs = {name: model_inputs(rows, columns) for name, rows in parts.items()}
+    y = {name: labels(rows) for name, rows in parts.items()}
+    evaluation, metric = cfg.training.evaluation, cfg.training.registry.metric
+
+    def objective(trial: optuna.Trial) -> float:
+        proposed = {
+            name: suggest(trial, name, search, cfg.model.params[name])
+            for name, search in cfg.training.tuning.search_space.items()
+        }
+        model_cfg = replace(cfg.model, params={**cfg.model.params, **proposed})
+        with mlflow.start_run(run_name=f"trial {trial.number}", nested=True):
+            fitted = fit_model(
+                model_cfg,
+                inputs["train"],
+                y["train"],
+                (inputs["early_stopping"], y["early_stopping"]),
+                categorical,
+                cfg.seed,
+            )
+            probability = fitted.predict_proba(inputs["calibration"])[:, 1]
+            score = evaluate(
+                y["calibration"], probability, evaluation.top_fractions, evaluation.calibration_bins
+            )[metric]
+            mlflow.log_params(proposed)
+            mlflow.log_metric(f"validation.{metric}", score)
+            trees = best_iteration_of(fitted)
+            if trees:
+                mlflow.log_metric("best_iteration", trees)
+        return score
+
+    use_tracking_store(cfg.training.mlflow)
+    study = optuna.create_study(
+        direction="maximize", sampler=optuna.samplers.TPESampler(seed=cfg.seed)
+    )
+    with mlflow.start_run(run_name="tune"):
+        mlflow.set_tag("validation_metric", metric)
+        study.optimize(objective, n_trials=cfg.training.tuning.n_trials)
+        mlflow.log_params({f"best.{k}": v for k, v in study.best_params.items()})
+        mlflow.log_metric(f"best.validation.{metric}", study.best_value)
+    overrides = " ".join(f"-S model.params.{k}={v:.4g}" for k, v in study.best_params.items())
+    log.info(
+        "best validation %s %.4f (trial %d)", metric, study.best_value, study.best_trial.number
+    )
+    log.info("train and evaluate it as an experiment: dvc exp run %s", overrides)
+
+
+def main() -> None:
+    run_stage(run, __doc__.splitlines()[0])
+
+
+if __name__ == "__main__":
+    main()
