@@ -34,11 +34,8 @@ TINY = (
 # On top of TINY, enough for the train stage: a 30-day label horizon leaves six training
 # cutoffs, a validation and a test cutoff before the data end, and 3,000 customers give
 # each part enough churners. Fewer trees keep it quick.
-TRAINABLE = (
-    "simulator.n_customers=3000",
-    "features.label.horizon_days=30",
-    "model.params.n_estimators=300",
-)
+TRAINABLE_DATA = ("simulator.n_customers=3000", "features.label.horizon_days=30")
+TRAINABLE = (*TRAINABLE_DATA, "model.params.n_estimators=300")
 
 
 def compose_config(workdir: Path, *overrides: str) -> Config:

@@ -15,8 +15,10 @@ from mlflow import MlflowClient
 from features.build import LABEL
 from models.estimators import model_inputs
 from models.tracking import use_tracking_store
-from pipeline import train
+from pipeline import train, tune
 from pipeline.config import Config, ConfigError
+
+from .conftest import TINY, TRAINABLE_DATA, compose_config
 
 
 def _files(directory: Path) -> dict[str, bytes]:
@@ -175,3 +177,57 @@ def test_registry_metric_must_be_one_where_higher_is_better(trained, tmp_path):
     with pytest.raises(ConfigError, match="'log_loss' is not a higher-is-better metric"):
         train.run(cfg)
     assert not (tmp_path / "models").exists()
+
+
+def test_tuning_logs_every_trial_and_scores_on_validation_only(trained, monkeypatch):
+    tuning = replace(trained.training.tuning, n_trials=2)
+    cfg = replace(trained, training=replace(trained.training, tuning=tuning))
+    scored_rows = []
+    original = tune.evaluate
+
+    def recording_evaluate(y, probability, *args):
+        scored_rows.append(len(y))
+        return original(y, probability, *args)
+
+    monkeypatch.setattr(tune, "evaluate", recording_evaluate)
+    tune.run(cfg)
+    report = _report(trained)
+    # Scored on the calibration customers of the validation cutoff, never the test cutoff.
+    assert scored_rows == [report["split"]["rows"]["calibration"]] * 2
+    use_tracking_store(cfg.training.mlflow)
+    parent = mlflow.search_runs(filter_string="attributes.run_name = 'tune'", output_format="list")[
+        0
+    ]
+    trials = mlflow.search_runs(
+        filter_string=f"tags.mlflow.parentRunId = '{parent.info.run_id}'", output_format="list"
+    )
+    assert len(trials) == 2
+    assert {"learning_rate", "num_leaves"} <= set(trials[0].data.params)
+    assert "validation.pr_auc" in trials[0].data.metrics
+    assert "best.learning_rate" in parent.data.params
+
+
+def test_tuning_refuses_parameters_the_model_does_not_have(trained):
+    search = {"leaves": replace(next(iter(trained.training.tuning.search_space.values())))}
+    tuning = replace(trained.training.tuning, search_space=search)
+    with pytest.raises(ConfigError, match=r"\['leaves'\] are not in model.params"):
+        tune.run(replace(trained, training=replace(trained.training, tuning=tuning)))
+
+
+def test_model_logreg_is_one_override_away(trained, tmp_path):
+    composed = compose_config(tmp_path, *TINY, *TRAINABLE_DATA, "model=logreg")
+    cfg = replace(
+        trained,
+        model=composed.model,
+        paths=replace(
+            trained.paths,
+            models_dir=str(tmp_path / "models"),
+            reports_dir=str(tmp_path / "reports"),
+        ),
+    )
+    train.run(cfg)
+    report = json.loads((tmp_path / "reports" / train.REPORT_FILE).read_text())
+    assert report["model"] == "logreg"
+    assert set(report["metrics"]) == {"logreg", "logreg_rfm", "rfm_rule", "oracle"}
+    importance = pd.read_csv(tmp_path / "reports" / train.PLOTS_DIR / "importance.csv")
+    assert importance["feature"].str.startswith(("numbers__", "categories__")).all()
