@@ -13,7 +13,7 @@ export DVC_NO_ANALYTICS := 1
 export MLFLOW_DISABLE_TELEMETRY := true
 
 .PHONY: setup repro test params lock lint format bench bench-featurize simulator-summary \
-	features-vs-truth tune ui clean
+	features-vs-truth model-vs-oracle tune ui clean
 
 setup: $(VENV)/.installed
 
@@ -62,6 +62,10 @@ simulator-summary: setup
 ## Labels and lifecycle stages of data/features against the simulator's ground truth.
 features-vs-truth: setup
 	python benchmarks/features_vs_truth.py
+
+## The train stage's model against the oracle, with and without the simulator's true state.
+model-vs-oracle: setup
+	python benchmarks/model_vs_oracle.py
 
 ## Optional hyperparameter search (Optuna), every trial an MLflow run; prints the best setting.
 tune: setup

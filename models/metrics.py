@@ -45,6 +45,20 @@ def calibration_table(y: np.ndarray, probability: np.ndarray, bins: int) -> pd.D
     )
 
 
+# Metrics where higher is better: only these can decide which model is the champion.
+RANKING_METRICS = ("roc_auc", "pr_auc")
+TOP_METRICS = ("precision", "recall", "lift")
+
+
+def top_metric_names(top_fractions: list[float]) -> list[str]:
+    """Names of the top-k% metrics, e.g. ``lift_top_10pct``."""
+    return [f"{kind}_{_top(fraction)}" for fraction in top_fractions for kind in TOP_METRICS]
+
+
+def _top(fraction: float) -> str:
+    return f"top_{round(fraction * 100)}pct"
+
+
 def evaluate(
     y: np.ndarray, probability: np.ndarray, top_fractions: list[float], calibration_bins: int
 ) -> dict[str, float]:
@@ -61,7 +75,7 @@ def evaluate(
     }
     for fraction in top_fractions:
         top = top_k_mask(probability, fraction)
-        name = f"top_{round(fraction * 100)}pct"
+        name = _top(fraction)
         precision = y[top].mean()
         scores[f"precision_{name}"] = precision
         scores[f"recall_{name}"] = y[top].sum() / max(y.sum(), 1)

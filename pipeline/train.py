@@ -30,7 +30,7 @@ from mlflow.models import ModelSignature, infer_signature
 
 from features.build import KEYS, LABEL
 from models.estimators import best_iteration, labels, model_inputs
-from models.metrics import evaluate
+from models.metrics import RANKING_METRICS, evaluate, top_metric_names
 from models.report import write_plots
 from models.split import Split, plan_split, split_rows
 from models.tracking import (
@@ -58,8 +58,6 @@ RUN_FILE = "run.json"
 REPORT_FILE = "train.json"
 PLOTS_DIR = "train"
 ORACLE = "oracle"
-# Metrics where lower is better cannot drive the registry alias.
-LOWER_IS_BETTER = ("log_loss", "brier", "calibration_error")
 MODEL_REQUIREMENTS = ("scikit-learn", "lightgbm", "pandas", "numpy", "skops")
 
 
@@ -76,6 +74,7 @@ def split_features(cfg: Config) -> tuple[list[dict], Split, dict[str, pd.DataFra
 
 
 def run(cfg: Config) -> None:
+    _check_registry_metric(cfg)
     features_dir = Path(cfg.paths.features_dir)
     catalogue, split, parts = split_features(cfg)
 
@@ -94,7 +93,6 @@ def run(cfg: Config) -> None:
         name: evaluate(y, p, evaluation.top_fractions, evaluation.calibration_bins)
         for name, p in scores.items()
     }
-    _check_registry_metric(cfg, metrics[cfg.model.name])
     for name, values in metrics.items():
         log.info(
             "%s on %s: ROC-AUC %.4f, PR-AUC %.4f",
@@ -129,7 +127,7 @@ def run(cfg: Config) -> None:
             pyfunc_predict_fn="predict_proba",
         )
         write_json(record, out / RUN_FILE)
-    write_json(_report(cfg, split, parts, trained, metrics), reports_dir / REPORT_FILE)
+    write_json(_report(cfg, split, parts, metrics), reports_dir / REPORT_FILE)
 
 
 def _candidates(cfg: Config) -> dict[str, ModelConfig]:
@@ -140,11 +138,9 @@ def _candidates(cfg: Config) -> dict[str, ModelConfig]:
     return {**cfg.training.baselines, cfg.model.name: cfg.model}
 
 
-def _check_registry_metric(cfg: Config, metrics: dict[str, float]) -> None:
+def _check_registry_metric(cfg: Config) -> None:
     metric = cfg.training.registry.metric
-    allowed = sorted(
-        name for name in metrics if name not in (*LOWER_IS_BETTER, "rows", "churn_rate")
-    )
+    allowed = [*RANKING_METRICS, *top_metric_names(cfg.training.evaluation.top_fractions)]
     if metric not in allowed:
         raise ConfigError(
             f"training.registry.metric: {metric!r} is not a higher-is-better metric; "
@@ -279,7 +275,6 @@ def _report(
     cfg: Config,
     split: Split,
     parts: dict[str, pd.DataFrame],
-    trained: dict[str, TrainedModel],
     metrics: dict[str, dict[str, float]],
 ) -> dict:
     """train.json: what `dvc metrics diff` compares across experiments."""
