@@ -8,6 +8,7 @@ building them in a stage or a notebook leaves no global figures behind.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -34,46 +35,76 @@ def _axes(title: str, xlabel: str, ylabel: str) -> tuple[Figure, Axes]:
     return figure, axes
 
 
-def roc_figure(y: np.ndarray, scores: Scores) -> Figure:
-    figure, axes = _axes("ROC, test cutoff", "false positive rate", "true positive rate")
+def _curve_figure(
+    y: np.ndarray,
+    scores: Scores,
+    curve: Callable[[np.ndarray, np.ndarray], pd.DataFrame],
+    columns: tuple[str, str],
+    axes_text: tuple[str, str, str],
+) -> tuple[Figure, Axes]:
+    """One line per model: ``columns`` (x, y) of ``curve(y, probability)``."""
+    figure, axes = _axes(*axes_text)
+    x, y_column = columns
     for name, probability in scores.items():
-        curve = roc_curve_table(y, probability)
-        axes.plot(curve["false_positive_rate"], curve["true_positive_rate"], label=name)
+        table = curve(y, probability)
+        axes.plot(table[x], table[y_column], label=name)
+    return figure, axes
+
+
+def roc_figure(y: np.ndarray, scores: Scores) -> Figure:
+    figure, axes = _curve_figure(
+        y,
+        scores,
+        roc_curve_table,
+        ("false_positive_rate", "true_positive_rate"),
+        ("ROC, test cutoff", "false positive rate", "true positive rate"),
+    )
     axes.plot([0, 1], [0, 1], color="grey", linestyle=":", label="random")
     axes.legend(loc="lower right")
     return figure
 
 
 def pr_figure(y: np.ndarray, scores: Scores) -> Figure:
-    figure, axes = _axes("Precision-recall, test cutoff", "recall", "precision")
-    for name, probability in scores.items():
-        curve = pr_curve_table(y, probability)
-        axes.plot(curve["recall"], curve["precision"], label=name)
+    figure, axes = _curve_figure(
+        y,
+        scores,
+        pr_curve_table,
+        ("recall", "precision"),
+        ("Precision-recall, test cutoff", "recall", "precision"),
+    )
     axes.axhline(y.mean(), color="grey", linestyle=":", label="churn rate")
     axes.legend(loc="upper right")
     return figure
 
 
 def calibration_figure(y: np.ndarray, scores: Scores, bins: int) -> Figure:
-    figure, axes = _axes("Calibration, test cutoff", "mean predicted probability", "churn rate")
-    for name, probability in scores.items():
-        table = calibration_table(y, probability, bins)
-        axes.plot(table["mean_probability"], table["churn_rate"], marker="o", label=name)
-    top = max(float(np.max(p)) for p in scores.values())
+    figure, axes = _curve_figure(
+        y,
+        scores,
+        lambda y, p: calibration_table(y, p, bins),
+        ("mean_probability", "churn_rate"),
+        ("Calibration, test cutoff", "mean predicted probability", "churn rate"),
+    )
+    for line in axes.get_lines():
+        line.set_marker("o")
+    top = max(float(np.max(line.get_xdata())) for line in axes.get_lines())
     axes.plot([0, top], [0, top], color="grey", linestyle=":", label="perfect")
     axes.legend(loc="upper left")
     return figure
 
 
 def gain_figure(y: np.ndarray, scores: Scores) -> Figure:
-    figure, axes = _axes(
-        "Cumulative gain, test cutoff",
-        "share of customers contacted, riskiest first",
-        "share of churners reached",
+    figure, axes = _curve_figure(
+        y,
+        scores,
+        gain_table,
+        ("contacted_share", "churners_caught_share"),
+        (
+            "Cumulative gain, test cutoff",
+            "share of customers contacted, riskiest first",
+            "share of churners reached",
+        ),
     )
-    for name, probability in scores.items():
-        table = gain_table(y, probability)
-        axes.plot(table["contacted_share"], table["churners_caught_share"], label=name)
     axes.plot([0, 1], [0, 1], color="grey", linestyle=":", label="random")
     axes.legend(loc="lower right")
     return figure

@@ -131,11 +131,12 @@ def run(cfg: Config) -> None:
 
 
 def _candidates(cfg: Config) -> dict[str, ModelConfig]:
-    """The main model, under its estimator name, then the baselines (one named like the
-    main model, as `rfm_rule` is under `model=rfm_rule`, is the main model)."""
+    """The main model, under its estimator name, then the baselines (a baseline named like
+    the main model, as `rfm_rule` is under `model=rfm_rule`, is left out)."""
     if ORACLE in cfg.training.baselines:
         raise ConfigError(f"training.baselines: {ORACLE!r} is reserved; rename the baseline")
-    return {**cfg.training.baselines, cfg.model.name: cfg.model}
+    baselines = {k: v for k, v in cfg.training.baselines.items() if k != cfg.model.name}
+    return {cfg.model.name: cfg.model, **baselines}
 
 
 def _check_registry_metric(cfg: Config) -> None:

@@ -16,7 +16,7 @@ from features.build import LABEL
 from models.estimators import model_inputs
 from models.tracking import use_tracking_store
 from pipeline import train, tune
-from pipeline.config import Config, ConfigError
+from pipeline.config import Config, ConfigError, PathsConfig
 
 from .conftest import TINY, TRAINABLE_DATA, compose_config
 
@@ -27,6 +27,13 @@ def _files(directory: Path) -> dict[str, bytes]:
         for p in sorted(directory.rglob("*"))
         if p.is_file()
     }
+
+
+def _outputs_in(cfg: Config, folder: Path) -> PathsConfig:
+    """``cfg``'s paths with the train stage's outputs in ``folder``."""
+    return replace(
+        cfg.paths, models_dir=str(folder / "models"), reports_dir=str(folder / "reports")
+    )
 
 
 def _report(cfg: Config) -> dict:
@@ -120,11 +127,7 @@ def test_alias_stays_on_the_champion_when_a_worse_model_is_trained(trained, tmp_
     worse = replace(
         trained,
         model=replace(trained.training.baselines["rfm_rule"]),
-        paths=replace(
-            trained.paths,
-            models_dir=str(tmp_path / "models"),
-            reports_dir=str(tmp_path / "reports"),
-        ),
+        paths=_outputs_in(trained, tmp_path),
     )
     train.run(worse)
     record = json.loads((tmp_path / "models" / train.RUN_FILE).read_text())
@@ -139,11 +142,7 @@ def test_same_inputs_and_config_give_the_same_predictions_and_report(trained, tm
     before = _files(Path(trained.paths.reports_dir) / train.PLOTS_DIR)
     again = replace(
         trained,
-        paths=replace(
-            trained.paths,
-            models_dir=str(tmp_path / "models"),
-            reports_dir=str(tmp_path / "reports"),
-        ),
+        paths=_outputs_in(trained, tmp_path),
     )
     train.run(again)
     assert (tmp_path / "models" / train.PREDICTIONS_FILE).read_bytes() == (
@@ -172,7 +171,7 @@ def test_registry_metric_must_be_one_where_higher_is_better(trained, tmp_path):
     cfg = replace(
         trained,
         training=replace(trained.training, registry=registry),
-        paths=replace(trained.paths, models_dir=str(tmp_path / "models")),
+        paths=_outputs_in(trained, tmp_path),
     )
     with pytest.raises(ConfigError, match="'log_loss' is not a higher-is-better metric"):
         train.run(cfg)
@@ -219,11 +218,7 @@ def test_model_logreg_is_one_override_away(trained, tmp_path):
     cfg = replace(
         trained,
         model=composed.model,
-        paths=replace(
-            trained.paths,
-            models_dir=str(tmp_path / "models"),
-            reports_dir=str(tmp_path / "reports"),
-        ),
+        paths=_outputs_in(trained, tmp_path),
     )
     train.run(cfg)
     report = json.loads((tmp_path / "reports" / train.REPORT_FILE).read_text())
