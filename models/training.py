@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from sklearn.calibration import CalibratedClassifierCV
+from sklearn.pipeline import Pipeline
 
 from models.estimators import (
     calibrate,
@@ -21,6 +22,40 @@ from models.estimators import (
 from pipeline.config import ModelConfig
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class ModelData:
+    """Each part's model inputs and labels for one feature selection."""
+
+    columns: list[str]
+    categorical: list[str]
+    inputs: dict[str, pd.DataFrame]
+    labels: dict[str, np.ndarray]
+
+
+def model_data(
+    parts: dict[str, pd.DataFrame], catalogue: list[dict], families: list[str] | None
+) -> ModelData:
+    columns = feature_columns(catalogue, families)
+    return ModelData(
+        columns,
+        categorical_columns(catalogue, columns),
+        {name: model_inputs(rows, columns) for name, rows in parts.items()},
+        {name: labels(rows) for name, rows in parts.items()},
+    )
+
+
+def fit_uncalibrated(cfg: ModelConfig, data: ModelData, seed: int) -> Pipeline:
+    """Fit on the training part; LightGBM stops early on the early-stopping part."""
+    return fit_model(
+        cfg,
+        data.inputs["train"],
+        data.labels["train"],
+        (data.inputs["early_stopping"], data.labels["early_stopping"]),
+        data.categorical,
+        seed,
+    )
 
 
 @dataclass
@@ -42,22 +77,15 @@ def train_model(
     """Fit on the training part (early stopping on its own part), calibrate on the
     calibration part and predict the test part."""
     started = time.perf_counter()
-    columns = feature_columns(catalogue, cfg.families)
-    categorical = categorical_columns(catalogue, columns)
-    inputs = {name: model_inputs(rows, columns) for name, rows in parts.items()}
-    fitted = fit_model(
-        cfg,
-        inputs["train"],
-        labels(parts["train"]),
-        (inputs["early_stopping"], labels(parts["early_stopping"])),
-        categorical,
-        seed,
-    )
+    data = model_data(parts, catalogue, cfg.families)
     calibrated = calibrate(
-        fitted, inputs["calibration"], labels(parts["calibration"]), calibration_method
+        fit_uncalibrated(cfg, data, seed),
+        data.inputs["calibration"],
+        data.labels["calibration"],
+        calibration_method,
     )
-    probability = calibrated.predict_proba(inputs["test"])[:, 1]
-    return TrainedModel(cfg, columns, calibrated, probability, time.perf_counter() - started)
+    probability = calibrated.predict_proba(data.inputs["test"])[:, 1]
+    return TrainedModel(cfg, data.columns, calibrated, probability, time.perf_counter() - started)
 
 
 def train_candidates(

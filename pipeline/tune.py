@@ -17,16 +17,10 @@ from dataclasses import replace
 import mlflow
 import optuna
 
-from models.estimators import (
-    best_iteration_of,
-    categorical_columns,
-    feature_columns,
-    fit_model,
-    labels,
-    model_inputs,
-)
+from models.estimators import best_iteration_of
 from models.metrics import evaluate
 from models.tracking import use_tracking_store
+from models.training import fit_uncalibrated, model_data
 from pipeline.config import Config, ConfigError, SearchRange
 from pipeline.stage import run_stage
 from pipeline.train import split_features
@@ -48,10 +42,7 @@ def run(cfg: Config) -> None:
     if unknown:
         raise ConfigError(f"training.tuning.search_space: {unknown} are not in model.params")
     catalogue, _, parts = split_features(cfg)
-    columns = feature_columns(catalogue, cfg.model.families)
-    categorical = categorical_columns(catalogue, columns)
-    inputs = {name: model_inputs(rows, columns) for name, rows in parts.items()}
-    y = {name: labels(rows) for name, rows in parts.items()}
+    data = model_data(parts, catalogue, cfg.model.families)
     evaluation, metric = cfg.training.evaluation, cfg.training.registry.metric
 
     def objective(trial: optuna.Trial) -> float:
@@ -61,17 +52,13 @@ def run(cfg: Config) -> None:
         }
         model_cfg = replace(cfg.model, params={**cfg.model.params, **proposed})
         with mlflow.start_run(run_name=f"trial {trial.number}", nested=True):
-            fitted = fit_model(
-                model_cfg,
-                inputs["train"],
-                y["train"],
-                (inputs["early_stopping"], y["early_stopping"]),
-                categorical,
-                cfg.seed,
-            )
-            probability = fitted.predict_proba(inputs["calibration"])[:, 1]
+            fitted = fit_uncalibrated(model_cfg, data, cfg.seed)
+            probability = fitted.predict_proba(data.inputs["calibration"])[:, 1]
             score = evaluate(
-                y["calibration"], probability, evaluation.top_fractions, evaluation.calibration_bins
+                data.labels["calibration"],
+                probability,
+                evaluation.top_fractions,
+                evaluation.calibration_bins,
             )[metric]
             mlflow.log_params(proposed)
             mlflow.log_metric(f"validation.{metric}", score)
