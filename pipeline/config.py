@@ -32,6 +32,7 @@ class PathsConfig:
     features_dir: str = MISSING
     reports_dir: str = MISSING
     models_dir: str = MISSING
+    explanations_dir: str = MISSING
 
 
 @dataclass
@@ -356,6 +357,21 @@ class TrainingConfig:
 
 
 @dataclass
+class ExplainConfig:
+    top_causes: int = MISSING
+    top_risk_share: float = MISSING
+    plot_rows: int = MISSING
+
+    def __post_init__(self) -> None:
+        if self.top_causes < 1:
+            raise ConfigError(f"explain.top_causes must be at least 1, got {self.top_causes}")
+        if not 0 < self.top_risk_share <= 1:
+            raise ConfigError(
+                f"explain.top_risk_share must be in (0, 1], got {self.top_risk_share}"
+            )
+
+
+@dataclass
 class SimulatorConfig:
     n_customers: int = MISSING
     start_date: str = MISSING
@@ -383,6 +399,7 @@ class Config:
     features: FeaturesConfig = MISSING
     model: ModelConfig = MISSING
     training: TrainingConfig = MISSING
+    explain: ExplainConfig = MISSING
 
 
 def load_config(path: Path = DEFAULT_PARAMS) -> Config:

@@ -25,7 +25,10 @@ pytestmark = pytest.mark.e2e
 
 
 def _run(*command: str, cwd: Path) -> str:
-    env = os.environ | {
+    # mlflow.set_tracking_uri exports MLFLOW_TRACKING_URI: a store set up by an earlier
+    # in-process test must not capture the copy's runs.
+    inherited = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    env = inherited | {
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
         # dvc exp run commits to git: do not depend on a global git identity.
         **dict.fromkeys(("GIT_AUTHOR_NAME", "GIT_COMMITTER_NAME"), "pipeline tests"),
@@ -88,6 +91,8 @@ def test_dvc_repro_then_exp_run_with_overrides(repo_copy: Path):
 
     assert (repo_copy / "data" / "models" / "model" / "MLmodel").exists()
     assert (repo_copy / "mlruns" / "mlflow.db").exists()
+    causes = pd.read_parquet(repo_copy / "data" / "explanations" / "causes.parquet")
+    assert set(causes["direction"]) == {"risk", "protective"}
 
     dvc = (sys.executable, "-m", "dvc")
     _run(*dvc, "exp", "run", "-n", "faster", "-S", "simulator.n_customers=2500",
@@ -98,4 +103,4 @@ def test_dvc_repro_then_exp_run_with_overrides(repo_copy: Path):
     experiments = _run(*dvc, "exp", "show", "--json", cwd=repo_copy)
     assert '"faster"' in experiments and '"learning_rate": 0.1' in experiments
     diff = _run(*dvc, "metrics", "diff", cwd=repo_copy)
-    assert "metrics.lightgbm.pr_auc" in diff
+    assert "metrics.lightgbm.pr_auc" in diff and "rows_per_second" in diff

@@ -12,6 +12,7 @@ from papermill.iorw import load_notebook_node
 from papermill.parameterize import parameterize_notebook
 from traitlets.config import Config as TraitletsConfig
 
+from pipeline import explain
 from pipeline.config import Config
 
 from .conftest import REPO, Simulated
@@ -56,5 +57,19 @@ def test_model_review_notebook_runs_on_the_latest_training_run(tmp_path, trained
     assert "test cutoff 2024-10-01" in text and "test rows, churn rate" in text
     tables = [out["data"]["text/html"] for out in outputs if "text/html" in out.get("data", {})]
     assert any("logreg_rfm" in table and "oracle" in table for table in tables)
+    images = [out for out in outputs if "image/png" in out.get("data", {})]
+    assert len(images) == 5
+
+
+def test_explanations_notebook_runs_on_the_explain_stages_outputs(tmp_path, trained: Config):
+    explain.run(trained)
+    params = Path(trained.paths.features_dir).parent / "params.yaml"
+    executed = run_notebook("03_explanations.ipynb", tmp_path, params_file=str(params))
+    outputs = [out for cell in executed.cells if cell.cell_type == "code" for out in cell.outputs]
+    assert not [out for out in outputs if out.output_type == "error"]
+    text = "".join(out.get("text", "") for out in outputs)
+    assert "rows of cutoff 2024-10-01 explained" in text and "raw log-odds" in text
+    tables = [out["data"]["text/html"] for out in outputs if "text/html" in out.get("data", {})]
+    assert any("top_risk" in table and "most_frequent_guess" in table for table in tables)
     images = [out for out in outputs if "image/png" in out.get("data", {})]
     assert len(images) == 5

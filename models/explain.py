@@ -1,0 +1,154 @@
+"""SHAP values of the LightGBM model, summed into the documented churn causes.
+
+Exact TreeSHAP comes from LightGBM itself (``pred_contrib``): ``shap.TreeExplainer`` runs
+the same algorithm on a LightGBM booster and returns identical values
+(benchmarks/bench_explain.py). The values explain the booster's raw output, the
+log-odds of churn *before* calibration: per row, the expected value plus the row's
+values equals that raw score. Calibration is a monotone map on top, so the ranking of
+causes within a row is the same on the probability scale.
+
+A cause's contribution is the sum of the values of its features (``features.causes`` in
+config). A positive contribution pushes this customer's risk above the average
+customer's: a *risk* cause. A negative one holds the customer back: a *protective*
+cause.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.compose import ColumnTransformer
+
+from features.build import KEYS
+from pipeline.config import ConfigError
+
+SCALE = "raw log-odds of the LightGBM booster, before calibration"
+RISK = "risk"
+PROTECTIVE = "protective"
+
+
+@dataclass
+class Contributions:
+    """SHAP values (rows x features) on the ``SCALE`` of the booster's raw output, with
+    the encoded feature values they explain (categories as codes)."""
+
+    by_feature: pd.DataFrame
+    expected_value: float
+    raw_score: np.ndarray
+    data: pd.DataFrame
+
+    def max_additivity_error(self) -> float:
+        """Largest |expected value + sum of a row's values - raw score| over the rows."""
+        total = self.expected_value + self.by_feature.to_numpy().sum(axis=1)
+        return float(np.max(np.abs(total - self.raw_score), initial=0.0))
+
+
+def tree_parts(model: CalibratedClassifierCV) -> tuple[ColumnTransformer, lgb.LGBMClassifier]:
+    """The category encoder and the LightGBM classifier inside a calibrated model."""
+    pipeline = model.estimator.estimator  # CalibratedClassifierCV(FrozenEstimator(Pipeline))
+    encoder, classifier = pipeline.steps[0][1], pipeline.steps[-1][1]
+    if not isinstance(classifier, lgb.LGBMClassifier):
+        raise ConfigError(
+            f"explanations need a LightGBM model (model=lightgbm); this one is "
+            f"{type(classifier).__name__}"
+        )
+    return encoder, classifier
+
+
+def shap_values(model: CalibratedClassifierCV, inputs: pd.DataFrame) -> Contributions:
+    """Exact SHAP values of ``inputs`` (the model's input frame, rows x features)."""
+    encoder, classifier = tree_parts(model)
+    encoded = encoder.transform(inputs)
+    booster = classifier.booster_
+    raw_score = booster.predict(encoded, raw_score=True)
+    contributions = booster.predict(encoded, pred_contrib=True)
+    values = contributions[:, :-1]
+    expected = float(contributions[0, -1]) if len(encoded) else 0.0
+    columns = list(inputs.columns)
+    frame = pd.DataFrame(values, columns=list(encoded.columns), index=inputs.index)
+    return Contributions(frame[columns], expected, raw_score, encoded[columns])
+
+
+def cause_contributions(values: pd.DataFrame, causes_of: dict[str, str]) -> pd.DataFrame:
+    """Rows x causes: each cause's contribution is the sum of its features' values.
+
+    Columns follow the order in which causes first appear in ``causes_of``.
+    """
+    order = list(dict.fromkeys(causes_of[name] for name in values.columns))
+    summed = values.T.groupby(values.columns.map(causes_of), sort=False).sum().T
+    return summed[order]
+
+
+def ranked_causes(keys: pd.DataFrame, by_cause: pd.DataFrame) -> pd.DataFrame:
+    """The tidy table: one row per customer, cutoff and cause with a nonzero contribution.
+
+    ``direction`` is risk (pushes churn risk up) or protective (holds it down); ``rank``
+    orders causes within a direction by the size of their contribution (1 = strongest);
+    ``share`` is the contribution's part of its direction's total.
+    """
+    long = (
+        pd.concat(
+            [keys[list(KEYS)].reset_index(drop=True), by_cause.reset_index(drop=True)], axis=1
+        )
+        .melt(id_vars=list(KEYS), var_name="cause", value_name="contribution")
+        .query("contribution != 0")
+    )
+    long["direction"] = np.where(long["contribution"] > 0, RISK, PROTECTIVE)
+    size = long["contribution"].abs()
+    group = [long[key] for key in KEYS] + [long["direction"]]
+    long["share"] = size / size.groupby(group).transform("sum")
+    long["rank"] = size.groupby(group).rank(method="first", ascending=False).astype("int16")
+    return long.sort_values([*KEYS, "direction", "rank"], ascending=[True, True, False, True])[
+        [*KEYS, "cause", "direction", "rank", "contribution", "share"]
+    ].reset_index(drop=True)
+
+
+def top_causes(ranked: pd.DataFrame, keys: pd.DataFrame, n: int) -> pd.DataFrame:
+    """One row per key of ``keys``: the ``n`` strongest risk causes and protective causes
+    with their shares (``risk_cause_1``, ``risk_share_1``, ...; empty where fewer)."""
+    wide = keys[list(KEYS)].reset_index(drop=True)
+    top = ranked[ranked["rank"] <= n]
+    for direction in (RISK, PROTECTIVE):
+        for rank in range(1, n + 1):
+            picked = top.loc[
+                (top["direction"] == direction) & (top["rank"] == rank), [*KEYS, "cause", "share"]
+            ].rename(
+                columns={"cause": f"{direction}_cause_{rank}", "share": f"{direction}_share_{rank}"}
+            )
+            wide = wide.merge(picked, on=list(KEYS), how="left")
+    return wide
+
+
+def mean_abs_by_feature(values: pd.DataFrame, causes_of: dict[str, str]) -> pd.DataFrame:
+    """Global feature importance: mean |SHAP| per feature, with its cause, largest first."""
+    table = pd.DataFrame(
+        {
+            "feature": values.columns,
+            "cause": [causes_of[name] for name in values.columns],
+            "mean_abs_shap": values.abs().mean().to_numpy(),
+        }
+    )
+    return table.sort_values("mean_abs_shap", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def cause_importance(by_cause: pd.DataFrame, top_risk: np.ndarray) -> pd.DataFrame:
+    """Mean |contribution| and mean contribution per cause, among every explained row and
+    among the top-risk rows (``top_risk``, a boolean mask), one row per cause and group."""
+    groups = {"everyone": np.ones(len(by_cause), dtype=bool), "top_risk": np.asarray(top_risk)}
+    tables = [
+        pd.DataFrame(
+            {
+                "cause": by_cause.columns,
+                "group": group,
+                "rows": int(mask.sum()),
+                "mean_abs_contribution": by_cause[mask].abs().mean().to_numpy(),
+                "mean_contribution": by_cause[mask].mean().to_numpy(),
+            }
+        )
+        for group, mask in groups.items()
+    ]
+    return pd.concat(tables, ignore_index=True)
