@@ -13,7 +13,7 @@ export DVC_NO_ANALYTICS := 1
 export MLFLOW_DISABLE_TELEMETRY := true
 
 .PHONY: setup repro test params lock lint format bench bench-featurize simulator-summary \
-	features-vs-truth model-vs-oracle bench-explain tune ui clean
+	features-vs-truth model-vs-oracle bench-explain explain-fidelity tune ui clean
 
 setup: $(VENV)/.installed
 
@@ -70,6 +70,10 @@ model-vs-oracle: setup
 ## Explained rows per second (LightGBM vs shap, tree sizes) and fidelity per tree size.
 bench-explain: setup
 	python benchmarks/bench_explain.py
+
+## Why the explanations name the true cause as often as they do (simulated data).
+explain-fidelity: setup
+	python benchmarks/explain_fidelity.py
 
 ## Optional hyperparameter search (Optuna), every trial an MLflow run; prints the best setting.
 tune: setup

@@ -176,7 +176,7 @@ def _write_plots(cfg: Config, explained: Explained, plots: Path) -> None:
     }
     if explained.truth is not None:
         attributed = explained.customers["risk_cause_1"]
-        for group, mask in _fidelity_groups(explained).items():
+        for group, mask in fidelity_groups(explained).items():
             pairs = pd.DataFrame(
                 {
                     "true_cause": explained.truth["true_cause"][mask],
@@ -194,11 +194,14 @@ def _write_plots(cfg: Config, explained: Explained, plots: Path) -> None:
         figure.savefig(plots / f"{stem}.png", dpi=100, metadata={"Software": None})
 
 
-def _fidelity_groups(explained: Explained) -> dict[str, np.ndarray]:
-    """The rows fidelity is measured on: the top-risk rows and the true churners."""
+def fidelity_groups(explained: Explained) -> dict[str, np.ndarray]:
+    """The rows fidelity is measured on: the model's top-risk rows, the same number of rows
+    with the highest true hazard, and the true churners."""
+    truth = explained.truth
     return {
         "top_risk": explained.top_risk,
-        "true_churners": explained.truth["truly_churned"].to_numpy(),
+        "true_top_risk": top_k_mask(truth["true_hazard"].to_numpy(), explained.top_risk.mean()),
+        "true_churners": truth["truly_churned"].to_numpy(),
     }
 
 
@@ -211,7 +214,7 @@ def _report(cfg: Config, record: dict, explained: Explained) -> dict:
             explained.truth,
             explained.customers["risk_cause_1"],
             explained.rows[DEFINITION],
-            _fidelity_groups(explained),
+            fidelity_groups(explained),
         )
     rows = len(contributions.by_feature)
     return {

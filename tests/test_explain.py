@@ -296,7 +296,7 @@ def test_report_has_speed_scale_and_fidelity_next_to_the_constant_guess(explaine
         0.1 * report["rows"]
     )
     assert 0 <= top["agreement"] <= 1 and 0 < top["most_frequent_guess"] <= 1
-    assert set(report["fidelity"]) == {"top_risk", "true_churners"}
+    assert set(report["fidelity"]) == {"top_risk", "true_top_risk", "true_churners"}
     plots = Path(explained.paths.reports_dir) / explain.PLOTS_DIR
     assert {p.name for p in plots.iterdir()} >= {
         "beeswarm.png",

@@ -7,9 +7,11 @@ cutoff (a non-contractual customer still counted active by their purchases) it i
 cause they left for. The explanation's *top attributed cause* is its strongest risk
 cause.
 
-Agreement is measured in groups of rows (the top-risk decile, the true churners), overall
-and per churn definition, next to the best constant answer: naming the group's most
-frequent true cause for everyone.
+Agreement is measured in groups of rows, overall and per churn definition, next to the
+best constant answer (naming the group's most frequent true cause for everyone): the
+model's top-risk rows (whom the retention lists reach), the rows of highest *true* hazard
+(customers who already left count as highest) and the customers who truly churn within the
+label horizon.
 """
 
 from __future__ import annotations
@@ -25,14 +27,16 @@ from pipeline.simulator.truth import true_churn
 
 
 def true_causes(cfg: Config, rows: pd.DataFrame) -> pd.DataFrame | None:
-    """Per row of ``rows`` (customer_id, cutoff, churn_definition): ``true_cause`` and
+    """Per row of ``rows`` (customer_id, cutoff, churn_definition): ``true_cause``,
+    ``true_hazard`` (weekly, all causes; infinite for a customer who already left) and
     ``truly_churned`` (the customer truly churns within the label horizon). None unless
     the pipeline reads the simulator's own output."""
     truth_dir = Path(cfg.paths.ground_truth_dir)
     if cfg.data.dir != cfg.paths.raw_dir or not (truth_dir / "hazards.parquet").exists():
         return None
     hazards = pd.read_parquet(
-        truth_dir / "hazards.parquet", columns=["customer_id", "cutoff", "dominant_cause"]
+        truth_dir / "hazards.parquet",
+        columns=["customer_id", "cutoff", "dominant_cause", "hazard_total"],
     )
     customers = pd.read_parquet(
         truth_dir / "customers.parquet", columns=["customer_id", "churn_time", "churn_cause"]
@@ -46,6 +50,7 @@ def true_causes(cfg: Config, rows: pd.DataFrame) -> pd.DataFrame | None:
     return pd.DataFrame(
         {
             "true_cause": state["dominant_cause"].fillna(state["churn_cause"]).astype(object),
+            "true_hazard": state["hazard_total"].astype(float).fillna(np.inf).to_numpy(),
             "truly_churned": true_churn(state, customers, cfg.features.label.horizon_days).to_numpy(
                 dtype=bool
             ),
