@@ -51,7 +51,7 @@ from models.metrics import top_k_mask
 from models.tracking import use_tracking_store
 from pipeline.config import Config
 from pipeline.featurize import FEATURES_FILE
-from pipeline.io import atomic_path, write_json
+from pipeline.io import atomic_directories, write_json
 from pipeline.simulator.fidelity import confusion, fidelity_report, true_causes
 from pipeline.stage import run_stage
 from pipeline.train import MODEL_DIR, PREDICTIONS_FILE, RUN_FILE
@@ -72,7 +72,6 @@ class Explained:
     rows: pd.DataFrame
     contributions: Contributions
     seconds: float
-    probability: np.ndarray
     by_cause: pd.DataFrame
     ranked: pd.DataFrame
     customers: pd.DataFrame
@@ -90,12 +89,8 @@ def run(cfg: Config) -> None:
     report = _report(cfg, record, explained)
 
     reports_dir = Path(cfg.paths.reports_dir)
-    with (
-        atomic_path(Path(cfg.paths.explanations_dir)) as out,
-        atomic_path(reports_dir / PLOTS_DIR) as plots,
-    ):
-        out.mkdir()
-        plots.mkdir()
+    targets = (Path(cfg.paths.explanations_dir), reports_dir / PLOTS_DIR)
+    with atomic_directories(*targets) as (out, plots):
         keys = rows[list(KEYS)].reset_index(drop=True)
         values = explained.contributions.by_feature.reset_index(drop=True)
         pd.concat([keys, values], axis=1).to_parquet(out / SHAP_FILE, index=False)
@@ -126,7 +121,6 @@ def explain(cfg: Config, model: CalibratedClassifierCV, rows: pd.DataFrame) -> E
         rows.reset_index(drop=True),
         contributions,
         seconds,
-        probability,
         by_cause,
         ranked,
         customers,
@@ -156,7 +150,8 @@ def _write_plots(cfg: Config, explained: Explained, plots: Path) -> None:
     sample = np.sort(
         np.random.default_rng(cfg.seed).permutation(len(explained.rows))[: cfg.explain.plot_rows]
     )
-    riskiest = int(np.argmax(explained.probability))
+    probability = explained.customers["churn_probability"].to_numpy()
+    riskiest = int(np.argmax(probability))
     figures = {
         "beeswarm": beeswarm_figure(
             contributions.by_feature.iloc[sample],
@@ -170,7 +165,7 @@ def _write_plots(cfg: Config, explained: Explained, plots: Path) -> None:
             explained.by_cause.iloc[riskiest],
             contributions.expected_value,
             labels,
-            f"Riskiest customer (churn probability {explained.probability[riskiest]:.2f}): "
+            f"Riskiest customer (churn probability {probability[riskiest]:.2f}): "
             "raw log-odds by cause",
         ),
     }

@@ -12,7 +12,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import pandas as pd
@@ -60,6 +60,17 @@ def atomic_path(target: Path) -> Iterator[Path]:
         _replace(tmp, target)
     finally:
         shutil.rmtree(tmp.parent, ignore_errors=True)
+
+
+@contextmanager
+def atomic_directories(*targets: Path) -> Iterator[tuple[Path, ...]]:
+    """Yield one new empty directory per target; they replace ``targets`` together, and
+    only if the block succeeds (``atomic_path`` for each)."""
+    with ExitStack() as stack:
+        directories = tuple(stack.enter_context(atomic_path(target)) for target in targets)
+        for directory in directories:
+            directory.mkdir()
+        yield directories
 
 
 def _replace(source: Path, target: Path) -> None:

@@ -46,7 +46,7 @@ from models.tracking import (
 from models.training import TrainedModel, train_candidates
 from pipeline.config import Config, ConfigError, ModelConfig
 from pipeline.featurize import CATALOGUE_FILE, FEATURES_FILE
-from pipeline.io import atomic_path, write_json
+from pipeline.io import atomic_directories, write_json
 from pipeline.simulator.oracle import oracle_probability
 from pipeline.stage import run_stage
 
@@ -103,12 +103,7 @@ def run(cfg: Config) -> None:
         )
 
     reports_dir = Path(cfg.paths.reports_dir)
-    with (
-        atomic_path(Path(cfg.paths.models_dir)) as out,
-        atomic_path(reports_dir / PLOTS_DIR) as plots,
-    ):
-        out.mkdir()
-        plots.mkdir()
+    with atomic_directories(Path(cfg.paths.models_dir), reports_dir / PLOTS_DIR) as (out, plots):
         predictions = out / PREDICTIONS_FILE
         _predictions(test, scores).to_parquet(predictions, index=False)
         write_plots(plots, y, scores, cfg.model.name, main.model, evaluation.calibration_bins)

@@ -119,3 +119,17 @@ def trained(trainable: Simulated) -> Config:
 @pytest.fixture(scope="session")
 def tiny_features(tiny: Simulated) -> tuple[pd.DataFrame, list[dict], dict]:
     return featurize_simulated(tiny)
+
+
+def files_in(directory: Path) -> dict[str, bytes]:
+    """Every file under ``directory`` (relative path -> bytes), to compare outputs."""
+    return {
+        str(p.relative_to(directory)): p.read_bytes()
+        for p in sorted(directory.rglob("*"))
+        if p.is_file()
+    }
+
+
+def tracking_server_down(cfg: object) -> None:
+    """Stands in for ``use_tracking_store`` when the tracking server cannot be reached."""
+    raise ConnectionError("tracking server unreachable")

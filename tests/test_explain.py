@@ -34,6 +34,8 @@ from pipeline import explain, train
 from pipeline.config import Config, ConfigError
 from pipeline.simulator.fidelity import agreement, confusion, fidelity_report
 
+from .conftest import files_in, tracking_server_down
+
 KEYS = pd.DataFrame({"customer_id": [1, 2], "cutoff": pd.to_datetime(["2025-01-01"] * 2)})
 CAUSES_OF = {
     "recency": "decline",
@@ -49,14 +51,6 @@ VALUES = pd.DataFrame(
         "tenure": [-0.4, 0.3],
     }
 )
-
-
-def _files(directory: Path) -> dict[str, bytes]:
-    return {
-        str(p.relative_to(directory)): p.read_bytes()
-        for p in sorted(directory.rglob("*"))
-        if p.is_file()
-    }
 
 
 def _explained(cfg: Config) -> dict[str, pd.DataFrame]:
@@ -333,7 +327,7 @@ def test_a_feature_missing_from_the_cause_mapping_stops_the_stage(explained, tmp
     assert not (tmp_path / "explanations").exists()
 
 
-def test_same_model_and_rows_give_the_same_files(explained, tmp_path):
+def test_same_model_and_rows_give_the_samefiles_in(explained, tmp_path):
     again = replace(
         explained,
         paths=replace(
@@ -343,19 +337,18 @@ def test_same_model_and_rows_give_the_same_files(explained, tmp_path):
         ),
     )
     explain.run(again)
-    files = _files(Path(explained.paths.explanations_dir))
-    assert files == _files(tmp_path / "explanations")
+    files = files_in(Path(explained.paths.explanations_dir))
+    assert files == files_in(tmp_path / "explanations")
     plots = explain.PLOTS_DIR
-    assert _files(Path(explained.paths.reports_dir) / plots) == _files(tmp_path / "reports" / plots)
+    assert files_in(Path(explained.paths.reports_dir) / plots) == files_in(
+        tmp_path / "reports" / plots
+    )
 
 
 def test_failed_run_keeps_the_previous_explanations(explained, monkeypatch):
-    before = _files(Path(explained.paths.explanations_dir))
-
-    def tracking_server_down(cfg):
-        raise ConnectionError("tracking server unreachable")
+    before = files_in(Path(explained.paths.explanations_dir))
 
     monkeypatch.setattr(explain, "use_tracking_store", tracking_server_down)
     with pytest.raises(ConnectionError, match="unreachable"):
         explain.run(explained)
-    assert _files(Path(explained.paths.explanations_dir)) == before
+    assert files_in(Path(explained.paths.explanations_dir)) == before

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -36,40 +37,46 @@ def run_notebook(name: str, workdir: Path, **parameters: str) -> NotebookNode:
         return client.execute()
 
 
+@dataclass
+class Outputs:
+    text: str
+    tables: list[str]
+    images: int
+
+
+def _outputs(executed: NotebookNode) -> Outputs:
+    """The printed text, HTML tables and number of images of an executed notebook, which
+    must have raised no error."""
+    outputs = [out for cell in executed.cells if cell.cell_type == "code" for out in cell.outputs]
+    assert not [out for out in outputs if out.output_type == "error"]
+    return Outputs(
+        "".join(out.get("text", "") for out in outputs),
+        [out["data"]["text/html"] for out in outputs if "text/html" in out.get("data", {})],
+        sum("image/png" in out.get("data", {}) for out in outputs),
+    )
+
+
 @pytest.mark.usefixtures("tiny_features")
 def test_features_eda_notebook_runs_on_tiny_data(tmp_path, tiny: Simulated):
     params = Path(tiny.cfg.paths.features_dir).parent / "params.yaml"
-    executed = run_notebook("01_features_eda.ipynb", tmp_path, params_file=str(params))
-    outputs = [out for cell in executed.cells if cell.cell_type == "code" for out in cell.outputs]
-    assert not [out for out in outputs if out.output_type == "error"]
-    text = "".join(out.get("text", "") for out in outputs)
-    assert "cutoffs;" in text and "labelled rows" in text
-    images = [out for out in outputs if "image/png" in out.get("data", {})]
-    assert len(images) == 2
+    outputs = _outputs(run_notebook("01_features_eda.ipynb", tmp_path, params_file=str(params)))
+    assert "cutoffs;" in outputs.text and "labelled rows" in outputs.text
+    assert outputs.images == 2
 
 
 def test_model_review_notebook_runs_on_the_latest_training_run(tmp_path, trained: Config):
     params = Path(trained.paths.features_dir).parent / "params.yaml"
-    executed = run_notebook("02_model_review.ipynb", tmp_path, params_file=str(params))
-    outputs = [out for cell in executed.cells if cell.cell_type == "code" for out in cell.outputs]
-    assert not [out for out in outputs if out.output_type == "error"]
-    text = "".join(out.get("text", "") for out in outputs)
-    assert "test cutoff 2024-10-01" in text and "test rows, churn rate" in text
-    tables = [out["data"]["text/html"] for out in outputs if "text/html" in out.get("data", {})]
-    assert any("logreg_rfm" in table and "oracle" in table for table in tables)
-    images = [out for out in outputs if "image/png" in out.get("data", {})]
-    assert len(images) == 5
+    outputs = _outputs(run_notebook("02_model_review.ipynb", tmp_path, params_file=str(params)))
+    assert "test cutoff 2024-10-01" in outputs.text and "test rows, churn rate" in outputs.text
+    assert any("logreg_rfm" in table and "oracle" in table for table in outputs.tables)
+    assert outputs.images == 5
 
 
 def test_explanations_notebook_runs_on_the_explain_stages_outputs(tmp_path, trained: Config):
     explain.run(trained)
     params = Path(trained.paths.features_dir).parent / "params.yaml"
-    executed = run_notebook("03_explanations.ipynb", tmp_path, params_file=str(params))
-    outputs = [out for cell in executed.cells if cell.cell_type == "code" for out in cell.outputs]
-    assert not [out for out in outputs if out.output_type == "error"]
-    text = "".join(out.get("text", "") for out in outputs)
-    assert "rows of cutoff 2024-10-01 explained" in text and "raw log-odds" in text
-    tables = [out["data"]["text/html"] for out in outputs if "text/html" in out.get("data", {})]
-    assert any("top_risk" in table and "most_frequent_guess" in table for table in tables)
-    images = [out for out in outputs if "image/png" in out.get("data", {})]
-    assert len(images) == 5
+    outputs = _outputs(run_notebook("03_explanations.ipynb", tmp_path, params_file=str(params)))
+    assert "rows of cutoff 2024-10-01 explained" in outputs.text
+    assert "raw log-odds" in outputs.text
+    assert any("top_risk" in table and "most_frequent_guess" in table for table in outputs.tables)
+    assert outputs.images == 5

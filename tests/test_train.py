@@ -18,15 +18,7 @@ from models.tracking import use_tracking_store
 from pipeline import train, tune
 from pipeline.config import Config, ConfigError, PathsConfig
 
-from .conftest import TINY, TRAINABLE_DATA, compose_config
-
-
-def _files(directory: Path) -> dict[str, bytes]:
-    return {
-        str(p.relative_to(directory)): p.read_bytes()
-        for p in sorted(directory.rglob("*"))
-        if p.is_file()
-    }
+from .conftest import TINY, TRAINABLE_DATA, compose_config, files_in, tracking_server_down
 
 
 def _outputs_in(cfg: Config, folder: Path) -> PathsConfig:
@@ -139,7 +131,7 @@ def test_alias_stays_on_the_champion_when_a_worse_model_is_trained(trained, tmp_
 
 
 def test_same_inputs_and_config_give_the_same_predictions_and_report(trained, tmp_path):
-    before = _files(Path(trained.paths.reports_dir) / train.PLOTS_DIR)
+    before = files_in(Path(trained.paths.reports_dir) / train.PLOTS_DIR)
     again = replace(
         trained,
         paths=_outputs_in(trained, tmp_path),
@@ -148,22 +140,19 @@ def test_same_inputs_and_config_give_the_same_predictions_and_report(trained, tm
     assert (tmp_path / "models" / train.PREDICTIONS_FILE).read_bytes() == (
         Path(trained.paths.models_dir) / train.PREDICTIONS_FILE
     ).read_bytes()
-    assert _files(tmp_path / "reports" / train.PLOTS_DIR) == before
+    assert files_in(tmp_path / "reports" / train.PLOTS_DIR) == before
     assert _report(again) == _report(trained)
 
 
 def test_failed_run_keeps_the_previous_model_and_plots(trained, monkeypatch):
-    models_before = _files(Path(trained.paths.models_dir))
-    plots_before = _files(Path(trained.paths.reports_dir) / train.PLOTS_DIR)
-
-    def tracking_server_down(cfg):
-        raise ConnectionError("tracking server unreachable")
+    models_before = files_in(Path(trained.paths.models_dir))
+    plots_before = files_in(Path(trained.paths.reports_dir) / train.PLOTS_DIR)
 
     monkeypatch.setattr(train, "use_tracking_store", tracking_server_down)
     with pytest.raises(ConnectionError, match="unreachable"):
         train.run(trained)
-    assert _files(Path(trained.paths.models_dir)) == models_before
-    assert _files(Path(trained.paths.reports_dir) / train.PLOTS_DIR) == plots_before
+    assert files_in(Path(trained.paths.models_dir)) == models_before
+    assert files_in(Path(trained.paths.reports_dir) / train.PLOTS_DIR) == plots_before
 
 
 def test_registry_metric_must_be_one_where_higher_is_better(trained, tmp_path):
