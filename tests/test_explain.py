@@ -352,3 +352,22 @@ def test_failed_run_keeps_the_previous_explanations(explained, monkeypatch):
     with pytest.raises(ConnectionError, match="unreachable"):
         explain.run(explained)
     assert files_in(Path(explained.paths.explanations_dir)) == before
+
+
+def test_real_data_get_explanations_without_a_fidelity_check(explained, tmp_path):
+    """Without the simulator's output there is no truth: no fidelity, no confusion plots."""
+    mine = replace(
+        explained,
+        data=replace(explained.data, dir=str(tmp_path / "my_tables")),
+        paths=replace(
+            explained.paths,
+            explanations_dir=str(tmp_path / "explanations"),
+            reports_dir=str(tmp_path / "reports"),
+        ),
+    )
+    explain.run(mine)
+    report = json.loads((tmp_path / "reports" / explain.REPORT_FILE).read_text())
+    assert report["fidelity"] is None
+    plots = {p.name for p in (tmp_path / "reports" / explain.PLOTS_DIR).iterdir()}
+    assert "waterfall.png" in plots and not any(name.startswith("confusion") for name in plots)
+    assert files_in(tmp_path / "explanations") == files_in(Path(explained.paths.explanations_dir))
