@@ -32,12 +32,12 @@ def _pyplot_figure(size: tuple[float, float]) -> Iterator[Figure]:
 def _global_numpy_seed(seed: int) -> Iterator[None]:
     """shap's beeswarm jitters points with NumPy's global random state: seed it for the
     plot, so the same values draw the same figure, and restore it afterwards."""
-    state = np.random.get_state()
-    np.random.seed(seed)
+    state = np.random.get_state()  # noqa: NPY002 (shap reads the legacy global state)
+    np.random.seed(seed)  # noqa: NPY002
     try:
         yield
     finally:
-        np.random.set_state(state)
+        np.random.set_state(state)  # noqa: NPY002
 
 
 def beeswarm_figure(
