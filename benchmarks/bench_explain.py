@@ -24,6 +24,7 @@ import pandas as pd
 import shap
 from sklearn.metrics import average_precision_score
 
+from models.estimators import best_iteration
 from models.explain import shap_values, tree_parts
 from models.training import model_data, train_model
 from pipeline.config import load_config
@@ -101,7 +102,7 @@ def tree_sizes(cfg, catalogue, parts) -> pd.DataFrame:
             {
                 "num_leaves": leaves,
                 "max_depth": depth,
-                "trees": trained.model.estimator.estimator.steps[-1][1].best_iteration_,
+                "trees": best_iteration(trained.model),
                 "validation_pr_auc": round(
                     average_precision_score(data.labels["calibration"], validation), 4
                 ),

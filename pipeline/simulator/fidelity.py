@@ -16,14 +16,12 @@ label horizon.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 
 from pipeline.config import Config
 from pipeline.simulator.causes import CAUSES
-from pipeline.simulator.truth import true_churn
+from pipeline.simulator.truth import simulated_truth_dir, true_churn
 
 
 def true_causes(cfg: Config, rows: pd.DataFrame) -> pd.DataFrame | None:
@@ -31,8 +29,8 @@ def true_causes(cfg: Config, rows: pd.DataFrame) -> pd.DataFrame | None:
     ``true_hazard`` (weekly, all causes; infinite for a customer who already left) and
     ``truly_churned`` (the customer truly churns within the label horizon). None unless
     the pipeline reads the simulator's own output."""
-    truth_dir = Path(cfg.paths.ground_truth_dir)
-    if cfg.data.dir != cfg.paths.raw_dir or not (truth_dir / "hazards.parquet").exists():
+    truth_dir = simulated_truth_dir(cfg)
+    if truth_dir is None:
         return None
     hazards = pd.read_parquet(
         truth_dir / "hazards.parquet",

@@ -20,20 +20,19 @@ reads other data than the simulator's output.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 
 from pipeline.config import Config
+from pipeline.simulator.truth import simulated_truth_dir
 
 WEEK_DAYS = 7
 
 
 def oracle_probability(cfg: Config, rows: pd.DataFrame) -> np.ndarray | None:
     """The oracle's probability for each row (customer_id, cutoff, churn_definition)."""
-    truth_dir = Path(cfg.paths.ground_truth_dir)
-    if cfg.data.dir != cfg.paths.raw_dir or not (truth_dir / "hazards.parquet").exists():
+    truth_dir = simulated_truth_dir(cfg)
+    if truth_dir is None:
         return None
     hazards = pd.read_parquet(
         truth_dir / "hazards.parquet", columns=["customer_id", "cutoff", "stage", "hazard_total"]

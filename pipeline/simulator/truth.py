@@ -1,8 +1,21 @@
-"""The churn label the simulator's ground truth implies, for checking the features' labels."""
+"""Access to the simulator's ground truth, and the churn label it implies."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
+
+from pipeline.config import Config
+
+
+def simulated_truth_dir(cfg: Config) -> Path | None:
+    """The folder of the simulator's truth, when the pipeline reads the simulator's own
+    output; None for other data, which have no ground truth."""
+    truth_dir = Path(cfg.paths.ground_truth_dir)
+    if cfg.data.dir != cfg.paths.raw_dir or not (truth_dir / "hazards.parquet").exists():
+        return None
+    return truth_dir
 
 
 def true_churn(rows: pd.DataFrame, truth: pd.DataFrame, horizon_days: int) -> pd.Series:
