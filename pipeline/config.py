@@ -33,6 +33,7 @@ class PathsConfig:
     reports_dir: str = MISSING
     models_dir: str = MISSING
     explanations_dir: str = MISSING
+    retention_dir: str = MISSING
 
 
 @dataclass
@@ -372,6 +373,138 @@ class ExplainConfig:
 
 
 @dataclass
+class ValueWeights:
+    historical: float = MISSING
+    future: float = MISSING
+
+
+@dataclass
+class ValueConfig:
+    gross_margin: float = MISSING
+    return_cost: float = MISSING
+    subscription_margin: float = MISSING
+    history_days: int = MISSING
+    run_rate_days: int = MISSING
+    horizon_days: int = MISSING
+    weights: ValueWeights = MISSING
+
+    def __post_init__(self) -> None:
+        if min(self.history_days, self.run_rate_days, self.horizon_days) <= 0:
+            raise ConfigError(
+                "scoring.value: history_days, run_rate_days, horizon_days must be > 0"
+            )
+
+
+@dataclass
+class NotWorthRetainingConfig:
+    max_credit_score: float | None = MISSING
+    max_customer_value: float = MISSING
+    fraud_flag: str | None = MISSING
+    causes: list[str] = MISSING
+
+
+@dataclass
+class Delivery:
+    """How an action reaches the customer, who owns it, what it costs and how often it
+    keeps a churner (save rate)."""
+
+    channel: str | None = None
+    team: str | None = None
+    cost: float | None = None
+    save_rate: float | None = None
+
+
+@dataclass
+class PairDelivery(Delivery):
+    """A tier x cause pair's changes to its tier's delivery."""
+
+    tier: str = MISSING
+    cause: str = MISSING
+
+
+@dataclass
+class PlaybookConfig:
+    tiers: dict[str, Delivery] = MISSING
+    content: dict[str, str] = MISSING
+    pairs: list[PairDelivery] = MISSING
+
+
+@dataclass
+class DriftConfig:
+    bins: int = MISSING
+    warn_psi: float = MISSING
+    refuse_psi: float = MISSING
+    exempt: list[str] = MISSING
+
+    def __post_init__(self) -> None:
+        if not 0 < self.warn_psi <= self.refuse_psi:
+            raise ConfigError(
+                f"scoring.drift: need 0 < warn_psi <= refuse_psi, got {self.warn_psi} and "
+                f"{self.refuse_psi}"
+            )
+
+
+MODEL_SOURCES = ("registry", "pipeline")
+WORTH_RETAINING_TIERS = ("vip", "major", "ordinary", "small")
+NOT_WORTH_RETAINING = "not_worth_retaining"
+
+
+@dataclass
+class ScoringConfig:
+    as_of: str | None = MISSING
+    model_source: str = MISSING
+    model_version: str | None = MISSING
+    value: ValueConfig = MISSING
+    not_worth_retaining: NotWorthRetainingConfig = MISSING
+    tiers: dict[str, float] = MISSING
+    no_action_causes: list[str] = MISSING
+    risk_threshold: float = MISSING
+    playbook: PlaybookConfig = MISSING
+    budgets: dict[str, float | None] = MISSING
+    drift: DriftConfig = MISSING
+    top_causes: int = MISSING
+    explain_batch_rows: int = MISSING
+    mlflow_experiment: str = MISSING
+
+    def __post_init__(self) -> None:
+        if self.model_source not in MODEL_SOURCES:
+            raise ConfigError(
+                f"scoring.model_source: {self.model_source!r} is not one of {MODEL_SOURCES}"
+            )
+        if self.model_version is not None and self.model_source != "registry":
+            raise ConfigError(
+                "scoring.model_version pins a registry version: set model_source=registry"
+            )
+        if list(self.tiers) != list(WORTH_RETAINING_TIERS):
+            raise ConfigError(
+                f"scoring.tiers: give the quantile of {list(WORTH_RETAINING_TIERS)}, in this "
+                f"order; got {list(self.tiers)}"
+            )
+        quantiles = list(self.tiers.values())
+        if (
+            quantiles != sorted(quantiles, reverse=True)
+            or not 0 <= quantiles[-1] <= quantiles[0] < 1
+        ):
+            raise ConfigError(
+                f"scoring.tiers: quantiles must fall from the highest tier down, within [0, 1); "
+                f"got {self.tiers}"
+            )
+        unknown = set(self.playbook.tiers) | {pair.tier for pair in self.playbook.pairs}
+        unknown -= set(WORTH_RETAINING_TIERS)
+        if unknown:
+            raise ConfigError(
+                f"scoring.playbook: unknown tiers {sorted(unknown)}; "
+                f"use {list(WORTH_RETAINING_TIERS)}"
+            )
+        if "default" not in self.playbook.content:
+            raise ConfigError("scoring.playbook.content needs a `default` entry")
+        if not 0 <= self.risk_threshold < 1:
+            raise ConfigError(
+                f"scoring.risk_threshold must be in [0, 1), got {self.risk_threshold}"
+            )
+
+
+@dataclass
 class SimulatorConfig:
     n_customers: int = MISSING
     start_date: str = MISSING
@@ -400,20 +533,26 @@ class Config:
     model: ModelConfig = MISSING
     training: TrainingConfig = MISSING
     explain: ExplainConfig = MISSING
+    scoring: ScoringConfig = MISSING
 
 
-def load_config(path: Path = DEFAULT_PARAMS) -> Config:
-    """Read ``path`` (a composed params.yaml) and check it against the schema."""
+def load_config(path: Path = DEFAULT_PARAMS, overrides: list[str] | None = None) -> Config:
+    """Read ``path`` (a composed params.yaml), apply ``overrides`` (``key.path=value``)
+    and check the result against the schema."""
     try:
-        merged = OmegaConf.merge(OmegaConf.structured(Config), OmegaConf.load(path))
+        loaded = OmegaConf.load(path)
+        changes = OmegaConf.from_dotlist(overrides or [])
+        merged = OmegaConf.merge(OmegaConf.structured(Config), loaded, changes)
         config = OmegaConf.to_object(merged)
     except OmegaConfBaseException as err:
-        raise ConfigError(f"{path}: {err}") from err
+        raise ConfigError(f"{path} {' '.join(overrides or [])}: {err}") from err
     return config
 
 
-def config_from_cli(description: str) -> Config:
-    """Parse a stage's command line (``--params``) and load the configuration."""
+def config_from_cli(description: str, shorthands: dict[str, str] | None = None) -> Config:
+    """Parse a stage's command line (``--params``, then ``key.path=value`` overrides) and
+    load the configuration. ``shorthands`` maps short keys to full ones (as_of ->
+    scoring.as_of)."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument(
         "--params",
@@ -421,4 +560,19 @@ def config_from_cli(description: str) -> Config:
         default=DEFAULT_PARAMS,
         help="composed configuration to read (default: params.yaml)",
     )
-    return load_config(parser.parse_args().params)
+    parser.add_argument(
+        "overrides",
+        nargs="*",
+        metavar="key=value",
+        help="override a value of the configuration, e.g. paths.retention_dir=/srv/lists",
+    )
+    args = parser.parse_args()
+    overrides = [_expand(override, shorthands or {}) for override in args.overrides]
+    return load_config(args.params, overrides)
+
+
+def _expand(override: str, shorthands: dict[str, str]) -> str:
+    key, sep, value = override.partition("=")
+    if not sep:
+        raise ConfigError(f"{override!r}: overrides look like key=value")
+    return f"{shorthands.get(key, key)}={value}"

@@ -8,22 +8,25 @@ import time
 from collections.abc import Callable
 
 from pipeline.config import Config, ConfigError, config_from_cli
+from pipeline.scoring import ScoringRefused
 from pipeline.validation import ContractViolation
 
 log = logging.getLogger("pipeline")
 
 # Errors a user can fix from the message alone: no traceback, exit code 1.
-USER_ERRORS = (ConfigError, ContractViolation, FileNotFoundError)
+USER_ERRORS = (ConfigError, ContractViolation, ScoringRefused, FileNotFoundError)
 
 
-def run_stage(run: Callable[[Config], None], description: str) -> None:
+def run_stage(
+    run: Callable[[Config], None], description: str, shorthands: dict[str, str] | None = None
+) -> None:
     """Parse the command line, load the config, run the stage and time it."""
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     started = time.perf_counter()
     try:
-        run(config_from_cli(description))
+        run(config_from_cli(description, shorthands))
     except USER_ERRORS as err:
         log.error("%s", err)
         sys.exit(1)

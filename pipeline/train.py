@@ -6,11 +6,12 @@ customers of the validation cutoff and scored on the test cutoff (models/split.p
 simulated data the oracle (pipeline/simulator/oracle.py) is scored too.
 
 Outputs: `paths.models_dir` with the calibrated main model in MLflow format (`model/`),
-the test-cutoff predictions of every model (`predictions.parquet`) and the MLflow run and
-registry record (`run.json`); `paths.reports_dir`/train.json (DVC metrics) and
-`paths.reports_dir`/train/ (DVC plots: curves as CSV, figures as PNG). The same metrics,
-figures, config, data fingerprint and git commit go to an MLflow run, the model is
-registered, and the registry alias moves to it if it beats the champion.
+the test-cutoff predictions of every model (`predictions.parquet`), the MLflow run and
+registry record (`run.json`) and the training rows' feature profile that scoring checks
+drift against (`drift_reference.json`, models/drift.py); `paths.reports_dir`/train.json
+(DVC metrics) and `paths.reports_dir`/train/ (DVC plots: curves as CSV, figures as PNG).
+The same metrics, figures, config, data fingerprint and git commit go to an MLflow run,
+the model is registered, and the registry alias moves to it if it beats the champion.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from mlflow import MlflowClient
 from mlflow.models import ModelSignature, infer_signature
 
 from features.build import KEYS, LABEL
+from models.drift import reference_profile
 from models.estimators import best_iteration, labels, model_inputs
 from models.metrics import RANKING_METRICS, evaluate, top_metric_names
 from models.report import write_plots
@@ -55,6 +57,7 @@ log = logging.getLogger(__name__)
 MODEL_DIR = "model"
 PREDICTIONS_FILE = "predictions.parquet"
 RUN_FILE = "run.json"
+DRIFT_REFERENCE_FILE = "drift_reference.json"
 REPORT_FILE = "train.json"
 PLOTS_DIR = "train"
 ORACLE = "oracle"
@@ -109,8 +112,21 @@ def run(cfg: Config) -> None:
         write_plots(plots, y, scores, cfg.model.name, main.model, evaluation.calibration_bins)
         inputs = model_inputs(test, main.columns)
         signature = infer_signature(inputs, main.model.predict_proba(inputs))
+        profile = reference_profile(
+            model_inputs(parts["train"], main.columns), cfg.scoring.drift.bins
+        )
+        write_json(profile, out / DRIFT_REFERENCE_FILE)
         record = _track(
-            cfg, split, trained, metrics, test, signature, plots, features_dir, predictions
+            cfg,
+            split,
+            trained,
+            metrics,
+            test,
+            signature,
+            plots,
+            features_dir,
+            predictions,
+            out / DRIFT_REFERENCE_FILE,
         )
         mlflow.sklearn.save_model(
             main.model,
@@ -165,6 +181,7 @@ def _track(
     plots: Path,
     features_dir: Path,
     predictions: Path,
+    drift_reference: Path,
 ) -> dict:
     """Log the run to MLflow, register the main model and move the alias if it wins."""
     tracking_uri = use_tracking_store(cfg.training.mlflow)
@@ -195,6 +212,7 @@ def _track(
         mlflow.log_artifact(str(features_dir / CATALOGUE_FILE))
         mlflow.log_artifact(str(predictions))
         mlflow.log_dict(split.as_dict(), "split.json")
+        mlflow.log_artifact(str(drift_reference))
         info = mlflow.sklearn.log_model(
             main.model,
             name="model",

@@ -48,6 +48,7 @@ def compose_config(workdir: Path, *overrides: str) -> Config:
         f"paths.reports_dir={workdir}/reports",
         f"paths.models_dir={workdir}/models",
         f"paths.explanations_dir={workdir}/explanations",
+        f"paths.retention_dir={workdir}/retention",
         f"training.mlflow.tracking_uri=sqlite:///{workdir}/mlruns/mlflow.db",
     ]
     params = workdir / "params.yaml"

@@ -93,6 +93,9 @@ def test_dvc_repro_then_exp_run_with_overrides(repo_copy: Path):
     assert (repo_copy / "mlruns" / "mlflow.db").exists()
     causes = pd.read_parquet(repo_copy / "data" / "explanations" / "causes.parquet")
     assert set(causes["direction"]) == {"risk", "protective"}
+    (lists_day,) = (repo_copy / "data" / "retention").iterdir()
+    assert lists_day.name == "2024-11-25"  # the end of the tiny data
+    assert (lists_day / "manifest.json").exists() and any((lists_day / "lists").glob("*.csv"))
 
     dvc = (sys.executable, "-m", "dvc")
     _run(*dvc, "exp", "run", "-n", "faster", "-S", "simulator.n_customers=2500",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
@@ -13,7 +13,7 @@ from papermill.iorw import load_notebook_node
 from papermill.parameterize import parameterize_notebook
 from traitlets.config import Config as TraitletsConfig
 
-from pipeline import explain
+from pipeline import explain, score
 from pipeline.config import Config
 
 from .conftest import REPO, Simulated
@@ -80,3 +80,14 @@ def test_explanations_notebook_runs_on_the_explain_stages_outputs(tmp_path, trai
     assert "raw log-odds" in outputs.text
     assert any("top_risk" in table and "most_frequent_guess" in table for table in outputs.tables)
     assert outputs.images == 5
+
+
+def test_retention_lists_notebook_reviews_the_latest_lists(tmp_path, trained: Config):
+    cfg = replace(trained, scoring=replace(trained.scoring, model_source="pipeline"))
+    score.run(cfg)
+    params = Path(trained.paths.features_dir).parent / "params.yaml"
+    outputs = _outputs(run_notebook("04_retention_lists.ipynb", tmp_path, params_file=str(params)))
+    assert "as of 2024-11-25:" in outputs.text and "(pipeline)" in outputs.text
+    assert any("below_threshold" in table for table in outputs.tables)
+    assert any("value_at_risk_listed" in table for table in outputs.tables)
+    assert outputs.images == 1

@@ -1,0 +1,499 @@
+"""Batch scoring: value, tiers, the playbook, selection, drift and the score stage."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from mlflow import MlflowClient
+
+from features.inputs import prepare_inputs
+from features.value import customer_value
+from models.drift import population_stability_index, psi_by_feature, reference_profile
+from pipeline import score, train
+from pipeline.config import (
+    Config,
+    ConfigError,
+    Delivery,
+    NotWorthRetainingConfig,
+    PairDelivery,
+    PlaybookConfig,
+    ScoringConfig,
+    load_config,
+)
+from pipeline.scoring import DriftRefused, SchemaMismatch
+from pipeline.scoring.export import EXCLUDED, LISTS_DIR, MANIFEST_FILE
+from pipeline.scoring.playbook import NO_CAUSE, Action, action_for, action_table
+from pipeline.scoring.selection import (
+    BELOW_THRESHOLD,
+    NATURAL,
+    NEGATIVE_NET_VALUE,
+    OVER_BUDGET,
+    choose_actions,
+    rank_by_value,
+    screen,
+    within_budget,
+)
+from pipeline.scoring.tiers import not_worth_retaining, tier_thresholds, value_tiers
+
+from .conftest import REPO, files_in, tracking_server_down
+
+CAUSES = ["competitor_price", "unresolved_complaint", "payment_lapse", "credit_risk", "natural"]
+
+
+DEFAULTS = load_config(REPO / "params.yaml")
+
+
+def _scoring(**changes) -> ScoringConfig:
+    """The repository's scoring config, with ``changes``."""
+    return replace(DEFAULTS.scoring, **changes)
+
+
+PLAYBOOK = PlaybookConfig(
+    tiers={
+        "vip": Delivery("visit", "account_management", 100.0, 0.5),
+        "ordinary": Delivery("e-mail", "crm", 2.0, 0.1),
+    },
+    content={"competitor_price": "value offer", "default": "check-in"},
+    pairs=[
+        PairDelivery(team="customer_service", cost=150.0, tier="vip", cause="unresolved_complaint")
+    ],
+)
+
+
+# -- customer value ---------------------------------------------------------------------
+
+
+def test_customer_value_counts_margin_discounts_returns_and_payments(tiny):
+    """Hand-computed margins of one customer, only from events before the cutoff."""
+    cfg = tiny.cfg
+    cutoff = pd.Timestamp("2024-06-01")
+    customers = tiny.raw["customers"].head(3)
+    ids = customers["customer_id"]
+    tx = pd.DataFrame(
+        {
+            "customer_id": [ids[0]] * 4,
+            "timestamp": pd.to_datetime(["2024-05-20", "2024-05-25", "2024-01-10", "2024-06-02"]),
+            "amount": [100.0, 50.0, 80.0, 1000.0],
+            "discount": [0.0, 20.0, 0.0, 0.0],
+            "category": ["home"] * 4,
+            "is_return": [False, False, True, False],
+        }
+    )
+    payments = pd.DataFrame(
+        {
+            "customer_id": [ids[1], ids[1]],
+            "due_date": pd.to_datetime(["2024-05-01", "2024-05-29"]),
+            "paid_date": pd.to_datetime(["2024-05-02", "2024-06-03"]),
+            "amount": [30.0, 30.0],
+            "status": ["paid", "paid"],
+        }
+    )
+    inputs = prepare_inputs(
+        {"customers": customers, "transactions": tx, "payments": payments},
+        cfg.features,
+        cfg.data,
+    )
+    value_cfg = replace(cfg.scoring.value, run_rate_days=30, horizon_days=360)
+    value = customer_value(inputs, cutoff, value_cfg)
+    m, r, s = value_cfg.gross_margin, value_cfg.return_cost, value_cfg.subscription_margin
+    recent = m * 100 + (m * 70 - 20)  # two purchases in the last 30 days
+    assert value.loc[0, "historical_margin"] == pytest.approx(recent - r * 80)
+    assert value.loc[0, "future_value"] == pytest.approx(recent * 12)
+    assert value.loc[1, "historical_margin"] == pytest.approx(s * 30)  # the June payment is later
+    assert value.loc[2].tolist() == [0.0, 0.0, 0.0]
+    w = value_cfg.weights
+    assert value["customer_value"].tolist() == pytest.approx(
+        (w.historical * value["historical_margin"] + w.future * value["future_value"]).tolist()
+    )
+
+
+# -- tiers ------------------------------------------------------------------------------
+
+
+def test_not_worth_retaining_names_fraud_then_credit_risk_then_loss():
+    customers = pd.DataFrame(
+        {
+            "customer_value": [100.0, -5.0, -5.0, 0.0, 100.0, 100.0],
+            "credit_score": [700.0, 500.0, 700.0, 700.0, np.nan, 550.0],
+            "declared_fraud": [1.0, 0.0, 0.0, np.nan, np.nan, 0.0],
+        }
+    )
+    rule = NotWorthRetainingConfig(550.0, 0.0, "declared_fraud", ["credit_risk"])
+    reasons = not_worth_retaining(customers, rule).tolist()
+    assert reasons == ["fraud", "credit_risk", "loss_making", "loss_making", pd.NA, "credit_risk"]
+    with pytest.raises(ConfigError, match="declared_missing"):
+        not_worth_retaining(customers, replace(rule, fraud_flag="declared_missing"))
+
+
+def test_tiers_start_at_value_quantiles_of_the_worth_retaining():
+    values = pd.Series([float(v) for v in range(1, 101)])
+    worth = pd.Series(values != 50)
+    thresholds = tier_thresholds(
+        values[worth], {"vip": 0.98, "major": 0.8, "ordinary": 0.4, "small": 0.0}
+    )
+    assert thresholds["vip"] == pytest.approx(np.quantile(values[worth], 0.98))
+    tiers = value_tiers(values, worth, thresholds)
+    assert tiers[49] == "not_worth_retaining"
+    assert (tiers[values >= thresholds["vip"]] == "vip").all()
+    assert tiers.value_counts()[["vip", "major", "ordinary", "small"]].tolist() == [2, 18, 39, 40]
+    assert list(tiers.cat.categories) == [
+        "vip",
+        "major",
+        "ordinary",
+        "small",
+        "not_worth_retaining",
+    ]
+
+
+# -- playbook ---------------------------------------------------------------------------
+
+
+def test_playbook_pair_overrides_only_the_fields_it_names():
+    action = action_for(PLAYBOOK, "vip", "unresolved_complaint")
+    assert action == Action("check-in", "visit", "customer_service", 150.0, 0.5)
+
+
+def test_playbook_falls_back_to_tier_delivery_and_default_content():
+    assert action_for(PLAYBOOK, "vip", "competitor_price") == Action(
+        "value offer", "visit", "account_management", 100.0, 0.5
+    )
+    assert action_for(PLAYBOOK, "ordinary", "payment_lapse") == Action(
+        "check-in", "e-mail", "crm", 2.0, 0.1
+    )
+    assert action_for(PLAYBOOK, "ordinary", NO_CAUSE).action == "check-in"
+    assert action_for(PLAYBOOK, "small", "competitor_price") is None  # no delivery: no action
+
+
+def test_action_table_has_every_pair_with_an_action_and_checks_the_playbook():
+    table = action_table(PLAYBOOK, CAUSES)
+    assert set(table["tier"]) == {"vip", "ordinary"}
+    assert len(table) == 2 * (len(CAUSES) + 1)
+    unknown = replace(PLAYBOOK, content={**PLAYBOOK.content, "pricing": "x"})
+    with pytest.raises(ConfigError, match=r"\['pricing'\] are not causes"):
+        action_table(unknown, CAUSES)
+    incomplete = replace(PLAYBOOK, tiers={"vip": Delivery("visit", None, 1.0, 0.5)})
+    with pytest.raises(ConfigError, match=r"tiers.vip: missing \['team'\]"):
+        action_table(incomplete, CAUSES)
+    bad_rate = replace(PLAYBOOK, pairs=[PairDelivery(save_rate=1.5, tier="vip", cause="natural")])
+    with pytest.raises(ConfigError, match="save_rate must be in"):
+        action_table(bad_rate, CAUSES)
+
+
+def test_default_playbook_encodes_the_domain():
+    scoring = _scoring()
+    causes = list(DEFAULTS.causes)
+    table = action_table(scoring.playbook, causes).set_index(["tier", "cause"])
+    assert table.loc[("vip", "competitor_price"), "team"] == "account_management"
+    assert table.loc[("ordinary", "payment_lapse"), "action"].startswith("payment reminder")
+    assert table.loc[("major", "low_switching_cost"), "action"].startswith("loyalty-programme")
+    assert table.loc[("vip", "unresolved_complaint"), "action"].startswith("complaint resolution")
+    costs = table.xs("competitor_price", level="cause")["action_cost"]
+    assert costs["vip"] > costs["major"] > costs["ordinary"] > costs["small"]
+
+
+# -- selection --------------------------------------------------------------------------
+
+
+def _customers() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "customer_id": [1, 2, 3, 4, 5, 6, 7, 8],
+            "churn_probability": [0.9, 0.9, 0.05, 0.5, 0.6, 0.6, 0.3, 0.3],
+            "customer_value": [5000.0, -10.0, 800.0, 900.0, 700.0, 600.0, 10.0, 500.0],
+            "credit_score": [800.0, 800.0, 800.0, 800.0, 800.0, 800.0, 800.0, 400.0],
+        }
+    )
+
+
+def test_screen_tiers_and_excludes_before_explaining():
+    scoring = _scoring(risk_threshold=0.2)
+    screened, thresholds = screen(_customers(), scoring)
+    assert screened["exclusion"].tolist() == [
+        pd.NA, "not_worth_retaining", BELOW_THRESHOLD, pd.NA, pd.NA, pd.NA, pd.NA,
+        "not_worth_retaining",
+    ]  # fmt: skip
+    assert screened["exclusion_detail"].tolist()[1::6] == ["loss_making", "credit_risk"]
+    assert screened.loc[0, "tier"] == "vip"
+    assert set(thresholds) == {"vip", "major", "ordinary", "small"}
+
+
+def _decide(causes: list[str | None], **changes) -> pd.DataFrame:
+    scoring = _scoring(risk_threshold=0.2, playbook=PLAYBOOK, **changes)
+    screened, _ = screen(_customers(), scoring)
+    screened["tier"] = pd.Categorical(
+        ["vip", "vip", "ordinary", "vip", "vip", "ordinary", "ordinary", "ordinary"],
+        categories=screened["tier"].cat.categories,
+    )
+    screened["risk_cause_1"] = causes
+    return choose_actions(screened, action_table(PLAYBOOK, CAUSES), scoring)
+
+
+def test_cause_exclusions_actions_and_expected_net_value():
+    decided = _decide(
+        ["competitor_price", None, None, "natural", "credit_risk", None, "payment_lapse", None]
+    )
+    assert decided["exclusion"].tolist()[3:5] == [NATURAL, "not_worth_retaining"]
+    assert decided.loc[4, "tier"] == "not_worth_retaining"
+    assert decided.loc[4, "exclusion_detail"] == "credit_risk"
+    # 0.9 x 0.5 x 5000 - 100 and 0.6 x 0.1 x 600 - 2.
+    assert decided.loc[0, "expected_net_value"] == pytest.approx(2150.0)
+    assert decided.loc[5, "expected_net_value"] == pytest.approx(34.0)
+    assert decided.loc[5, "action"] == "check-in"
+    # 0.3 x 0.1 x 10 - 2 < 0: acting costs more than it keeps.
+    assert decided.loc[6, "exclusion"] == NEGATIVE_NET_VALUE
+    listed = decided[decided["exclusion"].isna()]
+    assert listed["customer_id"].tolist() == [1, 6]
+    assert listed["list_rank"].tolist() == [1, 1]  # first of each team
+
+
+def test_lists_rank_by_expected_net_value_then_customer_id():
+    frame = pd.DataFrame(
+        {
+            "customer_id": [9, 3, 5, 4],
+            "team": ["a"] * 4,
+            "expected_net_value": [10.0, 30.0, 10.0, 20.0],
+            "action_cost": [1.0] * 4,
+        }
+    )
+    assert rank_by_value(frame)["customer_id"].tolist() == [3, 4, 5, 9]
+
+
+def test_budget_cuts_each_teams_list_where_its_costs_exceed_it():
+    ranked = pd.DataFrame(
+        {
+            "team": ["a", "b", "a", "a", "b", "c"],
+            "action_cost": [40.0, 5.0, 40.0, 40.0, 5.0, 1e9],
+        }
+    )
+    kept = within_budget(ranked, {"a": 100.0, "b": 5.0, "c": None})
+    assert kept.tolist() == [True, True, True, False, False, True]
+
+
+def test_budget_cut_is_reported_as_an_exclusion():
+    decided = _decide(
+        ["competitor_price", None, None, "competitor_price", "competitor_price", None, None, None],
+        budgets={"account_management": 250.0},
+    )
+    # vip customers 1, 4 and 5 cost 100 each; the budget pays for the two most valuable.
+    vip = decided[decided["team"] == "account_management"].sort_values("expected_net_value")
+    assert vip["exclusion"].tolist() == [OVER_BUDGET, pd.NA, pd.NA]
+    assert vip["exclusion_detail"].iloc[0] == "account_management"
+
+
+# -- drift ------------------------------------------------------------------------------
+
+
+def test_psi_is_zero_for_the_same_population_and_matches_the_formula():
+    assert population_stability_index([0.5, 0.5], [0.5, 0.5]) == 0.0
+    expected = (0.8 - 0.5) * np.log(0.8 / 0.5) + (0.2 - 0.5) * np.log(0.2 / 0.5)
+    assert population_stability_index([0.5, 0.5], [0.8, 0.2]) == pytest.approx(expected)
+    rng = np.random.default_rng(0)
+    train_rows = pd.DataFrame(
+        {
+            "x": rng.normal(size=20_000),
+            "kind": pd.Series(rng.choice(["a", "b"], 20_000)).astype(object),
+        }
+    )
+    profile = reference_profile(train_rows, bins=10)
+    assert len(profile["features"]["x"]["shares"]) == 11  # ten deciles and missing
+    same = psi_by_feature(profile, train_rows)
+    assert same.max() == pytest.approx(0.0)
+    shifted = train_rows.assign(x=train_rows["x"] + 1.0, kind="c")
+    psi = psi_by_feature(profile, shifted)
+    assert psi["x"] > 0.25 and psi["kind"] > 1  # an unseen category is its own bin
+
+
+# -- the stage --------------------------------------------------------------------------
+
+
+def _retention(cfg: Config) -> Path:
+    days = sorted(p for p in Path(cfg.paths.retention_dir).iterdir() if p.is_dir())
+    assert len(days) == 1
+    return days[0]
+
+
+@pytest.fixture(scope="module")
+def scored(trained: Config) -> Config:
+    cfg = replace(trained, scoring=replace(trained.scoring, model_source="pipeline"))
+    score.run(cfg)
+    return cfg
+
+
+def test_stage_lists_every_customer_once_with_action_and_reasons(scored):
+    out = _retention(scored)
+    manifest = json.loads((out / MANIFEST_FILE).read_text())
+    lists = {p.stem: pd.read_parquet(p) for p in (out / LISTS_DIR).glob("*.parquet")}
+    assert {stem: len(rows) for stem, rows in lists.items()} == manifest["counts"]["by_list"]
+    listed = pd.concat(lists.values(), ignore_index=True)
+    excluded = pd.read_parquet(out / f"{EXCLUDED}.parquet")
+    everyone = pd.concat([listed["customer_id"], excluded["customer_id"]])
+    assert everyone.is_unique and len(everyone) == manifest["counts"]["scored"]
+    assert len(listed) > 0
+    assert (listed["churn_probability"] >= scored.scoring.risk_threshold).all()
+    assert (listed["expected_net_value"] > 0).all()
+    assert listed["tier"].isin(["vip", "major", "ordinary", "small"]).all()
+    assert listed[["action", "channel", "team", "reasons", "lifecycle_stage"]].notna().all().all()
+    assert (listed["as_of"] == out.name).all()
+    for stem, rows in lists.items():
+        assert rows["list_rank"].tolist() == list(range(1, len(rows) + 1))
+        assert rows["expected_net_value"].is_monotonic_decreasing
+        tier, team = stem.split("__")
+        assert (rows["tier"] == tier).all() and (rows["team"] == team).all()
+        csv = pd.read_csv(out / LISTS_DIR / f"{stem}.csv")
+        assert csv["customer_id"].tolist() == rows["customer_id"].tolist()
+    reasons = manifest["counts"]["excluded_by_reason"]
+    assert sum(reasons.values()) == len(excluded)
+    assert excluded["exclusion"].notna().all()
+
+
+def test_scoring_at_the_test_cutoff_reproduces_the_train_stages_predictions(scored, tmp_path):
+    """Same feature code, same model: no training-serving skew."""
+    predictions = pd.read_parquet(Path(scored.paths.models_dir) / train.PREDICTIONS_FILE)
+    test_cutoff = str(predictions["cutoff"].iloc[0].date())
+    cfg = replace(
+        scored,
+        scoring=replace(scored.scoring, as_of=test_cutoff, risk_threshold=0.0),
+        paths=replace(scored.paths, retention_dir=str(tmp_path)),
+    )
+    score.run(cfg)
+    out = tmp_path / test_cutoff
+    rows = pd.concat(
+        [
+            pd.read_parquet(p)
+            for p in [*(out / LISTS_DIR).glob("*.parquet"), out / "excluded.parquet"]
+        ]
+    )
+    merged = predictions.merge(rows, on="customer_id", validate="one_to_one")
+    assert len(merged) == len(predictions) == len(rows)
+    np.testing.assert_allclose(
+        merged["churn_probability"], merged["probability_lightgbm"], rtol=0, atol=1e-12
+    )
+
+
+def test_rerunning_the_same_date_gives_identical_files(scored):
+    out = _retention(scored)
+    before = files_in(out)
+    score.run(scored)
+    after = files_in(out)
+    manifest_before = json.loads(before.pop(MANIFEST_FILE))
+    manifest_after = json.loads(after.pop(MANIFEST_FILE))
+    assert after == before
+    for run_specific in ("timings", "scoring_run_id"):
+        manifest_before.pop(run_specific)
+        manifest_after.pop(run_specific)
+    assert manifest_after == manifest_before
+
+
+def test_a_crash_mid_write_keeps_the_previous_lists(scored, monkeypatch):
+    out = _retention(scored)
+    before = files_in(out)
+
+    def crash(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(score, "write_excluded", crash)  # after the lists were written
+    with pytest.raises(OSError, match="disk full"):
+        score.run(scored)
+    assert files_in(out) == before
+    assert [p.name for p in out.parent.iterdir()] == [out.name]  # no temporary folder left
+
+
+def test_a_failed_tracking_server_exports_nothing(scored, monkeypatch):
+    out = _retention(scored)
+    before = files_in(out)
+    monkeypatch.setattr(score, "use_tracking_store", tracking_server_down)
+    with pytest.raises(ConnectionError):
+        score.run(scored)
+    assert files_in(out) == before
+
+
+def test_features_that_do_not_match_the_signature_stop_the_run(scored, tmp_path):
+    features = copy.deepcopy(scored.features)
+    features.windows_days = [30, 90, 180]  # spend_365d and friends become spend_180d
+    cfg = replace(
+        scored, features=features, paths=replace(scored.paths, retention_dir=str(tmp_path))
+    )
+    with pytest.raises(SchemaMismatch, match=r"missing \[.*'spend_365d'"):
+        score.run(cfg)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_drift_above_the_limit_refuses_to_export_and_names_the_features(scored, tmp_path):
+    reported = pd.read_csv(_retention(scored) / "drift.csv")
+    measured = reported[reported["status"] != "exempt"].sort_values("psi", ascending=False)
+    refuse = float(measured["psi"].iloc[2:4].mean())  # between the 3rd and 4th largest
+    drift = replace(scored.scoring.drift, warn_psi=refuse / 2, refuse_psi=refuse)
+    cfg = replace(
+        scored,
+        scoring=replace(scored.scoring, drift=drift),
+        paths=replace(scored.paths, retention_dir=str(tmp_path)),
+    )
+    with pytest.raises(DriftRefused, match=f"feature drift above PSI {refuse}") as refused:
+        score.run(cfg)
+    named = measured["feature"].tolist()
+    assert all(f"{name} (" in str(refused.value) for name in named[:3])
+    assert not any(f"{name} (" in str(refused.value) for name in named[3:])
+    (report,) = tmp_path.iterdir()  # the report, and no list
+    assert report.name == f"{_retention(scored).name}-refused-drift.csv"
+    statuses = pd.read_csv(report).set_index("feature")["status"]
+    assert (statuses[named[:3]] == "refuse").all() and "refuse" not in set(statuses[named[3:]])
+
+
+def test_scoring_run_is_tracked_and_linked_to_the_model_version(scored):
+    manifest = json.loads((_retention(scored) / MANIFEST_FILE).read_text())
+    run = MlflowClient().get_run(manifest["scoring_run_id"])
+    record = json.loads((Path(scored.paths.models_dir) / train.RUN_FILE).read_text())
+    assert run.data.tags["model.version"] == record["version"]
+    assert run.data.tags["model.run_id"] == record["run_id"]
+    assert run.data.metrics["listed"] == manifest["counts"]["listed"]
+    assert manifest["model"]["version"] == record["version"]
+
+
+def test_registry_source_scores_with_the_champion_or_a_pinned_version(scored, tmp_path):
+    registry = replace(
+        scored,
+        scoring=replace(scored.scoring, model_source="registry"),
+        paths=replace(scored.paths, retention_dir=str(tmp_path)),
+    )
+    score.run(registry)
+    day = _retention(scored).name
+    lists = lambda root: files_in(root / day / LISTS_DIR)  # noqa: E731
+    assert lists(tmp_path) == lists(_retention(scored).parent)  # the champion is that model
+    pinned = replace(registry, scoring=replace(registry.scoring, model_version="99"))
+    with pytest.raises(ConfigError, match="no version 99 of model 'churn'"):
+        score.run(pinned)
+
+
+def test_as_of_after_the_data_or_malformed_is_refused():
+    end = pd.Timestamp("2024-11-25")
+    assert score.scoring_date(None, end) == end
+    assert score.scoring_date("2024-06-01", end) == pd.Timestamp("2024-06-01")
+    with pytest.raises(ConfigError, match="after the end of the data"):
+        score.scoring_date("2024-12-01", end)
+    with pytest.raises(ConfigError, match="not a date"):
+        score.scoring_date("next week", end)
+
+
+def test_scheduled_command_fails_with_a_clear_message_and_exit_code(scored):
+    params = Path(scored.paths.retention_dir).parent / "params.yaml"
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    result = subprocess.run(
+        [sys.executable, "-m", "pipeline.score", "--params", str(params), "as_of=2099-01-01"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=env,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "scoring.as_of: 2099-01-01 is after the end of the data" in result.stderr
+    assert "Traceback" not in result.stderr
