@@ -13,7 +13,8 @@ export DVC_NO_ANALYTICS := 1
 export MLFLOW_DISABLE_TELEMETRY := true
 
 .PHONY: setup repro test params lock lint format bench bench-featurize simulator-summary \
-	features-vs-truth model-vs-oracle bench-explain explain-fidelity tune ui clean
+	features-vs-truth model-vs-oracle bench-explain explain-fidelity bench-score value-at-risk \
+	score tune ui clean
 
 setup: $(VENV)/.installed
 
@@ -74,6 +75,22 @@ bench-explain: setup
 ## Why the explanations name the true cause as often as they do (simulated data).
 explain-fidelity: setup
 	python benchmarks/explain_fidelity.py
+
+## Time and peak memory of a whole scoring run at 100k and 1M customers.
+bench-score: setup
+	python benchmarks/bench_score.py
+
+## Value at risk the retention lists capture vs ranking by probability (simulated data).
+value-at-risk: setup
+	python benchmarks/value_at_risk.py
+
+## A scheduled scoring run: validate the current data, then lists as of AS_OF (default: the
+## end of the data) from the registry's champion, under RETENTION_DIR.
+AS_OF ?=
+RETENTION_DIR ?= exports/retention
+score: setup
+	dvc repro validate
+	python -m pipeline.score $(if $(AS_OF),as_of=$(AS_OF)) paths.retention_dir=$(RETENTION_DIR)
 
 ## Optional hyperparameter search (Optuna), every trial an MLflow run; prints the best setting.
 tune: setup

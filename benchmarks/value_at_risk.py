@@ -10,7 +10,9 @@ nothing to lose) of those true churners. Compared at the same number of customer
 - the same number of customers with the highest churn probability;
 - the same number with the highest probability x customer value.
 
-Results go to benchmarks/results/value_at_risk.md.
+The comparison is repeated for several risk thresholds (the configured one first): below
+the threshold nobody is contacted, whatever their value. Results go to
+benchmarks/results/value_at_risk.md.
 
     python benchmarks/value_at_risk.py
 """
@@ -29,7 +31,7 @@ import pandas as pd
 
 from features.build import DEFINITION, KEYS
 from pipeline import score
-from pipeline.config import load_config
+from pipeline.config import Config, load_config
 from pipeline.featurize import FEATURES_FILE
 from pipeline.scoring.export import EXCLUDED, LISTS_DIR
 from pipeline.simulator.truth import simulated_truth_dir, true_churn
@@ -64,6 +66,39 @@ def top(customers: pd.DataFrame, by: pd.Series, n: int) -> pd.Series:
     return pd.Series(customers.index.isin(order), index=customers.index)
 
 
+THRESHOLDS = (0.1, 0.05, 0.02, 0.0)
+
+
+def lists_at(cfg: Config, day: str, threshold: float, workdir: Path) -> pd.DataFrame:
+    """Score as of ``day`` with the pipeline's model and ``threshold``: every customer."""
+    retention_dir = workdir / f"threshold-{threshold}"
+    run_cfg = replace(
+        cfg,
+        paths=replace(cfg.paths, retention_dir=str(retention_dir)),
+        scoring=replace(cfg.scoring, as_of=day, model_source="pipeline", risk_threshold=threshold),
+        training=replace(
+            cfg.training,
+            mlflow=replace(cfg.training.mlflow, tracking_uri=f"sqlite:///{workdir}/mlflow.db"),
+        ),
+    )
+    score.run(run_cfg)
+    return scored_customers(retention_dir / day)
+
+
+def comparison(customers: pd.DataFrame, threshold: float) -> pd.DataFrame:
+    n = int(customers["listed"].sum())
+    probability = customers["churn_probability"]
+    value = customers["customer_value"].clip(lower=0)
+    rankings = {
+        "retention lists": customers["listed"],
+        "top by churn probability": top(customers, probability, n),
+        "top by probability x value": top(customers, probability * value, n),
+    }
+    table = pd.DataFrame({name: captured(customers, chosen) for name, chosen in rankings.items()}).T
+    table.insert(0, "risk threshold", threshold)
+    return table
+
+
 def main() -> None:
     cfg = load_config()
     truth_dir = simulated_truth_dir(cfg)
@@ -71,18 +106,6 @@ def main() -> None:
         raise SystemExit("needs the simulator's data and ground truth: run `make repro` first")
     test_cutoff = pd.read_parquet(Path(cfg.paths.models_dir) / PREDICTIONS_FILE)["cutoff"].iloc[0]
     day = str(test_cutoff.date())
-    with tempfile.TemporaryDirectory(prefix="value-at-risk-") as workdir:
-        run_cfg = replace(
-            cfg,
-            paths=replace(cfg.paths, retention_dir=workdir),
-            scoring=replace(cfg.scoring, as_of=day, model_source="pipeline"),
-            training=replace(
-                cfg.training,
-                mlflow=replace(cfg.training.mlflow, tracking_uri=f"sqlite:///{workdir}/mlflow.db"),
-            ),
-        )
-        score.run(run_cfg)
-        customers = scored_customers(Path(workdir) / day)
     rows = pd.read_parquet(
         Path(cfg.paths.features_dir) / FEATURES_FILE,
         columns=[*KEYS, DEFINITION],
@@ -90,28 +113,24 @@ def main() -> None:
     )
     truth = pd.read_parquet(truth_dir / "customers.parquet", columns=["customer_id", "churn_time"])
     rows["truly_churned"] = true_churn(rows, truth, cfg.features.label.horizon_days).to_numpy()
-    customers = customers.merge(rows[["customer_id", "truly_churned"]], on="customer_id")
-    value = customers["customer_value"].clip(lower=0)
-    customers["value_at_risk"] = value.where(customers["truly_churned"], 0.0)
-
-    n = int(customers["listed"].sum())
-    probability = customers["churn_probability"]
-    table = pd.DataFrame(
-        {
-            "retention lists": captured(customers, customers["listed"]),
-            "top by churn probability": captured(customers, top(customers, probability, n)),
-            "top by probability x value": captured(
-                customers, top(customers, probability * value, n)
-            ),
-        }
-    ).T
+    thresholds = dict.fromkeys((cfg.scoring.risk_threshold, *THRESHOLDS))
+    tables = []
+    with tempfile.TemporaryDirectory(prefix="value-at-risk-") as workdir:
+        for threshold in thresholds:
+            customers = lists_at(cfg, day, threshold, Path(workdir)).merge(
+                rows[["customer_id", "truly_churned"]], on="customer_id"
+            )
+            value = customers["customer_value"].clip(lower=0)
+            customers["value_at_risk"] = value.where(customers["truly_churned"], 0.0)
+            tables.append(comparison(customers, threshold))
     machine = f"{os.cpu_count()} cores, Python {platform.python_version()}"
     churners = int(customers["truly_churned"].sum())
     text = (
         f"Measured {time.strftime('%Y-%m-%d')} on {machine} with `{' '.join(sys.argv)}`.\n\n"
         f"As of {day} (the test cutoff): {len(customers):,} customers scored, {churners:,} "
         f"truly churn within {cfg.features.label.horizon_days} days, their value at risk is "
-        f"{customers['value_at_risk'].sum():,.0f}.\n\n" + table.to_markdown(floatfmt=".3f") + "\n"
+        f"{customers['value_at_risk'].sum():,.0f}. The configured risk threshold is "
+        f"{cfg.scoring.risk_threshold}.\n\n" + pd.concat(tables).to_markdown(floatfmt=".3f") + "\n"
     )
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(text)

@@ -18,15 +18,25 @@ DAY = pd.Timedelta(days=1)
 
 
 def index_events(table: pd.DataFrame, customer_ids: pd.Index, time_column: str) -> pd.DataFrame:
-    """Add the dense ``customer`` code and sort by (customer, ``time_column``).
+    """Add the dense ``customer`` code and sort by (customer, ``time_column``), stably.
 
     ``customer_ids`` is the customers table's ``customer_id`` in row order; validation
-    guarantees every event refers to one of them.
+    guarantees every event refers to one of them and has its (non-null) event time.
+    Tables exported in that order already (the simulator's are) are not sorted again:
+    sorting 30M transactions takes about 14 s, checking the order 0.3 s.
     """
     codes = customer_ids.get_indexer(table["customer_id"])
-    return table.assign(customer=codes).sort_values(
-        ["customer", time_column], kind="stable", ignore_index=True
-    )
+    nanoseconds = table[time_column].to_numpy(dtype="datetime64[ns]").view("int64")
+    if _in_order(codes, nanoseconds):
+        return table.assign(customer=codes).reset_index(drop=True)
+    order = np.lexsort((nanoseconds, codes))
+    return table.take(order).assign(customer=codes[order]).reset_index(drop=True)
+
+
+def _in_order(codes: np.ndarray, nanoseconds: np.ndarray) -> bool:
+    """Whether rows are sorted by customer code, then time."""
+    step = np.diff(codes)
+    return bool((step >= 0).all() and ((step > 0) | (np.diff(nanoseconds) >= 0)).all())
 
 
 def in_window(times: pd.Series, cutoff: pd.Timestamp, days: int | None = None) -> np.ndarray:

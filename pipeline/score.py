@@ -83,6 +83,7 @@ class Timings:
 
 def run(cfg: Config) -> None:
     timings = Timings()
+    actions = action_table(cfg.scoring.playbook, list(cfg.causes))  # checks the playbook first
     with timings.step("load_model"):
         scorer = load_scoring_model(cfg)
     with timings.step("features"):
@@ -115,15 +116,13 @@ def run(cfg: Config) -> None:
             probability = scorer.model.predict_proba(features)[:, 1]
         with timings.step("value_and_tiers"):
             customers = _customers(cfg, inputs, rows, probability, as_of)
-            screened, thresholds = screen(customers, cfg.scoring)
+            screened, thresholds = screen(customers, actions, cfg.scoring)
         with timings.step("explain"):
             candidates = screened["exclusion"].isna().to_numpy()
             causes = explain_causes(cfg, scorer, rows[candidates], features[candidates])
             screened = screened.join(causes.set_axis(screened.index[candidates]))
         with timings.step("actions"):
-            decided = choose_actions(
-                screened, action_table(cfg.scoring.playbook, list(cfg.causes)), cfg.scoring
-            )
+            decided = choose_actions(screened, actions, cfg.scoring)
             decided = _describe(cfg, decided, scorer, day)
         with atomic_directories(retention_dir / day) as (out,):
             with timings.step("export"):

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from features.build import FAMILIES, observed_until, plan_features, snapshot
+from features.events import index_events
 from features.inputs import prepare_inputs
 from pipeline.config import Config, ConfigError
 from pipeline.simulator.causes import CAUSES
@@ -251,3 +252,25 @@ def test_declared_attributes_pass_through_with_their_cause(tmp_path):
 
 def test_configured_causes_are_the_documented_ones(cfg):
     assert set(cfg.causes) == set(CAUSES)
+
+
+def test_event_order_in_the_input_files_does_not_matter(cfg, rows):
+    """Tables in (customer, time) order skip the sort; any other order is sorted."""
+    rng = np.random.default_rng(7)
+    tables = hand_tables()
+    shuffled = {
+        name: table if name == "customers" else table.sample(frac=1.0, random_state=rng)
+        for name, table in tables.items()
+    }
+    pd.testing.assert_frame_equal(features_at(shuffled, cfg), rows)
+    ids = pd.Index([10, 20])
+    events = pd.DataFrame(
+        {
+            "customer_id": [20, 10, 20, 10],
+            "timestamp": pd.to_datetime(["2024-01-02", "2024-01-05", "2024-01-01", "2024-01-01"]),
+            "n": [0, 1, 2, 3],
+        }
+    )
+    indexed = index_events(events, ids, "timestamp")
+    assert indexed["n"].tolist() == [3, 1, 2, 0] and indexed["customer"].tolist() == [0, 0, 1, 1]
+    assert index_events(indexed.drop(columns="customer"), ids, "timestamp").equals(indexed)

@@ -36,13 +36,14 @@ from pipeline.scoring.selection import (
     BELOW_THRESHOLD,
     NATURAL,
     NEGATIVE_NET_VALUE,
+    NO_ACTION,
     OVER_BUDGET,
     choose_actions,
     rank_by_value,
     screen,
     within_budget,
 )
-from pipeline.scoring.tiers import not_worth_retaining, tier_thresholds, value_tiers
+from pipeline.scoring.tiers import TIERS, not_worth_retaining, tier_thresholds, value_tiers
 
 from .conftest import REPO, files_in, tracking_server_down
 
@@ -171,6 +172,15 @@ def test_playbook_falls_back_to_tier_delivery_and_default_content():
     )
     assert action_for(PLAYBOOK, "ordinary", NO_CAUSE).action == "check-in"
     assert action_for(PLAYBOOK, "small", "competitor_price") is None  # no delivery: no action
+    reminder = PairDelivery("reminder", "billing", 0.2, 0.35, tier="small", cause="payment_lapse")
+    only_pair = replace(PLAYBOOK, pairs=[reminder])
+    assert action_for(only_pair, "small", "payment_lapse") == Action(
+        "check-in", "reminder", "billing", 0.2, 0.35
+    )
+    assert action_for(only_pair, "small", "competitor_price") is None
+    incomplete = replace(PLAYBOOK, pairs=[replace(reminder, team=None)])
+    with pytest.raises(ConfigError, match=r"pairs\[small, payment_lapse\]: missing \['team'\]"):
+        action_table(incomplete, CAUSES)
 
 
 def test_action_table_has_every_pair_with_an_action_and_checks_the_playbook():
@@ -197,7 +207,8 @@ def test_default_playbook_encodes_the_domain():
     assert table.loc[("major", "low_switching_cost"), "action"].startswith("loyalty-programme")
     assert table.loc[("vip", "unresolved_complaint"), "action"].startswith("complaint resolution")
     costs = table.xs("competitor_price", level="cause")["action_cost"]
-    assert costs["vip"] > costs["major"] > costs["ordinary"] > costs["small"]
+    assert costs["vip"] > costs["major"] > costs["ordinary"]
+    assert "small" not in set(table.index.get_level_values("tier"))  # basically given up
 
 
 # -- selection --------------------------------------------------------------------------
@@ -214,26 +225,37 @@ def _customers() -> pd.DataFrame:
     )
 
 
-def test_screen_tiers_and_excludes_before_explaining():
-    scoring = _scoring(risk_threshold=0.2)
-    screened, thresholds = screen(_customers(), scoring)
+def test_screen_excludes_everyone_who_cannot_reach_a_list_before_explaining():
+    nudge = PairDelivery("e-mail", "crm", 1.0, 0.05, tier="small", cause="payment_lapse")
+    playbook = replace(PLAYBOOK, pairs=[*PLAYBOOK.pairs, nudge])  # small: one pair, major: none
+    scoring = _scoring(risk_threshold=0.2, playbook=playbook)
+    screened, thresholds = screen(_customers(), action_table(playbook, CAUSES), scoring)
+    assert screened["tier"].tolist() == [
+        "vip", "not_worth_retaining", "ordinary", "major", "ordinary", "small", "small",
+        "not_worth_retaining",
+    ]  # fmt: skip
     assert screened["exclusion"].tolist() == [
-        pd.NA, "not_worth_retaining", BELOW_THRESHOLD, pd.NA, pd.NA, pd.NA, pd.NA,
+        pd.NA, "not_worth_retaining", BELOW_THRESHOLD, NO_ACTION, pd.NA, pd.NA,
+        NEGATIVE_NET_VALUE,  # 0.3 x 0.05 x 10 - 1 < 0 even if the cause were a payment lapse
         "not_worth_retaining",
     ]  # fmt: skip
     assert screened["exclusion_detail"].tolist()[1::6] == ["loss_making", "credit_risk"]
-    assert screened.loc[0, "tier"] == "vip"
-    assert set(thresholds) == {"vip", "major", "ordinary", "small"}
+    assert thresholds["vip"] == pytest.approx(np.quantile([10, 600, 700, 800, 900, 5000], 0.98))
 
 
 def _decide(causes: list[str | None], **changes) -> pd.DataFrame:
+    """``choose_actions`` on screened customers with the given top risk causes."""
     scoring = _scoring(risk_threshold=0.2, playbook=PLAYBOOK, **changes)
-    screened, _ = screen(_customers(), scoring)
-    screened["tier"] = pd.Categorical(
-        ["vip", "vip", "ordinary", "vip", "vip", "ordinary", "ordinary", "ordinary"],
-        categories=screened["tier"].cat.categories,
+    tiers = ["vip", "vip", "ordinary", "vip", "vip", "ordinary", "ordinary", "ordinary"]
+    screened = _customers().assign(
+        tier=pd.Categorical(tiers, categories=TIERS),
+        exclusion=pd.Series(
+            [pd.NA, "not_worth_retaining", BELOW_THRESHOLD, *[pd.NA] * 4, "not_worth_retaining"],
+            dtype="string",
+        ),
+        exclusion_detail=pd.Series([pd.NA] * 8, dtype="string"),
+        risk_cause_1=causes,
     )
-    screened["risk_cause_1"] = causes
     return choose_actions(screened, action_table(PLAYBOOK, CAUSES), scoring)
 
 

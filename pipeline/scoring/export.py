@@ -108,4 +108,5 @@ def _write_both(frame: pd.DataFrame, stem: Path) -> None:
     frame = frame.reset_index(drop=True)
     frame.to_parquet(stem.with_suffix(".parquet"), index=False)
     rounding = {k: v for k, v in CSV_ROUNDING.items() if k in frame}
+    rounding |= {name: 3 for name in frame if name.startswith("risk_share_")}
     frame.round(rounding).to_csv(stem.with_suffix(".csv"), index=False)

@@ -3,8 +3,9 @@
 The tier decides the delivery: channel, owner team, cost per customer and expected save
 rate (the share of would-be churners the action keeps). The cause decides the content.
 A tier x cause pair may override any part of its tier's delivery; a pair not listed falls
-back to the tier's delivery, a cause without content to the ``default`` content, and a
-tier without delivery gets no action.
+back to the tier's delivery, a cause without content to the ``default`` content. A tier
+without delivery gets no action except for the pairs that give a whole delivery (small
+customers: a payment reminder only).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import asdict, dataclass, fields, replace
 
 import pandas as pd
 
-from pipeline.config import ConfigError, Delivery, PlaybookConfig
+from pipeline.config import WORTH_RETAINING_TIERS, ConfigError, Delivery, PlaybookConfig
 
 DEFAULT = "default"
 NO_CAUSE = "none"  # a customer with no risk cause (every cause holds them back)
@@ -30,14 +31,15 @@ class Action:
 
 
 def action_for(playbook: PlaybookConfig, tier: str, cause: str) -> Action | None:
-    """The action for a customer of ``tier`` whose top risk cause is ``cause``."""
-    delivery = playbook.tiers.get(tier)
-    if delivery is None:
-        return None
+    """The action for a customer of ``tier`` whose top risk cause is ``cause``; None
+    when neither the tier nor the pair has a delivery."""
+    delivery = playbook.tiers.get(tier, Delivery())
     for pair in playbook.pairs:
         if (pair.tier, pair.cause) == (tier, cause):
             changed = {f.name: getattr(pair, f.name) for f in fields(Delivery)}
             delivery = replace(delivery, **{k: v for k, v in changed.items() if v is not None})
+    if delivery.team is None:
+        return None
     return Action(
         action=playbook.content.get(cause, playbook.content[DEFAULT]),
         channel=delivery.channel,
@@ -53,7 +55,7 @@ def action_table(playbook: PlaybookConfig, causes: list[str]) -> pd.DataFrame:
     check_playbook(playbook, causes)
     rows = [
         {"tier": tier, "cause": cause, **asdict(action)}
-        for tier in playbook.tiers
+        for tier in WORTH_RETAINING_TIERS
         for cause in [*causes, NO_CAUSE]
         if (action := action_for(playbook, tier, cause)) is not None
     ]
@@ -61,14 +63,18 @@ def action_table(playbook: PlaybookConfig, causes: list[str]) -> pd.DataFrame:
 
 
 def check_playbook(playbook: PlaybookConfig, causes: list[str]) -> None:
-    """Every tier's delivery is complete and sensible; pairs and contents name causes."""
-    for tier, delivery in playbook.tiers.items():
+    """Every delivery is sensible and complete (a pair of a tier without delivery must
+    give every field); pairs and contents name causes."""
+    tiers = [(f"tiers.{tier}", delivery) for tier, delivery in playbook.tiers.items()]
+    pairs = [(f"pairs[{pair.tier}, {pair.cause}]", pair) for pair in playbook.pairs]
+    must_be_complete = tiers + [
+        (where, pair) for where, pair in pairs if pair.tier not in playbook.tiers
+    ]
+    for where, delivery in must_be_complete:
         missing = [f.name for f in fields(Delivery) if getattr(delivery, f.name) is None]
         if missing:
-            raise ConfigError(f"scoring.playbook.tiers.{tier}: missing {missing}")
-    deliveries = [(f"tiers.{tier}", d) for tier, d in playbook.tiers.items()]
-    deliveries += [(f"pairs[{pair.tier}, {pair.cause}]", pair) for pair in playbook.pairs]
-    for where, delivery in deliveries:
+            raise ConfigError(f"scoring.playbook.{where}: missing {missing}")
+    for where, delivery in tiers + pairs:
         if delivery.cost is not None and delivery.cost < 0:
             raise ConfigError(f"scoring.playbook.{where}: cost must be >= 0, got {delivery.cost}")
         if delivery.save_rate is not None and not 0 <= delivery.save_rate <= 1:

@@ -1,24 +1,26 @@
 """Who gets a retention action: exclusions, expected net value, the risk threshold and budgets.
 
-Every scored customer ends up either on a list or excluded with a reason, checked in
-this order:
+The expected net value of acting on a customer is churn probability x the action's save
+rate x customer value - the action's cost. Every scored customer ends up either on a
+list, ranked by it, or excluded with a reason:
 
-1. ``not_worth_retaining``: fraud, credit risk or loss-making (pipeline/scoring/tiers.py),
-   or a top risk cause that makes a customer not worth it (credit risk);
-2. ``below_threshold``: churn probability under ``scoring.risk_threshold``;
-3. ``natural``: the top risk cause is one the business cannot act on (natural churn);
-4. ``no_action``: the playbook has no action for the tier;
-5. ``negative_net_value``: the action is expected to cost more than it saves;
-6. ``over_budget``: the owner team's budget is spent on customers of higher value.
+- ``not_worth_retaining``: fraud, credit risk or loss-making (pipeline/scoring/tiers.py),
+  or a top risk cause that makes a customer not worth it (credit risk);
+- ``below_threshold``: churn probability under ``scoring.risk_threshold``;
+- ``no_action``: the playbook has no action for the tier (and top cause);
+- ``negative_net_value``: the action is expected to cost more than it keeps;
+- ``natural``: the top risk cause is one the business cannot act on (natural churn);
+- ``over_budget``: the owner team's budget went to customers of higher net value.
 
-The expected net value of acting on a customer is churn probability x the action's
-save rate x customer value - the action's cost. Lists are ranked by it.
+``screen`` applies what needs no explanation (everything but the cause), so only the
+customers who can still reach a list are explained; ``choose_actions`` does the rest.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 
 from pipeline.config import NOT_WORTH_RETAINING, ScoringConfig
 from pipeline.scoring.playbook import ACTION_COLUMNS, assign_actions
@@ -32,17 +34,21 @@ OVER_BUDGET = "over_budget"
 REASONS = (
     NOT_WORTH_RETAINING,
     BELOW_THRESHOLD,
-    NATURAL,
     NO_ACTION,
     NEGATIVE_NET_VALUE,
+    NATURAL,
     OVER_BUDGET,
 )
 
 
-def screen(customers: pd.DataFrame, cfg: ScoringConfig) -> tuple[pd.DataFrame, dict[str, float]]:
-    """Tier every customer and exclude those not worth retaining or below the risk
-    threshold, before anything is explained. Returns the customers with ``tier``,
-    ``exclusion`` and ``exclusion_detail``, and the tier thresholds."""
+def screen(
+    customers: pd.DataFrame, actions: pd.DataFrame, cfg: ScoringConfig
+) -> tuple[pd.DataFrame, dict[str, float]]:
+    """Tier every customer and exclude, before anything is explained, those who cannot
+    reach a list whatever their cause: not worth retaining, below the risk threshold, in
+    a tier without action, or with no action (from ``actions``, ``action_table``) whose
+    expected net value is positive. Returns the customers with ``tier``, ``exclusion``
+    and ``exclusion_detail``, and the tier thresholds."""
     unworthy = not_worth_retaining(customers, cfg.not_worth_retaining)
     worth = unworthy.isna()
     thresholds = tier_thresholds(customers.loc[worth, "customer_value"], cfg.tiers)
@@ -53,9 +59,26 @@ def screen(customers: pd.DataFrame, cfg: ScoringConfig) -> tuple[pd.DataFrame, d
         ),
         exclusion_detail=unworthy,
     )
-    below = screened["exclusion"].isna() & (screened["churn_probability"] < cfg.risk_threshold)
-    screened["exclusion"] = screened["exclusion"].mask(below, BELOW_THRESHOLD)
-    return screened, thresholds
+    below = screened["churn_probability"] < cfg.risk_threshold
+    screened = _exclude(screened, below, BELOW_THRESHOLD)
+    best = best_net_value(screened, actions)
+    screened = _exclude(screened, best == -np.inf, NO_ACTION)
+    return _exclude(screened, best <= 0, NEGATIVE_NET_VALUE), thresholds
+
+
+def best_net_value(customers: pd.DataFrame, actions: pd.DataFrame) -> np.ndarray:
+    """The highest expected net value any action of the customer's tier can reach, for
+    any cause; -inf where the tier has no action."""
+    best = np.full(len(customers), -np.inf)
+    tiers = customers["tier"].astype(str).to_numpy()
+    probability = customers["churn_probability"].to_numpy()
+    value = customers["customer_value"].to_numpy()
+    deliveries = actions[["tier", "save_rate", "action_cost"]].drop_duplicates()
+    for tier, save_rate, cost in deliveries.itertuples(index=False):
+        mine = tiers == tier
+        net = expected_net_value(probability[mine], save_rate, value[mine], cost)
+        best[mine] = np.maximum(best[mine], net)
+    return best
 
 
 def choose_actions(
@@ -69,24 +92,22 @@ def choose_actions(
     customers, ``list_rank`` (1 = act first, within the tier and team's list).
     """
     frame = customers.copy()
-    open_ = frame["exclusion"].isna()
     cause = frame["risk_cause_1"]
-    unworthy = open_ & cause.isin(cfg.not_worth_retaining.causes)
+    unworthy = frame["exclusion"].isna() & cause.isin(cfg.not_worth_retaining.causes)
     frame.loc[unworthy, "tier"] = NOT_WORTH_RETAINING
     frame = _exclude(frame, unworthy, NOT_WORTH_RETAINING, cause)
-    frame = _exclude(frame, open_ & cause.isin(cfg.no_action_causes), NATURAL, cause)
+    frame = _exclude(frame, cause.isin(cfg.no_action_causes), NATURAL, cause)
 
     open_ = frame["exclusion"].isna()
     frame[list(ACTION_COLUMNS)] = assign_actions(frame, actions)[open_].reindex(frame.index)
-    frame = _exclude(frame, open_ & frame["team"].isna(), NO_ACTION)
+    frame = _exclude(frame, frame["team"].isna(), NO_ACTION)
     frame["expected_net_value"] = expected_net_value(
         frame["churn_probability"],
         frame["save_rate"],
         frame["customer_value"],
         frame["action_cost"],
     )
-    open_ = frame["exclusion"].isna()
-    frame = _exclude(frame, open_ & ~(frame["expected_net_value"] > 0), NEGATIVE_NET_VALUE)
+    frame = _exclude(frame, ~(frame["expected_net_value"] > 0), NEGATIVE_NET_VALUE)
 
     ranked = rank_by_value(frame[frame["exclusion"].isna()])
     within = within_budget(ranked, cfg.budgets)
@@ -103,8 +124,8 @@ def choose_actions(
 
 
 def expected_net_value(
-    probability: pd.Series, save_rate: pd.Series, value: pd.Series, cost: pd.Series
-) -> pd.Series:
+    probability: ArrayLike, save_rate: ArrayLike, value: ArrayLike, cost: ArrayLike
+) -> ArrayLike:
     """Expected value of acting: the value kept on average minus what the action costs."""
     return probability * save_rate * value - cost
 
@@ -127,8 +148,9 @@ def within_budget(ranked: pd.DataFrame, budgets: dict[str, float | None]) -> np.
 def _exclude(
     frame: pd.DataFrame, mask: pd.Series | np.ndarray, reason: str, detail: pd.Series | None = None
 ) -> pd.DataFrame:
-    """Mark the ``mask`` rows as excluded for ``reason`` (with ``detail`` when given)."""
-    mask = np.asarray(mask, dtype=bool)
+    """Exclude the ``mask`` rows not excluded yet for ``reason`` (with ``detail`` when
+    given): a customer keeps the first reason that applies."""
+    mask = np.asarray(mask, dtype=bool) & frame["exclusion"].isna().to_numpy()
     frame["exclusion"] = frame["exclusion"].mask(mask, reason)
     if detail is not None:
         frame["exclusion_detail"] = frame["exclusion_detail"].mask(mask, detail.astype("string"))
