@@ -94,7 +94,8 @@ def comparison(customers: pd.DataFrame, threshold: float) -> pd.DataFrame:
         "top by churn probability": top(customers, probability, n),
         "top by probability x value": top(customers, probability * value, n),
     }
-    table = pd.DataFrame({name: captured(customers, chosen) for name, chosen in rankings.items()}).T
+    table = pd.DataFrame([captured(customers, chosen) for chosen in rankings.values()])
+    table.insert(0, "ranking", list(rankings))
     table.insert(0, "risk threshold", threshold)
     return table
 
@@ -113,7 +114,7 @@ def main() -> None:
     )
     truth = pd.read_parquet(truth_dir / "customers.parquet", columns=["customer_id", "churn_time"])
     rows["truly_churned"] = true_churn(rows, truth, cfg.features.label.horizon_days).to_numpy()
-    thresholds = dict.fromkeys((cfg.scoring.risk_threshold, *THRESHOLDS))
+    thresholds = sorted({cfg.scoring.risk_threshold, *THRESHOLDS}, reverse=True)
     tables = []
     with tempfile.TemporaryDirectory(prefix="value-at-risk-") as workdir:
         for threshold in thresholds:
@@ -130,7 +131,9 @@ def main() -> None:
         f"As of {day} (the test cutoff): {len(customers):,} customers scored, {churners:,} "
         f"truly churn within {cfg.features.label.horizon_days} days, their value at risk is "
         f"{customers['value_at_risk'].sum():,.0f}. The configured risk threshold is "
-        f"{cfg.scoring.risk_threshold}.\n\n" + pd.concat(tables).to_markdown(floatfmt=".3f") + "\n"
+        f"{cfg.scoring.risk_threshold}.\n\n"
+        + pd.concat(tables).to_markdown(index=False, floatfmt=".3f", intfmt=",")
+        + "\n"
     )
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(text)
