@@ -26,7 +26,7 @@ import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import mlflow
@@ -81,57 +81,49 @@ class Timings:
         log.info("%s: %.1f s", name, self.seconds[name])
 
 
+@dataclass
+class Population:
+    """Everyone active at the as-of date: their feature rows and the model's inputs."""
+
+    inputs: Inputs
+    rows: pd.DataFrame
+    features: pd.DataFrame
+    as_of: pd.Timestamp
+    data_end: pd.Timestamp
+
+    @property
+    def day(self) -> str:
+        return str(self.as_of.date())
+
+
 def run(cfg: Config) -> None:
     timings = Timings()
     actions = action_table(cfg.scoring.playbook, list(cfg.causes))  # checks the playbook first
     with timings.step("load_model"):
         scorer = load_scoring_model(cfg)
     with timings.step("features"):
-        inputs = prepare_inputs(
-            read_validated_tables(cfg.paths.validated_dir, cfg.data), cfg.features, cfg.data
-        )
-        data_end = observed_until(inputs)
-        as_of = scoring_date(cfg.scoring.as_of, data_end)
-        plan = plan_features(inputs, list(cfg.causes))
-        rows = snapshot(inputs, plan, as_of, data_end)
-        log.info("as of %s: %d active customers", as_of.date(), len(rows))
-    unused = check_schema(rows[plan.feature_names], scorer.signature)
-    if unused:
-        log.warning("features the model does not use (trained before they existed): %s", unused)
-    features = model_inputs(rows, scorer.columns)
+        population = active_population(cfg, scorer)
     with timings.step("drift"):
         drift = drift_table(
-            psi_by_feature(scorer.drift_reference, features),
+            psi_by_feature(scorer.drift_reference, population.features),
             cfg.scoring.drift.warn_psi,
             cfg.scoring.drift.refuse_psi,
             cfg.scoring.drift.exempt,
         )
-    day = str(as_of.date())
     retention_dir = Path(cfg.paths.retention_dir)
+    day = population.day
     use_tracking_store(replace(cfg.training.mlflow, experiment=cfg.scoring.mlflow_experiment))
     with mlflow.start_run(run_name=f"score {day}") as scoring_run:
         mlflow.set_tags({"as_of": day, **{f"model.{k}": v for k, v in scorer.as_dict().items()}})
         _check_drift(drift, cfg, retention_dir / f"{day}-refused-drift.csv")
-        with timings.step("predict"):
-            probability = scorer.model.predict_proba(features)[:, 1]
-        with timings.step("value_and_tiers"):
-            customers = _customers(cfg, inputs, rows, probability, as_of)
-            screened, thresholds = screen(customers, actions, cfg.scoring)
-        with timings.step("explain"):
-            candidates = screened["exclusion"].isna().to_numpy()
-            causes = explain_causes(cfg, scorer, rows[candidates], features[candidates])
-            screened = screened.join(causes.set_axis(screened.index[candidates]))
-        with timings.step("actions"):
-            decided = choose_actions(screened, actions, cfg.scoring)
-            decided = _describe(cfg, decided, scorer, day)
+        decided, thresholds = decide(cfg, scorer, population, actions, timings)
         with atomic_directories(retention_dir / day) as (out,):
             with timings.step("export"):
                 listed = decided[decided["exclusion"].isna()]
                 counts = write_lists(out, listed, list_columns(cfg.scoring.top_causes))
                 write_excluded(out, decided[decided["exclusion"].notna()])
                 drift.to_csv(out / DRIFT_FILE, index=False, float_format="%.6g")
-            manifest = _manifest(cfg, scorer, decided, counts, thresholds, drift, day, data_end)
-            manifest["counts"]["explained"] = int(candidates.sum())
+            manifest = _manifest(cfg, scorer, population, decided, counts, thresholds, drift)
             manifest["timings"] = timings.seconds
             manifest["scoring_run_id"] = scoring_run.info.run_id
             write_json(manifest, out / MANIFEST_FILE)
@@ -143,6 +135,48 @@ def run(cfg: Config) -> None:
         len(decided) - len(listed),
         retention_dir / day,
     )
+
+
+def active_population(cfg: Config, scorer: ScoringModel) -> Population:
+    """Point-in-time features of every customer active at the as-of date, with the
+    training code, checked against the model's signature."""
+    inputs = prepare_inputs(
+        read_validated_tables(cfg.paths.validated_dir, cfg.data), cfg.features, cfg.data
+    )
+    data_end = observed_until(inputs)
+    as_of = scoring_date(cfg.scoring.as_of, data_end)
+    plan = plan_features(inputs, list(cfg.causes))
+    rows = snapshot(inputs, plan, as_of, data_end)
+    log.info("as of %s: %d active customers", as_of.date(), len(rows))
+    unused = check_schema(rows[plan.feature_names], scorer.signature)
+    if unused:
+        log.warning("features the model does not use (trained before they existed): %s", unused)
+    return Population(inputs, rows, model_inputs(rows, scorer.columns), as_of, data_end)
+
+
+def decide(
+    cfg: Config,
+    scorer: ScoringModel,
+    population: Population,
+    actions: pd.DataFrame,
+    timings: Timings,
+) -> tuple[pd.DataFrame, dict[str, float]]:
+    """Every customer with probability, value, tier and either an action or the reason
+    for none (pipeline/scoring/selection.py); and the tier thresholds."""
+    rows, features = population.rows, population.features
+    with timings.step("predict"):
+        probability = scorer.model.predict_proba(features)[:, 1]
+    with timings.step("value_and_tiers"):
+        customers = _customers(cfg, population, probability)
+        screened, thresholds = screen(customers, actions, cfg.scoring)
+    with timings.step("explain"):
+        candidates = screened["exclusion"].isna().to_numpy()
+        causes = explain_causes(cfg, scorer, rows[candidates], features[candidates])
+        screened = screened.join(causes.set_axis(screened.index[candidates]))
+        screened["explained"] = candidates
+    with timings.step("actions"):
+        decided = choose_actions(screened, actions, cfg.scoring)
+    return _describe(cfg, decided, scorer, population.day), thresholds
 
 
 def scoring_date(as_of: str | None, data_end: pd.Timestamp) -> pd.Timestamp:
@@ -190,12 +224,11 @@ def _named(drifted: pd.DataFrame) -> str:
     return ", ".join(f"{row.feature} ({row.psi:.2f})" for row in drifted.itertuples())
 
 
-def _customers(
-    cfg: Config, inputs: Inputs, rows: pd.DataFrame, probability: np.ndarray, as_of: pd.Timestamp
-) -> pd.DataFrame:
+def _customers(cfg: Config, population: Population, probability: np.ndarray) -> pd.DataFrame:
     """One row per scored customer: probability, lifecycle stage, value and the columns
     the not-worth-retaining rule reads."""
-    values = customer_value(inputs, as_of, cfg.scoring.value)
+    inputs, rows = population.inputs, population.rows
+    values = customer_value(inputs, population.as_of, cfg.scoring.value)
     values.insert(0, "customer_id", inputs.customers["customer_id"].to_numpy())
     flags = [
         name
@@ -250,23 +283,23 @@ def _describe(cfg: Config, decided: pd.DataFrame, scorer: ScoringModel, day: str
 def _manifest(
     cfg: Config,
     scorer: ScoringModel,
+    population: Population,
     decided: pd.DataFrame,
     counts: dict[str, int],
     thresholds: dict[str, float],
     drift: pd.DataFrame,
-    day: str,
-    data_end: pd.Timestamp,
 ) -> dict:
     listed = decided[decided["exclusion"].isna()]
     at_risk = decided["churn_probability"] * decided["customer_value"].clip(lower=0)
     return {
-        "as_of": day,
-        "data_observed_until": str(data_end.date()),
+        "as_of": population.day,
+        "data_observed_until": str(population.data_end.date()),
         "data_fingerprint": fingerprint(*_validated_files(cfg)),
         "git_commit": git_commit(),
         "model": {**scorer.as_dict(), "source": cfg.scoring.model_source},
         "counts": {
             "scored": len(decided),
+            "explained": int(decided["explained"].sum()),
             "listed": len(listed),
             "by_list": counts,
             "by_tier": _counts(decided["tier"].astype(str)),
