@@ -113,13 +113,19 @@ def read_input_tables(data: DataConfig) -> dict[str, pd.DataFrame]:
     return tables
 
 
+def validated_paths(validated_dir: str | Path, data: DataConfig) -> dict[str, Path]:
+    """Where the ``validate`` stage wrote each table ``data.tables`` names."""
+    return {
+        name: table_path(validated_dir, name, "parquet")
+        for name, stem in data.tables.items()
+        if stem is not None
+    }
+
+
 def read_validated_tables(validated_dir: str | Path, data: DataConfig) -> dict[str, pd.DataFrame]:
     """Read the tables the ``validate`` stage wrote (those ``data.tables`` names)."""
     tables = {}
-    for name, stem in data.tables.items():
-        if stem is None:
-            continue
-        path = table_path(validated_dir, name, "parquet")
+    for name, path in validated_paths(validated_dir, data).items():
         if not path.exists():
             raise FileNotFoundError(f"table {name!r}: no validated file at {path}; run validate")
         tables[name] = pd.read_parquet(path)

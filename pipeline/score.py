@@ -47,7 +47,7 @@ from pipeline.io import (
     atomic_directories,
     atomic_path,
     read_validated_tables,
-    table_path,
+    validated_paths,
     write_json,
 )
 from pipeline.scoring import DriftRefused
@@ -294,7 +294,9 @@ def _manifest(
     return {
         "as_of": population.day,
         "data_observed_until": str(population.data_end.date()),
-        "data_fingerprint": fingerprint(*_validated_files(cfg)),
+        "data_fingerprint": fingerprint(
+            *validated_paths(cfg.paths.validated_dir, cfg.data).values()
+        ),
         "git_commit": git_commit(),
         "model": {**scorer.as_dict(), "source": cfg.scoring.model_source},
         "counts": {
@@ -328,14 +330,6 @@ def _manifest(
 
 def _counts(values: pd.Series) -> dict[str, int]:
     return {str(k): int(v) for k, v in values.value_counts().sort_index().items()}
-
-
-def _validated_files(cfg: Config) -> list[Path]:
-    return [
-        table_path(cfg.paths.validated_dir, name, "parquet")
-        for name, stem in cfg.data.tables.items()
-        if stem is not None
-    ]
 
 
 def _track(manifest: dict, out: Path) -> None:

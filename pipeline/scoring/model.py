@@ -127,19 +127,13 @@ def check_schema(rows: pd.DataFrame, signature: ModelSignature) -> list[str]:
         for name, kind in expected.items()
         if name in rows and _numeric(rows[name]) != (kind in NUMERIC_TYPES)
     ]
-    if missing or wrong:
+    problems = [f"missing {missing}"] if missing else []
+    problems += [f"wrong type {wrong}"] if wrong else []
+    if problems:
         raise SchemaMismatch(
-            "the features do not match the model's signature: "
-            + "; ".join(
-                part
-                for part in (
-                    f"missing {missing}" if missing else "",
-                    f"wrong type {wrong}" if wrong else "",
-                )
-                if part
-            )
-            + ". Retrain the model on the current features, or score with the model "
-            "version that matches them (scoring.model_version)"
+            f"the features do not match the model's signature: {'; '.join(problems)}. "
+            "Retrain the model on the current features, or score with the model version "
+            "that matches them (scoring.model_version)"
         )
     return [name for name in rows.columns if name not in expected]
 
