@@ -12,7 +12,7 @@ export PATH := $(BIN):$(PATH)
 export DVC_NO_ANALYTICS := 1
 export MLFLOW_DISABLE_TELEMETRY := true
 
-.PHONY: setup repro test params lock lint format bench bench-featurize simulator-summary \
+.PHONY: setup repro test test-fast params lock lint format bench bench-featurize simulator-summary \
 	features-vs-truth model-vs-oracle bench-explain explain-fidelity bench-score value-at-risk \
 	score tune ui clean
 
@@ -29,9 +29,13 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 repro: setup
 	dvc repro
 
-## Run the test suite.
+## Run the whole test suite: logic, stages, notebooks and DVC end to end (CI runs this).
 test: setup
 	pytest
+
+## The inner loop: the logic tests on tiny frames and the layout checks (about a minute).
+test-fast: setup
+	pytest -m logic
 
 ## Recompose params.yaml from conf/ after editing conf/ (dvc repro reads params.yaml).
 params: setup
@@ -42,8 +46,9 @@ lock: setup
 	uv pip compile pyproject.toml --extra dev --constraint constraints.txt --python-version 3.11 \
 		--generate-hashes --quiet -o requirements.lock
 
+## Ruff, and the import contracts of pyproject.toml (stages on top, logic below).
 lint: setup
-	ruff check . && ruff format --check .
+	ruff check . && ruff format --check . && lint-imports
 
 format: setup
 	ruff check --fix . && ruff format .
@@ -96,13 +101,13 @@ score: setup
 tune: setup
 	python -m pipeline.tune
 
-## MLflow UI at http://127.0.0.1:$(MLFLOW_PORT) on the store training.mlflow.tracking_uri names
+## MLflow UI at http://127.0.0.1:$(MLFLOW_PORT) on the store tracking.tracking_uri names
 ## (or MLFLOW_TRACKING_URI).
 MLFLOW_PORT ?= 5000
 ui: setup
 	mlflow ui --host 127.0.0.1 --port $(MLFLOW_PORT) --workers 1 --backend-store-uri \
 		"$${MLFLOW_TRACKING_URI:-$$(python -c 'from pipeline.config import load_config; \
-		print(load_config().training.mlflow.tracking_uri)')}"
+		print(load_config().tracking.tracking_uri)')}"
 
 clean:
 	rm -rf $(VENV)

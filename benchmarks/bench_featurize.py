@@ -20,7 +20,7 @@ import pandas as pd
 from bench_generate import run_sizes, run_stage
 
 from features import rfm
-from features.inputs import prepare_inputs
+from features.history import prepare_history
 from pipeline.config import load_config
 from pipeline.params import compose_params, write_params
 
@@ -51,10 +51,10 @@ def rfm_pandas(params: Path) -> tuple[pd.DataFrame, float]:
     started = time.perf_counter()
     customers = pd.read_parquet(Path(cfg.paths.validated_dir) / "customers.parquet")
     transactions = pd.read_parquet(Path(cfg.paths.validated_dir) / "transactions.parquet")
-    inputs = prepare_inputs(
+    history = prepare_history(
         {"customers": customers, "transactions": transactions}, cfg.features, cfg.data
     )
-    frame = rfm.compute(inputs, pd.Timestamp(LAST_CUTOFF))
+    frame = rfm.compute(history, pd.Timestamp(LAST_CUTOFF))
     seconds = time.perf_counter() - started
     return frame.set_index(customers["customer_id"]), seconds
 

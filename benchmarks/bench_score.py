@@ -17,9 +17,9 @@ from pathlib import Path
 
 from bench_generate import run_sizes, run_stage
 
+from pipeline.artifacts import MANIFEST
 from pipeline.config import load_config
 from pipeline.params import compose_params, write_params
-from pipeline.scoring.export import MANIFEST_FILE
 
 RESULTS = Path(__file__).parent / "results" / "score.md"
 MODELS_DIR = Path("data/models")
@@ -36,7 +36,7 @@ def bench(n_customers: int, workdir: Path) -> dict:
         f"paths.reports_dir={workdir}/reports",
         f"paths.retention_dir={workdir}/retention",
         f"paths.models_dir={MODELS_DIR.resolve()}",
-        f"training.mlflow.tracking_uri=sqlite:///{workdir}/mlruns/mlflow.db",
+        f"tracking.tracking_uri=sqlite:///{workdir}/mlruns/mlflow.db",
         "scoring.model_source=pipeline",
     ]
     params = workdir / "params.yaml"
@@ -45,7 +45,7 @@ def bench(n_customers: int, workdir: Path) -> dict:
     run_stage("pipeline.validate", params)
     seconds, gib = run_stage("pipeline.score", params)
     (day,) = Path(load_config(params).paths.retention_dir).iterdir()
-    manifest = json.loads((day / MANIFEST_FILE).read_text())
+    manifest = json.loads((day / MANIFEST).read_text())
     counts, steps = manifest["counts"], manifest["timings"]
     return {
         "customers": f"{n_customers:,}",

@@ -18,23 +18,25 @@ from pathlib import Path
 
 import mlflow
 import pandas as pd
+from default_data import explain_against_truth, ground_truth, split_features
 
-from models.training import train_model
+from models.explain import Explained
+from models.fit import train_model
+from pipeline.artifacts import MODEL_DIR, TRUTH_HAZARDS
 from pipeline.config import load_config
-from pipeline.explain import Explained, explain, fidelity_groups
-from pipeline.simulator.fidelity import fidelity_report
-from pipeline.simulator.truth import true_churn
-from pipeline.train import MODEL_DIR, split_features
+from pipeline.explain import fidelity_groups
+from simulator.fidelity import fidelity_report
+from simulator.truth import true_churn
 
 RESULTS = Path(__file__).parent / "results" / "explain_fidelity.md"
 
 
-def fidelity_table(explained: Explained) -> pd.DataFrame:
+def fidelity_table(explained: Explained, truth: pd.DataFrame) -> pd.DataFrame:
     report = fidelity_report(
-        explained.truth,
+        truth,
         explained.customers["risk_cause_1"],
         explained.rows["churn_definition"],
-        fidelity_groups(explained),
+        fidelity_groups(explained, truth),
     )
     return pd.DataFrame(
         [
@@ -47,7 +49,7 @@ def fidelity_table(explained: Explained) -> pd.DataFrame:
 
 def cause_coverage(cfg, explained: Explained) -> pd.DataFrame:
     """Spearman correlation of attributed contribution and true hazard component, per cause."""
-    hazards = pd.read_parquet(Path(cfg.paths.ground_truth_dir) / "hazards.parquet")
+    hazards = pd.read_parquet(Path(cfg.paths.ground_truth_dir) / TRUTH_HAZARDS)
     state = explained.rows[["customer_id", "cutoff", "churn_definition"]].merge(
         hazards, on=["customer_id", "cutoff"], how="left"
     )
@@ -72,13 +74,13 @@ def main() -> None:
     cfg = load_config()
     catalogue, split, parts = split_features(cfg)
     model = mlflow.sklearn.load_model(str(Path(cfg.paths.models_dir) / MODEL_DIR))
-    explained = explain(cfg, model, parts["test"])
+    explained, truth = explain_against_truth(cfg, model, parts["test"])
     top = explained.rows[explained.top_risk]
     composition = (
         pd.DataFrame(
             {
                 "churn_definition": top["churn_definition"],
-                "truly_churned": explained.truth["truly_churned"][explained.top_risk].to_numpy(),
+                "truly_churned": truth["truly_churned"][explained.top_risk].to_numpy(),
             }
         )
         .groupby("churn_definition")
@@ -89,17 +91,14 @@ def main() -> None:
         normalize=True
     )
 
-    churn_time = pd.read_parquet(
-        Path(cfg.paths.ground_truth_dir) / "customers.parquet",
-        columns=["customer_id", "churn_time"],
-    )
+    churn_time = ground_truth(cfg).customers[["customer_id", "churn_time"]]
     horizon = cfg.features.label.horizon_days
     relabelled = {
         name: rows.assign(churned=true_churn(rows, churn_time, horizon).astype("Int8").to_numpy())
         for name, rows in parts.items()
     }
     on_truth = train_model(cfg.model, relabelled, catalogue, cfg.training.calibration, cfg.seed)
-    explained_on_truth = explain(cfg, on_truth.model, relabelled["test"])
+    explained_on_truth = explain_against_truth(cfg, on_truth.model, relabelled["test"])
 
     sections = [
         f"Test cutoff {split.test_cutoff.date()}, {len(explained.rows):,} rows.",
@@ -114,7 +113,7 @@ def main() -> None:
         "",
         "## Fidelity of the trained model (the `explain` stage's figures)",
         "",
-        fidelity_table(explained).to_markdown(index=False),
+        fidelity_table(explained, truth).to_markdown(index=False),
         "",
         "## Feature coverage: Spearman(attributed contribution, true hazard component)",
         "",
@@ -122,7 +121,7 @@ def main() -> None:
         "",
         "## Diagnosis: the same model trained on the simulator's true churn as label",
         "",
-        fidelity_table(explained_on_truth).to_markdown(index=False),
+        fidelity_table(*explained_on_truth).to_markdown(index=False),
     ]
     text = "\n".join(sections) + "\n"
     RESULTS.write_text(text, encoding="utf-8")

@@ -13,20 +13,20 @@ from pathlib import Path
 
 import pandas as pd
 
+from pipeline.artifacts import FEATURES, TRUTH_CUSTOMERS, TRUTH_HAZARDS
 from pipeline.config import load_config
-from pipeline.featurize import FEATURES_FILE
-from pipeline.simulator.truth import true_churn
+from simulator.truth import true_churn
 
 
 def main() -> None:
     cfg = load_config()
     truth_dir = Path(cfg.paths.ground_truth_dir)
     features = pd.read_parquet(
-        Path(cfg.paths.features_dir) / FEATURES_FILE,
+        Path(cfg.paths.features_dir) / FEATURES,
         columns=["customer_id", "cutoff", "lifecycle_stage", "churn_definition", "churned"],
     )
     rows = features[features["churned"].notna()].reset_index(drop=True)
-    truth = pd.read_parquet(truth_dir / "customers.parquet", columns=["customer_id", "churn_time"])
+    truth = pd.read_parquet(truth_dir / TRUTH_CUSTOMERS, columns=["customer_id", "churn_time"])
     rows["truth"] = true_churn(rows, truth, cfg.features.label.horizon_days)
     rows["churned"] = rows["churned"].astype(bool)
 
@@ -47,9 +47,7 @@ def main() -> None:
             f"{definition}: label = truth for {agreement:.1%}; true churners labelled {recall:.1%}"
         )
 
-    hazards = pd.read_parquet(
-        truth_dir / "hazards.parquet", columns=["customer_id", "cutoff", "stage"]
-    )
+    hazards = pd.read_parquet(truth_dir / TRUTH_HAZARDS, columns=["customer_id", "cutoff", "stage"])
     stages = features.merge(hazards, on=["customer_id", "cutoff"])
     confusion = pd.crosstab(stages["stage"], stages["lifecycle_stage"], normalize="index")
     print("\nrule-based lifecycle stage (columns) by true stage (rows), share of row:")

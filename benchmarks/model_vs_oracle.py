@@ -16,13 +16,14 @@ from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
+from default_data import ground_truth, split_features
 
 from models.estimators import labels
+from models.fit import train_model
 from models.metrics import evaluate
-from models.training import train_model
 from pipeline.config import Config, load_config
-from pipeline.simulator.oracle import oracle_probability
-from pipeline.train import split_features
+from simulator.oracle import oracle_probability
+from simulator.truth import GroundTruth
 
 RESULTS = Path(__file__).parent / "results" / "model_vs_oracle.md"
 TRUE_RATE, TRUE_HAZARD = "true_purchase_rate", "true_weekly_hazard"
@@ -31,14 +32,9 @@ TRUE_RATE, TRUE_HAZARD = "true_purchase_rate", "true_weekly_hazard"
 GONE_HAZARD = 10.0
 
 
-def with_true_state(cfg: Config, rows: pd.DataFrame) -> pd.DataFrame:
-    truth = Path(cfg.paths.ground_truth_dir)
-    hazards = pd.read_parquet(
-        truth / "hazards.parquet", columns=["customer_id", "cutoff", "stage", "hazard_total"]
-    )
-    customers = pd.read_parquet(
-        truth / "customers.parquet", columns=["customer_id", "purchase_rate"]
-    )
+def with_true_state(cfg: Config, truth: GroundTruth, rows: pd.DataFrame) -> pd.DataFrame:
+    hazards = truth.hazards[["customer_id", "cutoff", "stage", "hazard_total"]]
+    customers = truth.customers[["customer_id", "purchase_rate"]]
     state = rows[["customer_id", "cutoff"]].merge(hazards, on=["customer_id", "cutoff"], how="left")
     state = state.merge(customers, on="customer_id", how="left")
     multiplier = state["stage"].astype(object).map(cfg.simulator.lifecycle.purchase_multiplier)
@@ -51,7 +47,8 @@ def with_true_state(cfg: Config, rows: pd.DataFrame) -> pd.DataFrame:
 def main() -> None:
     cfg = load_config()
     catalogue, split, parts = split_features(cfg)
-    parts = {name: with_true_state(cfg, rows) for name, rows in parts.items()}
+    truth = ground_truth(cfg)
+    parts = {name: with_true_state(cfg, truth, rows) for name, rows in parts.items()}
     y = labels(parts["test"])
     evaluation = cfg.training.evaluation
 
@@ -79,7 +76,9 @@ def main() -> None:
         trained = train_model(model_cfg, parts, specs, cfg.training.calibration, cfg.seed)
         table[name] = scores(trained.test_probability)
         print(name, table[name], flush=True)
-    table["oracle (true state, no model)"] = scores(oracle_probability(cfg, parts["test"]))
+    table["oracle (true state, no model)"] = scores(
+        oracle_probability(truth, parts["test"], cfg.simulator, cfg.features.label.horizon_days)
+    )
     result = pd.DataFrame(table).T
     text = (
         f"Test cutoff {split.test_cutoff.date()}, {len(y):,} rows, churn rate {y.mean():.3f}; "

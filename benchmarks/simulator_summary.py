@@ -14,8 +14,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from pipeline.artifacts import TRUTH_CUSTOMERS, TRUTH_HAZARDS
 from pipeline.config import load_config
-from pipeline.simulator.calibration import target_cause_shares
+from simulator.calibration import target_cause_shares
 
 
 def main() -> None:
@@ -24,8 +25,8 @@ def main() -> None:
     raw, truth_dir = Path(cfg.paths.raw_dir), Path(cfg.paths.ground_truth_dir)
     customers = pd.read_parquet(raw / "customers.parquet")
     transactions = pd.read_parquet(raw / "transactions.parquet", columns=["customer_id", "amount"])
-    truth = pd.read_parquet(truth_dir / "customers.parquet")
-    hazards = pd.read_parquet(truth_dir / "hazards.parquet", columns=["stage"])
+    truth = pd.read_parquet(truth_dir / TRUTH_CUSTOMERS)
+    hazards = pd.read_parquet(truth_dir / TRUTH_HAZARDS, columns=["stage"])
 
     start = pd.Timestamp(sim.start_date)
     end = start + pd.Timedelta(weeks=sim.n_weeks)

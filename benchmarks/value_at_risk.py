@@ -29,13 +29,18 @@ from pathlib import Path
 
 import pandas as pd
 
-from features.build import DEFINITION, KEYS
+from features.columns import DEFINITION, KEYS
 from pipeline import score
+from pipeline.artifacts import (
+    EXCLUDED,
+    FEATURES,
+    LISTS_DIR,
+    PREDICTIONS,
+    TRUTH_CUSTOMERS,
+    ground_truth_dir,
+)
 from pipeline.config import Config, load_config
-from pipeline.featurize import FEATURES_FILE
-from pipeline.scoring.export import EXCLUDED, LISTS_DIR
-from pipeline.simulator.truth import simulated_truth_dir, true_churn
-from pipeline.train import PREDICTIONS_FILE
+from simulator.truth import true_churn
 
 RESULTS = Path(__file__).parent / "results" / "value_at_risk.md"
 
@@ -76,10 +81,7 @@ def lists_at(cfg: Config, day: str, threshold: float, workdir: Path) -> pd.DataF
         cfg,
         paths=replace(cfg.paths, retention_dir=str(retention_dir)),
         scoring=replace(cfg.scoring, as_of=day, model_source="pipeline", risk_threshold=threshold),
-        training=replace(
-            cfg.training,
-            mlflow=replace(cfg.training.mlflow, tracking_uri=f"sqlite:///{workdir}/mlflow.db"),
-        ),
+        tracking=replace(cfg.tracking, tracking_uri=f"sqlite:///{workdir}/mlflow.db"),
     )
     score.run(run_cfg)
     return scored_customers(retention_dir / day)
@@ -102,17 +104,17 @@ def comparison(customers: pd.DataFrame, threshold: float) -> pd.DataFrame:
 
 def main() -> None:
     cfg = load_config()
-    truth_dir = simulated_truth_dir(cfg)
+    truth_dir = ground_truth_dir(cfg.paths.ground_truth_dir, cfg.paths.raw_dir, cfg.data)
     if truth_dir is None:
         raise SystemExit("needs the simulator's data and ground truth: run `make repro` first")
-    test_cutoff = pd.read_parquet(Path(cfg.paths.models_dir) / PREDICTIONS_FILE)["cutoff"].iloc[0]
+    test_cutoff = pd.read_parquet(Path(cfg.paths.models_dir) / PREDICTIONS)["cutoff"].iloc[0]
     day = str(test_cutoff.date())
     rows = pd.read_parquet(
-        Path(cfg.paths.features_dir) / FEATURES_FILE,
+        Path(cfg.paths.features_dir) / FEATURES,
         columns=[*KEYS, DEFINITION],
         filters=[("cutoff", "==", test_cutoff)],
     )
-    truth = pd.read_parquet(truth_dir / "customers.parquet", columns=["customer_id", "churn_time"])
+    truth = pd.read_parquet(truth_dir / TRUTH_CUSTOMERS, columns=["customer_id", "churn_time"])
     rows["truly_churned"] = true_churn(rows, truth, cfg.features.label.horizon_days).to_numpy()
     thresholds = sorted({cfg.scoring.risk_threshold, *THRESHOLDS}, reverse=True)
     tables = []

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from fnmatch import fnmatchcase
 
-from pipeline.config import ConfigError
+from contract.errors import ConfigError
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,10 @@ import numpy as np
 import pandas as pd
 
 from features import events as ev
-from features.inputs import Inputs
+from features.history import CustomerHistory
 
 
-def describe(inputs: Inputs) -> dict[str, str]:
+def describe(history: CustomerHistory) -> dict[str, str]:
     return {
         "competitor_offers_running": "competitor offers running in the customer's region at "
         "the cutoff",
@@ -21,13 +21,13 @@ def describe(inputs: Inputs) -> dict[str, str]:
         **{
             f"competitor_offer_days_{w}d": f"offer-days of competitor offers in the region over "
             f"the last {w} days (overlapping offers add up)"
-            for w in inputs.features.windows_days
+            for w in history.features.windows_days
         },
     }
 
 
-def compute(inputs: Inputs, cutoff: pd.Timestamp) -> pd.DataFrame:
-    offers = inputs.competitor_offers
+def compute(history: CustomerHistory, cutoff: pd.Timestamp) -> pd.DataFrame:
+    offers = history.competitor_offers
     started = offers["start_date"] < cutoff
     # An offer runs through its end date: it covers [start_date, end_date + 1 day).
     ends = offers["end_date"] + ev.DAY
@@ -36,7 +36,7 @@ def compute(inputs: Inputs, cutoff: pd.Timestamp) -> pd.DataFrame:
         "competitor_offers_running": running.astype(float),
         "competitor_offer_discount": offers["discount"].where(running, 0.0),
     }
-    for w in inputs.features.windows_days:
+    for w in history.features.windows_days:
         overlap = ends.clip(upper=cutoff) - offers["start_date"].clip(lower=cutoff - w * ev.DAY)
         by_region[f"competitor_offer_days_{w}d"] = (
             (overlap / ev.DAY).clip(lower=0).where(started, 0.0)
@@ -46,7 +46,7 @@ def compute(inputs: Inputs, cutoff: pd.Timestamp) -> pd.DataFrame:
         .groupby(offers["region"].to_numpy())
         .agg({name: "max" if name == "competitor_offer_discount" else "sum" for name in by_region})
     )
-    region = inputs.customers["region"].to_numpy()
+    region = history.customers["region"].to_numpy()
     return pd.DataFrame(
         {
             name: np.nan_to_num(per_region[name].reindex(region).to_numpy(dtype=float))

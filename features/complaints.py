@@ -9,13 +9,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from contract.tables import COMPLAINT_CATEGORIES
 from features import events as ev
-from features.inputs import Inputs
-from pipeline.contract import COMPLAINT_CATEGORIES
+from features.history import CustomerHistory
 
 
-def describe(inputs: Inputs) -> dict[str, str]:
-    cfg = inputs.features
+def describe(history: CustomerHistory) -> dict[str, str]:
+    cfg = history.features
     long = cfg.long_window_days
     return {
         **{f"complaints_{w}d": f"complaints opened in the last {w} days" for w in cfg.windows_days},
@@ -40,10 +40,10 @@ def describe(inputs: Inputs) -> dict[str, str]:
     }
 
 
-def compute(inputs: Inputs, cutoff: pd.Timestamp) -> pd.DataFrame:
-    cfg = inputs.features
-    complaints = inputs.events["complaints"]
-    n = inputs.n_customers
+def compute(history: CustomerHistory, cutoff: pd.Timestamp) -> pd.DataFrame:
+    cfg = history.features
+    complaints = history.events["complaints"]
+    n = history.n_customers
     long = cfg.long_window_days
     opened = complaints["opened_at"]
     in_long = ev.in_window(opened, cutoff, long)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pandas as pd
 
-from features.inputs import Inputs
+from features.history import CustomerHistory
 
 
-def describe(inputs: Inputs) -> dict[str, str]:
+def describe(history: CustomerHistory) -> dict[str, str]:
     return {"credit_score": "credit score on file, 300-850 (NaN: unknown); a snapshot value"}
 
 
-def compute(inputs: Inputs, cutoff: pd.Timestamp) -> pd.DataFrame:
-    return pd.DataFrame({"credit_score": inputs.customers["credit_score"].to_numpy(dtype=float)})
+def compute(history: CustomerHistory, cutoff: pd.Timestamp) -> pd.DataFrame:
+    return pd.DataFrame({"credit_score": history.customers["credit_score"].to_numpy(dtype=float)})

@@ -8,22 +8,22 @@ from __future__ import annotations
 
 import pandas as pd
 
-from features.inputs import Inputs
+from features.history import CustomerHistory
 
 PREFIX = "declared_"
 
 
-def describe(inputs: Inputs) -> dict[str, str]:
+def describe(history: CustomerHistory) -> dict[str, str]:
     return {
         f"{PREFIX}{name}": f"declared customer attribute {name!r} ({kind}), a snapshot value"
-        for name, kind in inputs.data.extra_customer_columns.items()
+        for name, kind in history.data.extra_customer_columns.items()
     }
 
 
-def compute(inputs: Inputs, cutoff: pd.Timestamp) -> pd.DataFrame:
-    customers = inputs.customers
+def compute(history: CustomerHistory, cutoff: pd.Timestamp) -> pd.DataFrame:
+    customers = history.customers
     columns = {}
-    for name, kind in inputs.data.extra_customer_columns.items():
+    for name, kind in history.data.extra_customer_columns.items():
         values = customers[name]
         columns[f"{PREFIX}{name}"] = (
             values.to_numpy(dtype=float, na_value=float("nan"))

@@ -23,7 +23,7 @@ def index_events(table: pd.DataFrame, customer_ids: pd.Index, time_column: str) 
     ``customer_ids`` is the customers table's ``customer_id`` in row order; validation
     guarantees every event refers to one of them and has its (non-null) event time.
     Tables exported in that order already (the simulator's are) are not sorted again:
-    at 1M customers the sort dominated preparing the inputs, while checking the order is
+    at 1M customers the sort dominated preparing the history, while checking the order is
     one linear pass.
     """
     codes = customer_ids.get_indexer(table["customer_id"])

@@ -16,23 +16,24 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from contract.errors import ConfigError
+from contract.tables import CONTRACT_TYPES
 from features import events as ev
-from features.inputs import Inputs
-from pipeline.config import CHURN_DEFINITIONS, ConfigError
-from pipeline.contract import CONTRACT_TYPES
+from features.config import CHURN_DEFINITIONS
+from features.history import CustomerHistory
 
 
-def churn_definitions(inputs: Inputs) -> pd.Categorical:
+def churn_definitions(history: CustomerHistory) -> pd.Categorical:
     """The churn definition that applies to each customer."""
-    mapping = inputs.features.label.definition_by_contract_type
+    mapping = history.features.label.definition_by_contract_type
     missing = sorted(set(CONTRACT_TYPES) - set(mapping))
     if missing:
         raise ConfigError(
             f"features.label.definition_by_contract_type: no definition for contract types "
             f"{missing}"
         )
-    definitions = pd.Categorical(inputs.customers["contract_type"].map(mapping), CHURN_DEFINITIONS)
-    if "contractual" in set(definitions) and "churn_date" not in inputs.customers:
+    definitions = pd.Categorical(history.customers["contract_type"].map(mapping), CHURN_DEFINITIONS)
+    if "contractual" in set(definitions) and "churn_date" not in history.customers:
         raise ConfigError(
             "features.label: the contractual definition needs customers.churn_date, which the "
             "customers table does not have; map those contract types to non_contractual"
@@ -40,44 +41,46 @@ def churn_definitions(inputs: Inputs) -> pd.Categorical:
     return definitions
 
 
-def active_at(inputs: Inputs, cutoff: pd.Timestamp, definitions: pd.Categorical) -> np.ndarray:
+def active_at(
+    history: CustomerHistory, cutoff: pd.Timestamp, definitions: pd.Categorical
+) -> np.ndarray:
     """Which customers get a row at the cutoff (boolean per customer)."""
-    customers = inputs.customers
-    window = inputs.features.label.active_window_days
+    customers = history.customers
+    window = history.features.label.active_window_days
     signed_up = (customers["signup_date"] < cutoff).to_numpy()
     alive = (
         ~(customers["churn_date"] <= cutoff).to_numpy()
         if "churn_date" in customers
         else np.ones(len(customers), dtype=bool)
     )
-    tx = inputs.events["transactions"]
-    bought = ev.count(tx, ev.in_window(tx["timestamp"], cutoff, window), inputs.n_customers) > 0
+    tx = history.events["transactions"]
+    bought = ev.count(tx, ev.in_window(tx["timestamp"], cutoff, window), history.n_customers) > 0
     new = (customers["signup_date"] >= cutoff - window * ev.DAY).to_numpy()
     contractual = np.asarray(definitions == "contractual")
     return signed_up & alive & (contractual | bought | new)
 
 
 def churn_label(
-    inputs: Inputs,
+    history: CustomerHistory,
     cutoff: pd.Timestamp,
     definitions: pd.Categorical,
     observed_until: pd.Timestamp,
 ) -> np.ndarray:
     """1.0 churned, 0.0 stayed, NaN when the label window runs past ``observed_until``."""
-    horizon = inputs.features.label.horizon_days * ev.DAY
+    horizon = history.features.label.horizon_days * ev.DAY
     if cutoff + horizon > observed_until:
-        return np.full(inputs.n_customers, np.nan)
-    tx = inputs.events["transactions"]
+        return np.full(history.n_customers, np.nan)
+    tx = history.events["transactions"]
     buys_in_horizon = (
         ev.count(
-            tx, ev.in_window(tx["timestamp"], cutoff + horizon, horizon.days), inputs.n_customers
+            tx, ev.in_window(tx["timestamp"], cutoff + horizon, horizon.days), history.n_customers
         )
         > 0
     )
-    if "churn_date" in inputs.customers:
-        churn_date = inputs.customers["churn_date"]
+    if "churn_date" in history.customers:
+        churn_date = history.customers["churn_date"]
         cancels = ((churn_date > cutoff) & (churn_date <= cutoff + horizon)).to_numpy()
     else:
-        cancels = np.zeros(inputs.n_customers, dtype=bool)
+        cancels = np.zeros(history.n_customers, dtype=bool)
     contractual = np.asarray(definitions == "contractual")
     return np.where(contractual, cancels, ~buys_in_horizon).astype(float)

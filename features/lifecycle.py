@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pipeline.config import LifecycleRulesConfig
+from features.config import LifecycleRulesConfig
 
 STAGES = ("cultivation", "growth", "maturity", "decline")
 

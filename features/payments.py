@@ -12,13 +12,13 @@ import numpy as np
 import pandas as pd
 
 from features import events as ev
-from features.inputs import Inputs
+from features.history import CustomerHistory
 
 LAST_STATUSES = ("none", "paid", "late", "unpaid")
 
 
-def describe(inputs: Inputs) -> dict[str, str]:
-    cfg = inputs.features
+def describe(history: CustomerHistory) -> dict[str, str]:
+    cfg = history.features
     return {
         **{
             f"payments_late_{w}d": f"payments paid late, paid in the last {w} days"
@@ -36,10 +36,10 @@ def describe(inputs: Inputs) -> dict[str, str]:
     }
 
 
-def compute(inputs: Inputs, cutoff: pd.Timestamp) -> pd.DataFrame:
-    cfg = inputs.features
-    payments = inputs.events["payments"]
-    n = inputs.n_customers
+def compute(history: CustomerHistory, cutoff: pd.Timestamp) -> pd.DataFrame:
+    cfg = history.features
+    payments = history.events["payments"]
+    n = history.n_customers
     due = payments["due_date"]
     paid_before = ev.in_window(payments["paid_date"], cutoff)
     outstanding = ev.in_window(due, cutoff) & ~paid_before

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pandas as pd
 
 from features import events as ev
-from features.inputs import Inputs
+from features.history import CustomerHistory
 
 
-def describe(inputs: Inputs) -> dict[str, str]:
-    long = inputs.features.long_window_days
+def describe(history: CustomerHistory) -> dict[str, str]:
+    long = history.features.long_window_days
     return {
         f"discount_share_{long}d": f"discounts received per unit paid over the last {long} days",
         f"promo_purchase_share_{long}d": f"share of the last {long} days' purchases made with a "
@@ -17,10 +17,10 @@ def describe(inputs: Inputs) -> dict[str, str]:
     }
 
 
-def compute(inputs: Inputs, cutoff: pd.Timestamp) -> pd.DataFrame:
-    tx = inputs.events["transactions"]
-    n = inputs.n_customers
-    long = inputs.features.long_window_days
+def compute(history: CustomerHistory, cutoff: pd.Timestamp) -> pd.DataFrame:
+    tx = history.events["transactions"]
+    n = history.n_customers
+    long = history.features.long_window_days
     in_long = ev.in_window(tx["timestamp"], cutoff, long)
     purchases = ev.count(tx, in_long, n)
     return pd.DataFrame(

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pandas as pd
 
 from features import events as ev
-from features.inputs import Inputs
+from features.history import CustomerHistory
 
 
-def describe(inputs: Inputs) -> dict[str, str]:
-    cfg = inputs.features
+def describe(history: CustomerHistory) -> dict[str, str]:
+    cfg = history.features
     long = cfg.long_window_days
     return {
         **{
@@ -20,10 +20,10 @@ def describe(inputs: Inputs) -> dict[str, str]:
     }
 
 
-def compute(inputs: Inputs, cutoff: pd.Timestamp) -> pd.DataFrame:
-    cfg = inputs.features
-    tx = inputs.events["transactions"]
-    n = inputs.n_customers
+def compute(history: CustomerHistory, cutoff: pd.Timestamp) -> pd.DataFrame:
+    cfg = history.features
+    tx = history.events["transactions"]
+    n = history.n_customers
     returned = tx["is_return"].to_numpy()
     columns = {
         f"returns_{w}d": ev.count(tx, ev.in_window(tx["timestamp"], cutoff, w) & returned, n)

@@ -8,11 +8,11 @@ import numpy as np
 import pandas as pd
 
 from features import events as ev
-from features.inputs import Inputs
+from features.history import CustomerHistory
 
 
-def describe(inputs: Inputs) -> dict[str, str]:
-    cfg = inputs.features
+def describe(history: CustomerHistory) -> dict[str, str]:
+    cfg = history.features
     long = cfg.long_window_days
     return {
         "recency_days": "days since the last purchase (NaN: never bought)",
@@ -35,10 +35,10 @@ def describe(inputs: Inputs) -> dict[str, str]:
     }
 
 
-def compute(inputs: Inputs, cutoff: pd.Timestamp) -> pd.DataFrame:
-    cfg = inputs.features
-    tx = inputs.events["transactions"]
-    n = inputs.n_customers
+def compute(history: CustomerHistory, cutoff: pd.Timestamp) -> pd.DataFrame:
+    cfg = history.features
+    tx = history.events["transactions"]
+    n = history.n_customers
     long = cfg.long_window_days
     spend = tx["amount"].where(~tx["is_return"], 0.0)
 

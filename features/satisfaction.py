@@ -6,11 +6,11 @@ from __future__ import annotations
 import pandas as pd
 
 from features import events as ev
-from features.inputs import Inputs
+from features.history import CustomerHistory
 
 
-def describe(inputs: Inputs) -> dict[str, str]:
-    long = inputs.features.long_window_days
+def describe(history: CustomerHistory) -> dict[str, str]:
+    long = history.features.long_window_days
     return {
         "survey_score_last": "score (1-10) of the last survey answered (NaN: never)",
         "survey_score_change": "last survey score minus the one before (NaN: fewer than two)",
@@ -20,10 +20,10 @@ def describe(inputs: Inputs) -> dict[str, str]:
     }
 
 
-def compute(inputs: Inputs, cutoff: pd.Timestamp) -> pd.DataFrame:
-    surveys = inputs.events["surveys"]
-    n = inputs.n_customers
-    long = inputs.features.long_window_days
+def compute(history: CustomerHistory, cutoff: pd.Timestamp) -> pd.DataFrame:
+    surveys = history.events["surveys"]
+    n = history.n_customers
+    long = history.features.long_window_days
     score = surveys["score"]
     last = ev.take(score, ev.last_before(surveys, "timestamp", cutoff, n))
     previous = ev.take(score, ev.last_before(surveys, "timestamp", cutoff, n, back=1))

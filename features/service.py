@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pandas as pd
 
+from contract.tables import INCIDENT_KINDS
 from features import events as ev
-from features.inputs import Inputs
-from pipeline.contract import INCIDENT_KINDS
+from features.history import CustomerHistory
 
 
-def describe(inputs: Inputs) -> dict[str, str]:
-    cfg = inputs.features
+def describe(history: CustomerHistory) -> dict[str, str]:
+    cfg = history.features
     long = cfg.long_window_days
     return {
         **{
@@ -23,10 +23,10 @@ def describe(inputs: Inputs) -> dict[str, str]:
     }
 
 
-def compute(inputs: Inputs, cutoff: pd.Timestamp) -> pd.DataFrame:
-    cfg = inputs.features
-    incidents = inputs.events["service_incidents"]
-    n = inputs.n_customers
+def compute(history: CustomerHistory, cutoff: pd.Timestamp) -> pd.DataFrame:
+    cfg = history.features
+    incidents = history.events["service_incidents"]
+    n = history.n_customers
     columns = {}
     for kind in INCIDENT_KINDS:
         is_kind = (incidents["kind"] == kind).to_numpy()

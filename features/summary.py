@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from features.build import LABEL
+from features.columns import LABEL
 
 COMPLAINT_STATUSES = ("no complaint", "all resolved", "some unresolved")
 

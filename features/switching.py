@@ -10,13 +10,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from contract.tables import CONTRACT_TYPES
 from features import events as ev
-from features.inputs import Inputs
-from pipeline.contract import CONTRACT_TYPES
+from features.history import CustomerHistory
 
 
-def describe(inputs: Inputs) -> dict[str, str]:
-    long = inputs.features.long_window_days
+def describe(history: CustomerHistory) -> dict[str, str]:
+    long = history.features.long_window_days
     return {
         "tenure_days": "days since signup",
         "contract_type": f"contract type: {', '.join(CONTRACT_TYPES)}",
@@ -29,17 +29,17 @@ def describe(inputs: Inputs) -> dict[str, str]:
     }
 
 
-def compute(inputs: Inputs, cutoff: pd.Timestamp) -> pd.DataFrame:
-    customers = inputs.customers
-    tx = inputs.events["transactions"]
-    long = inputs.features.long_window_days
+def compute(history: CustomerHistory, cutoff: pd.Timestamp) -> pd.DataFrame:
+    customers = history.customers
+    tx = history.events["transactions"]
+    long = history.features.long_window_days
     in_long = ev.in_window(tx["timestamp"], cutoff, long)
     # Distinct (customer, category) pairs in the window, counted per customer.
     n_codes = np.int64(tx["category_code"].max() + 1) if len(tx) else np.int64(1)
     pairs = pd.unique(
         tx["customer"].to_numpy()[in_long] * n_codes + tx["category_code"].to_numpy()[in_long]
     )
-    n_categories = np.bincount(pairs // n_codes, minlength=inputs.n_customers)
+    n_categories = np.bincount(pairs // n_codes, minlength=history.n_customers)
     return pd.DataFrame(
         {
             "tenure_days": ev.days_before(cutoff, customers["signup_date"]),
@@ -48,7 +48,7 @@ def compute(inputs: Inputs, cutoff: pd.Timestamp) -> pd.DataFrame:
                 customers["signup_date"], customers["contract_type"], cutoff
             ),
             "loyalty_tier_rank": customers["loyalty_tier"]
-            .map({tier: rank for rank, tier in enumerate(inputs.data.loyalty_tiers)})
+            .map({tier: rank for rank, tier in enumerate(history.data.loyalty_tiers)})
             .to_numpy(dtype=float),
             "autopay": customers["autopay"].to_numpy(dtype=float),
             "account_manager": customers["account_manager"].to_numpy(dtype=float),

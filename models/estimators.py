@@ -20,8 +20,9 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
-from features.build import LABEL
-from pipeline.config import ConfigError, ModelConfig
+from contract.errors import ConfigError
+from features.columns import LABEL
+from models.config import ModelConfig
 
 
 def feature_columns(catalogue: list[dict], families: list[str] | None) -> list[str]:

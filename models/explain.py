@@ -15,6 +15,8 @@ cause.
 
 from __future__ import annotations
 
+import logging
+import time
 from dataclasses import dataclass
 
 import lightgbm as lgb
@@ -23,8 +25,13 @@ import pandas as pd
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.compose import ColumnTransformer
 
-from features.build import KEYS
-from pipeline.config import ConfigError
+from contract.errors import ConfigError
+from features.catalogue import assign_causes
+from features.columns import KEYS
+from models.estimators import model_inputs
+from models.metrics import top_k_mask
+
+log = logging.getLogger(__name__)
 
 SCALE = "raw log-odds of the LightGBM booster, before calibration"
 RISK = "risk"
@@ -152,3 +159,57 @@ def cause_importance(by_cause: pd.DataFrame, top_risk: np.ndarray) -> pd.DataFra
         for group, mask in groups.items()
     ]
     return pd.concat(tables, ignore_index=True)
+
+
+@dataclass
+class Explained:
+    """Everything derived from the SHAP values of a set of feature rows."""
+
+    rows: pd.DataFrame
+    contributions: Contributions
+    seconds: float
+    by_cause: pd.DataFrame
+    ranked: pd.DataFrame
+    customers: pd.DataFrame
+    causes_of: dict[str, str]
+    top_risk: np.ndarray
+
+    @property
+    def rows_per_second(self) -> float | None:
+        return round(len(self.rows) / self.seconds, 1) if self.seconds else None
+
+
+def explain_rows(
+    model: CalibratedClassifierCV,
+    rows: pd.DataFrame,
+    cause_patterns: dict[str, str],
+    cause_names: list[str],
+    n_causes: int,
+    top_risk_share: float,
+) -> Explained:
+    """SHAP values of ``rows`` (feature rows), summed into causes (``cause_patterns``:
+    feature pattern -> cause), ranked, with the ``n_causes`` strongest risk and protective
+    causes per row and the ``top_risk_share`` of rows of highest churn probability."""
+    columns = list(tree_parts(model)[0].feature_names_in_)
+    causes_of = assign_causes(columns, cause_patterns, cause_names)
+    inputs = model_inputs(rows, columns)
+    started = time.perf_counter()
+    contributions = shap_values(model, inputs)
+    seconds = time.perf_counter() - started
+    log.info("explained %d rows in %.1f s (%.0f rows/s)", len(rows), seconds, len(rows) / seconds)
+    probability = model.predict_proba(inputs)[:, 1]
+    by_cause = cause_contributions(contributions.by_feature, causes_of)
+    ranked = ranked_causes(rows, by_cause)
+    customers = top_causes(ranked, rows, n_causes)
+    customers.insert(2, "churn_probability", probability)
+    customers.insert(3, "raw_score", contributions.raw_score)
+    return Explained(
+        rows.reset_index(drop=True),
+        contributions,
+        seconds,
+        by_cause,
+        ranked,
+        customers,
+        causes_of,
+        top_k_mask(probability, top_risk_share),
+    )

@@ -9,9 +9,13 @@ retention lists relies on.
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pandas as pd
 from sklearn import metrics
+
+log = logging.getLogger(__name__)
 
 
 def top_k_mask(probability: np.ndarray, fraction: float) -> np.ndarray:
@@ -55,6 +59,11 @@ def top_metric_names(top_fractions: list[float]) -> list[str]:
     return [f"{kind}_{_top(fraction)}" for fraction in top_fractions for kind in TOP_METRICS]
 
 
+def higher_is_better(top_fractions: list[float]) -> list[str]:
+    """The metrics that can rank models: higher is better."""
+    return [*RANKING_METRICS, *top_metric_names(top_fractions)]
+
+
 def _top(fraction: float) -> str:
     return f"top_{round(fraction * 100)}pct"
 
@@ -81,6 +90,16 @@ def evaluate(
         scores[f"recall_{name}"] = y[top].sum() / max(y.sum(), 1)
         scores[f"lift_{name}"] = precision / y.mean()
     return {name: float(value) for name, value in scores.items()}
+
+
+def evaluate_models(
+    y: np.ndarray, scores: dict[str, np.ndarray], top_fractions: list[float], bins: int
+) -> dict[str, dict[str, float]]:
+    """``evaluate`` for each model's probabilities in ``scores``, by model name."""
+    metrics = {name: evaluate(y, p, top_fractions, bins) for name, p in scores.items()}
+    for name, values in metrics.items():
+        log.info("%s: ROC-AUC %.4f, PR-AUC %.4f", name, values["roc_auc"], values["pr_auc"])
+    return metrics
 
 
 def roc_curve_table(y: np.ndarray, probability: np.ndarray) -> pd.DataFrame:

@@ -10,13 +10,17 @@ that no customer informs both.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from features.build import LABEL
-from pipeline.config import ConfigError, SplitConfig
+from contract.errors import ConfigError
+from features.columns import LABEL
+from models.config import SplitConfig
+
+log = logging.getLogger(__name__)
 
 PARTS = ("train", "early_stopping", "calibration", "test")
 
@@ -97,3 +101,14 @@ def split_rows(
         "calibration": validation[for_calibration],
         "test": labelled[labelled["cutoff"] == split.test_cutoff],
     }
+
+
+def out_of_time_parts(
+    rows: pd.DataFrame, horizon_days: int, cfg: SplitConfig, seed: int
+) -> tuple[Split, dict[str, pd.DataFrame]]:
+    """The out-of-time split of the feature table's labelled cutoffs and each part's rows."""
+    labelled_cutoffs = list(rows.loc[rows[LABEL].notna(), "cutoff"].unique())
+    split = plan_split(labelled_cutoffs, horizon_days, cfg)
+    parts = split_rows(rows, split, cfg.calibration_share, seed)
+    log.info("split: %s; rows %s", split.as_dict(), {k: len(v) for k, v in parts.items()})
+    return split, parts

@@ -5,7 +5,7 @@ Inputs: the validated tables (`paths.validated_dir`). Outputs, in `paths.feature
 cutoff), with the features, `lifecycle_stage`, `churn_definition` and the label
 `churned` (empty when the label window runs past the data: scoring rows); and
 `catalogue.json`, each feature's description, family, dtype and churn cause. Rows and
-label rates per cutoff go to `paths.reports_dir`/features.json (DVC metrics).
+label rates per cutoff go to `paths.features_report` (DVC metrics).
 """
 
 from __future__ import annotations
@@ -17,27 +17,26 @@ from pathlib import Path
 import pandas as pd
 from tqdm import tqdm
 
-from features.build import LABEL, cutoff_dates, observed_until, plan_features, snapshot
 from features.catalogue import catalogue_records
-from features.inputs import prepare_inputs
+from features.columns import LABEL
+from features.feature_table import cutoff_dates, observed_until, plan_features, snapshot
+from features.history import prepare_history
+from pipeline.artifacts import CATALOGUE, FEATURES
 from pipeline.config import Config
 from pipeline.io import TableWriter, atomic_path, read_validated_tables, write_json
 from pipeline.stage import run_stage
 
 log = logging.getLogger(__name__)
 
-FEATURES_FILE = "features.parquet"
-CATALOGUE_FILE = "catalogue.json"
-
 
 def run(cfg: Config) -> None:
     tables = read_validated_tables(cfg.paths.validated_dir, cfg.data)
-    inputs = prepare_inputs(tables, cfg.features, cfg.data)
-    plan = plan_features(inputs, list(cfg.causes))
+    history = prepare_history(tables, cfg.features, cfg.data)
+    plan = plan_features(history, list(cfg.causes))
     for family, missing in plan.absent.items():
         log.warning("feature family %r left out: %s absent", family, ", ".join(missing))
-    data_end = observed_until(inputs)
-    cutoffs = cutoff_dates(inputs, data_end)
+    data_end = observed_until(history)
+    cutoffs = cutoff_dates(history, data_end)
     log.info(
         "%d features from %d families at %d cutoffs; data observed until %s",
         len(plan.catalogue),
@@ -48,12 +47,12 @@ def run(cfg: Config) -> None:
     per_cutoff = {}
     with atomic_path(Path(cfg.paths.features_dir)) as out:
         out.mkdir()
-        with TableWriter(out / FEATURES_FILE) as writer:
+        with TableWriter(out / FEATURES) as writer:
             for cutoff in tqdm(cutoffs, desc="cutoffs", unit="cutoff"):
-                rows = snapshot(inputs, plan, cutoff, data_end)
+                rows = snapshot(history, plan, cutoff, data_end)
                 writer.write(rows)
                 per_cutoff[str(cutoff.date())] = _summary(rows)
-        (out / CATALOGUE_FILE).write_text(
+        (out / CATALOGUE).write_text(
             json.dumps(catalogue_records(list(plan.catalogue)), indent=2, ensure_ascii=False)
             + "\n",
             encoding="utf-8",
@@ -64,7 +63,7 @@ def run(cfg: Config) -> None:
         "absent_families": plan.absent,
         "cutoffs": per_cutoff,
     }
-    write_json(report, Path(cfg.paths.reports_dir) / "features.json")
+    write_json(report, Path(cfg.paths.features_report))
 
 
 def _summary(rows: pd.DataFrame) -> dict[str, float | int | None]:

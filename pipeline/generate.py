@@ -1,8 +1,10 @@
 """Stage `generate`: simulate customers and write the contract's tables plus ground truth.
 
-Inputs: the `simulator` config. Outputs: `paths.raw_dir` (one file per contract table
-named in `data.tables`, in `data.format`) and `paths.ground_truth_dir` (customers.parquet,
-hazards.parquet, calibration.json), both replaced atomically.
+Inputs: the `simulator` config; the truth is recorded at the feature cutoffs
+(`features.cutoffs`). Outputs: `paths.raw_dir` (one file per contract table named in
+`data.tables`, in `data.format`) and `paths.ground_truth_dir` (true customers, hazards per
+cutoff and the hazard calibration; file names in pipeline/artifacts.py), both replaced
+atomically.
 """
 
 from __future__ import annotations
@@ -12,38 +14,39 @@ from contextlib import ExitStack
 from dataclasses import asdict
 from pathlib import Path
 
+import pandas as pd
 from tqdm import tqdm
 
+from pipeline.artifacts import CALIBRATION, TRUTH_CUSTOMERS, TRUTH_HAZARDS
 from pipeline.config import Config
-from pipeline.io import TableWriter, atomic_path, table_path, write_json, write_table
-from pipeline.simulator.run import prepare_simulation
-from pipeline.simulator.tables import (
+from pipeline.io import TableWriter, atomic_directories, table_path, write_json, write_table
+from pipeline.stage import run_stage
+from simulator.simulation import prepare_simulation
+from simulator.tables import (
     customers_table,
     event_tables,
     truth_customers_table,
     truth_hazards_table,
 )
-from pipeline.stage import run_stage
 
 log = logging.getLogger(__name__)
 
 
 def run(cfg: Config) -> None:
-    simulation = prepare_simulation(cfg.simulator, cfg.seed)
+    cutoffs = cfg.features.cutoffs
+    truth_at = pd.date_range(cutoffs.start, cutoffs.end, freq=cutoffs.freq)
+    simulation = prepare_simulation(cfg.simulator, cfg.seed, truth_at)
     log.info("hazard scale by cause: %s", simulation.calibration.hazard_scale)
     stems = {name: stem for name, stem in cfg.data.tables.items() if stem is not None}
-    with ExitStack() as stack:
-        raw = stack.enter_context(atomic_path(Path(cfg.paths.raw_dir)))
-        truth = stack.enter_context(atomic_path(Path(cfg.paths.ground_truth_dir)))
-        raw.mkdir()
-        truth.mkdir()
+    targets = (Path(cfg.paths.raw_dir), Path(cfg.paths.ground_truth_dir))
+    with atomic_directories(*targets) as (raw, truth), ExitStack() as stack:
         writers = {
             name: stack.enter_context(TableWriter(table_path(raw, stem, cfg.data.format)))
             for name, stem in stems.items()
             if name != "competitor_offers"
         }
-        truth_customers = stack.enter_context(TableWriter(truth / "customers.parquet"))
-        truth_hazards = stack.enter_context(TableWriter(truth / "hazards.parquet"))
+        truth_customers = stack.enter_context(TableWriter(truth / TRUTH_CUSTOMERS))
+        truth_hazards = stack.enter_context(TableWriter(truth / TRUTH_HAZARDS))
         blocks = tqdm(
             simulation.blocks(), total=simulation.n_blocks, desc="simulating", unit="block"
         )
@@ -59,7 +62,7 @@ def run(cfg: Config) -> None:
                 simulation.market.offers,
                 table_path(raw, stems["competitor_offers"], cfg.data.format),
             )
-        write_json(asdict(simulation.calibration), truth / "calibration.json")
+        write_json(asdict(simulation.calibration), truth / CALIBRATION)
 
 
 def main() -> None:

@@ -19,9 +19,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
+from matplotlib.figure import Figure
 
-from pipeline.config import ConfigError, DataConfig
-from pipeline.contract import MANDATORY_TABLES, OPTIONAL_TABLES
+from contract.config import DataConfig
+from contract.errors import ConfigError
+from contract.tables import MANDATORY_TABLES, OPTIONAL_TABLES
+from pipeline.artifacts import CATALOGUE, FEATURES, TRUTH_CUSTOMERS, TRUTH_HAZARDS
+from simulator.truth import CUSTOMER_COLUMNS, HAZARD_COLUMNS, GroundTruth
 
 log = logging.getLogger(__name__)
 
@@ -130,6 +134,40 @@ def read_validated_tables(validated_dir: str | Path, data: DataConfig) -> dict[s
             raise FileNotFoundError(f"table {name!r}: no validated file at {path}; run validate")
         tables[name] = pd.read_parquet(path)
     return tables
+
+
+def read_feature_table(features_dir: str | Path) -> tuple[pd.DataFrame, list[dict]]:
+    """The feature table and its catalogue, as the featurize stage wrote them."""
+    features_dir = Path(features_dir)
+    rows = pd.read_parquet(features_dir / FEATURES)
+    catalogue = json.loads((features_dir / CATALOGUE).read_text(encoding="utf-8"))
+    return rows, catalogue
+
+
+def write_plots(
+    directory: Path, tables: dict[str, pd.DataFrame], figures: dict[str, Figure]
+) -> None:
+    """Tables as CSV (DVC plots) and figures as PNG, named by their keys."""
+    for stem, table in tables.items():
+        table.to_csv(directory / f"{stem}.csv", index=False, float_format="%.6g")
+    for stem, figure in figures.items():
+        # No creation-time metadata: the same run writes the same bytes.
+        figure.savefig(directory / f"{stem}.png", dpi=100, metadata={"Software": None})
+
+
+def read_ground_truth(truth_dir: Path) -> GroundTruth:
+    """The columns of the simulator's truth tables that the oracle and fidelity read."""
+    return GroundTruth(
+        hazards=pd.read_parquet(truth_dir / TRUTH_HAZARDS, columns=HAZARD_COLUMNS),
+        customers=pd.read_parquet(truth_dir / TRUTH_CUSTOMERS, columns=CUSTOMER_COLUMNS),
+    )
+
+
+def write_parquet_and_csv(frame: pd.DataFrame, csv_frame: pd.DataFrame, stem: Path) -> None:
+    """``frame`` as ``<stem>.parquet`` (for systems) and ``csv_frame``, its rounded twin,
+    as ``<stem>.csv`` (for people)."""
+    frame.to_parquet(stem.with_suffix(".parquet"), index=False)
+    csv_frame.to_csv(stem.with_suffix(".csv"), index=False)
 
 
 def write_table(frame: pd.DataFrame, path: Path) -> None:

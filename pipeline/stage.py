@@ -7,14 +7,13 @@ import sys
 import time
 from collections.abc import Callable
 
-from pipeline.config import Config, ConfigError, config_from_cli
-from pipeline.scoring import ScoringRefused
-from pipeline.validation import ContractViolation
+from contract.errors import UserError
+from pipeline.config import Config, config_from_cli
 
 log = logging.getLogger("pipeline")
 
 # Errors a user can fix from the message alone: no traceback, exit code 1.
-USER_ERRORS = (ConfigError, ContractViolation, ScoringRefused, FileNotFoundError)
+USER_ERRORS = (UserError, FileNotFoundError)
 
 
 def run_stage(

@@ -3,172 +3,95 @@
 Inputs: `paths.features_dir` (features and catalogue). The main model (`model`) and the
 baselines (`training.baselines`) are fitted on the training cutoffs, calibrated on held-out
 customers of the validation cutoff and scored on the test cutoff (models/split.py). On
-simulated data the oracle (pipeline/simulator/oracle.py) is scored too.
+simulated data the oracle (simulator/oracle.py) is scored too.
 
-Outputs: `paths.models_dir` with the calibrated main model in MLflow format (`model/`),
-the test-cutoff predictions of every model (`predictions.parquet`), the MLflow run and
-registry record (`run.json`) and the training rows' feature profile that scoring checks
-drift against (`drift_reference.json`, models/drift.py); `paths.reports_dir`/train.json
-(DVC metrics) and `paths.reports_dir`/train/ (DVC plots: curves as CSV, figures as PNG).
-The same metrics, figures, config, data fingerprint and git commit go to an MLflow run,
-the model is registered, and the registry alias moves to it if it beats the champion.
+Outputs: `paths.models_dir` with the calibrated main model in MLflow format, the
+test-cutoff predictions of every model, the MLflow run and registry record and the
+training rows' feature profile that scoring checks drift against (models/drift.py; file
+names in pipeline/artifacts.py); `paths.train_report` (DVC metrics) and
+`paths.train_plots` (DVC plots: curves as CSV, figures as PNG). The same metrics,
+figures, config, data fingerprint and git commit go to an MLflow run, the model is
+registered, and the registry alias moves to it if it beats the champion.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import Callable
-from dataclasses import asdict
-from importlib.metadata import version
 from pathlib import Path
 
-import mlflow
-import numpy as np
 import pandas as pd
-from mlflow import MlflowClient
-from mlflow.models import ModelSignature, infer_signature
 
-from features.build import KEYS, LABEL
+from contract.errors import ConfigError
 from models.drift import reference_profile
 from models.estimators import best_iteration, labels, model_inputs
-from models.metrics import RANKING_METRICS, evaluate, top_metric_names
-from models.report import write_plots
-from models.split import Split, plan_split, split_rows
-from models.tracking import (
-    Promotion,
-    fingerprint,
-    flat_config,
-    git_commit,
-    promote_if_better,
-    signature_columns,
-    trusted_types,
-    use_tracking_store,
+from models.figures import training_plots
+from models.fit import ORACLE, TrainedModel, candidate_models, prediction_table, train_candidates
+from models.metrics import evaluate, evaluate_models, higher_is_better
+from models.split import Split, out_of_time_parts
+from pipeline.artifacts import (
+    CATALOGUE,
+    DRIFT_REFERENCE,
+    FEATURES,
+    PREDICTIONS,
+    RUN_RECORD,
+    ground_truth_dir,
 )
-from models.training import TrainedModel, train_candidates
-from pipeline.config import Config, ConfigError, ModelConfig
-from pipeline.featurize import CATALOGUE_FILE, FEATURES_FILE
-from pipeline.io import atomic_directories, write_json
-from pipeline.simulator.oracle import oracle_probability
+from pipeline.config import Config
+from pipeline.io import (
+    atomic_directories,
+    read_feature_table,
+    read_ground_truth,
+    write_json,
+    write_plots,
+)
+from pipeline.registry import ModelFormat, register_and_promote, save_model
 from pipeline.stage import run_stage
+from pipeline.tracking import fingerprint, log_training_run, training_run
+from simulator.oracle import oracle_probability
 
 log = logging.getLogger(__name__)
-
-MODEL_DIR = "model"
-PREDICTIONS_FILE = "predictions.parquet"
-RUN_FILE = "run.json"
-DRIFT_REFERENCE_FILE = "drift_reference.json"
-REPORT_FILE = "train.json"
-PLOTS_DIR = "train"
-ORACLE = "oracle"
-MODEL_REQUIREMENTS = ("scikit-learn", "lightgbm", "pandas", "numpy", "skops")
-
-
-def split_features(cfg: Config) -> tuple[list[dict], Split, dict[str, pd.DataFrame]]:
-    """The feature catalogue, the out-of-time split and the rows of each part."""
-    features_dir = Path(cfg.paths.features_dir)
-    rows = pd.read_parquet(features_dir / FEATURES_FILE)
-    catalogue = json.loads((features_dir / CATALOGUE_FILE).read_text(encoding="utf-8"))
-    labelled_cutoffs = list(rows.loc[rows[LABEL].notna(), "cutoff"].unique())
-    split = plan_split(labelled_cutoffs, cfg.features.label.horizon_days, cfg.training.split)
-    parts = split_rows(rows, split, cfg.training.split.calibration_share, cfg.seed)
-    log.info("split: %s; rows %s", split.as_dict(), {k: len(v) for k, v in parts.items()})
-    return catalogue, split, parts
 
 
 def run(cfg: Config) -> None:
     _check_registry_metric(cfg)
-    features_dir = Path(cfg.paths.features_dir)
-    catalogue, split, parts = split_features(cfg)
-
-    trained = train_candidates(
-        _candidates(cfg), parts, catalogue, cfg.training.calibration, cfg.seed
+    rows, catalogue = read_feature_table(cfg.paths.features_dir)
+    split, parts = out_of_time_parts(
+        rows, cfg.features.label.horizon_days, cfg.training.split, cfg.seed
     )
-    main = trained[cfg.model.name]
-    test = parts["test"]
+    candidates = candidate_models(cfg.model, cfg.training.baselines)
+    trained = train_candidates(candidates, parts, catalogue, cfg.training.calibration, cfg.seed)
+    main, test = trained[cfg.model.name], parts["test"]
     scores = {name: model.test_probability for name, model in trained.items()}
-    oracle = oracle_probability(cfg, test)
-    if oracle is not None:
-        scores[ORACLE] = oracle
-    evaluation = cfg.training.evaluation
-    y = labels(test)
-    metrics = {
-        name: evaluate(y, p, evaluation.top_fractions, evaluation.calibration_bins)
-        for name, p in scores.items()
-    }
-    for name, values in metrics.items():
-        log.info(
-            "%s on %s: ROC-AUC %.4f, PR-AUC %.4f",
-            name,
-            split.test_cutoff.date(),
-            values["roc_auc"],
-            values["pr_auc"],
-        )
+    truth_dir = ground_truth_dir(cfg.paths.ground_truth_dir, cfg.paths.raw_dir, cfg.data)
+    if truth_dir is not None:
+        truth = read_ground_truth(truth_dir)
+        horizon = cfg.features.label.horizon_days
+        scores[ORACLE] = oracle_probability(truth, test, cfg.simulator, horizon)
+    evaluation, y = cfg.training.evaluation, labels(test)
+    metrics = evaluate_models(y, scores, evaluation.top_fractions, evaluation.calibration_bins)
 
-    reports_dir = Path(cfg.paths.reports_dir)
-    with atomic_directories(Path(cfg.paths.models_dir), reports_dir / PLOTS_DIR) as (out, plots):
-        predictions = out / PREDICTIONS_FILE
-        _predictions(test, scores).to_parquet(predictions, index=False)
-        write_plots(plots, y, scores, cfg.model.name, main.model, evaluation.calibration_bins)
-        inputs = model_inputs(test, main.columns)
-        signature = infer_signature(inputs, main.model.predict_proba(inputs))
-        profile = reference_profile(
-            model_inputs(parts["train"], main.columns), cfg.scoring.drift.bins
-        )
-        write_json(profile, out / DRIFT_REFERENCE_FILE)
-        record = _track(
-            cfg,
-            split,
-            trained,
-            metrics,
-            test,
-            signature,
-            plots,
-            features_dir,
-            predictions,
-            out / DRIFT_REFERENCE_FILE,
-        )
-        mlflow.sklearn.save_model(
-            main.model,
-            out / MODEL_DIR,
-            signature=signature,
-            input_example=inputs.head(5),
-            pip_requirements=_requirements(),
-            skops_trusted_types=trusted_types(main.model),
-            pyfunc_predict_fn="predict_proba",
-        )
-        write_json(record, out / RUN_FILE)
-    write_json(_report(cfg, split, parts, metrics), reports_dir / REPORT_FILE)
-
-
-def _candidates(cfg: Config) -> dict[str, ModelConfig]:
-    """The main model, under its estimator name, then the baselines (a baseline named like
-    the main model, as `rfm_rule` is under `model=rfm_rule`, is left out)."""
-    if ORACLE in cfg.training.baselines:
-        raise ConfigError(f"training.baselines: {ORACLE!r} is reserved; rename the baseline")
-    baselines = {k: v for k, v in cfg.training.baselines.items() if k != cfg.model.name}
-    return {cfg.model.name: cfg.model, **baselines}
+    targets = (Path(cfg.paths.models_dir), Path(cfg.paths.train_plots))
+    with atomic_directories(*targets) as (out, plots):
+        prediction_table(test, scores).to_parquet(out / PREDICTIONS, index=False)
+        bins = evaluation.calibration_bins
+        write_plots(plots, *training_plots(y, scores, cfg.model.name, main.model, bins))
+        form = ModelFormat.of(main.model, model_inputs(test, main.columns))
+        training_rows = model_inputs(parts["train"], main.columns)
+        write_json(reference_profile(training_rows, cfg.training.drift_bins), out / DRIFT_REFERENCE)
+        record = _track(cfg, split, trained, metrics, test, form, out, plots)
+        save_model(main.model, form, out)
+        write_json(record, out / RUN_RECORD)
+    write_json(_report(cfg, split, parts, metrics), Path(cfg.paths.train_report))
 
 
 def _check_registry_metric(cfg: Config) -> None:
-    metric = cfg.training.registry.metric
-    allowed = [*RANKING_METRICS, *top_metric_names(cfg.training.evaluation.top_fractions)]
+    metric = cfg.tracking.registry.metric
+    allowed = higher_is_better(cfg.training.evaluation.top_fractions)
     if metric not in allowed:
         raise ConfigError(
-            f"training.registry.metric: {metric!r} is not a higher-is-better metric; "
+            f"tracking.registry.metric: {metric!r} is not a higher-is-better metric; "
             f"use one of {allowed}"
         )
-
-
-def _predictions(test: pd.DataFrame, scores: dict[str, np.ndarray]) -> pd.DataFrame:
-    frame = test[[*KEYS, "churn_definition", LABEL]].reset_index(drop=True)
-    for name, probability in scores.items():
-        frame[f"probability_{name}"] = probability.astype("float64")
-    return frame
-
-
-def _requirements() -> list[str]:
-    return [f"{package}=={version(package)}" for package in MODEL_REQUIREMENTS]
 
 
 def _track(
@@ -177,85 +100,57 @@ def _track(
     trained: dict[str, TrainedModel],
     metrics: dict[str, dict[str, float]],
     test: pd.DataFrame,
-    signature: ModelSignature,
+    form: ModelFormat,
+    out: Path,
     plots: Path,
-    features_dir: Path,
-    predictions: Path,
-    drift_reference: Path,
 ) -> dict:
-    """Log the run to MLflow, register the main model and move the alias if it wins."""
-    tracking_uri = use_tracking_store(cfg.training.mlflow)
-    registry = cfg.training.registry
-    main_name = cfg.model.name
-    main = trained[main_name]
-    inputs = model_inputs(test, main.columns)
-    with mlflow.start_run(run_name=main_name) as run:
-        mlflow.log_params(flat_config(cfg))
-        mlflow.log_dict(asdict(cfg), "config.yaml")
-        mlflow.set_tags(
-            {
-                "git_commit": git_commit(),
-                "data_fingerprint": fingerprint(
-                    features_dir / FEATURES_FILE, features_dir / CATALOGUE_FILE
-                ),
-                "model": main_name,
-                "test_cutoff": str(split.test_cutoff.date()),
-                "validation_cutoff": str(split.validation_cutoff.date()),
-                "promotion_rule": (
-                    f"{registry.alias} moves when {registry.metric} on the test rows beats the "
-                    f"champion's on the same rows by more than {registry.min_improvement}"
-                ),
-            }
-        )
-        mlflow.log_metrics(_mlflow_metrics(main_name, metrics, trained))
-        mlflow.log_artifacts(str(plots), artifact_path="plots")
-        mlflow.log_artifact(str(features_dir / CATALOGUE_FILE))
-        mlflow.log_artifact(str(predictions))
-        mlflow.log_dict(split.as_dict(), "split.json")
-        mlflow.log_artifact(str(drift_reference))
-        info = mlflow.sklearn.log_model(
-            main.model,
-            name="model",
-            signature=signature,
-            input_example=inputs.head(5),
-            pip_requirements=_requirements(),
-            skops_trusted_types=trusted_types(main.model),
-            pyfunc_predict_fn="predict_proba",
-            registered_model_name=registry.model_name,
-        )
-        version = str(info.registered_model_version)
-        promotion = promote_if_better(
-            MlflowClient(),
+    """Log the run to MLflow, register the main model and move the alias if it wins;
+    returns the run record."""
+    registry, main_name = cfg.tracking.registry, cfg.model.name
+    features_dir = Path(cfg.paths.features_dir)
+    tags = {
+        "data_fingerprint": fingerprint(features_dir / FEATURES, features_dir / CATALOGUE),
+        "model": main_name,
+        "test_cutoff": str(split.test_cutoff.date()),
+        "validation_cutoff": str(split.validation_cutoff.date()),
+        "promotion_rule": (
+            f"{registry.alias} moves when {registry.metric} on the test rows beats the "
+            f"champion's on the same rows by more than {registry.min_improvement}"
+        ),
+    }
+    with training_run(cfg.tracking, main_name) as (tracking_uri, run_id):
+        files = [features_dir / CATALOGUE, out / PREDICTIONS, out / DRIFT_REFERENCE]
+        flat = _flat_metrics(main_name, metrics, trained)
+        log_training_run(cfg, tags, flat, files, plots, split.as_dict())
+        version, promotion = register_and_promote(
+            trained[main_name].model,
+            form,
             registry,
-            version,
             metrics[main_name][registry.metric],
-            _champion_scorer(test, cfg),
+            lambda model, columns: _score_on(model, columns, test, cfg),
         )
-        mlflow.set_tags({f"promotion.{k}": str(v) for k, v in promotion.as_dict().items()})
-    return _run_record(tracking_uri, run.info.run_id, registry.model_name, version, promotion)
+    return {
+        "tracking_uri": tracking_uri,
+        "run_id": run_id,
+        "registered_model": registry.model_name,
+        "version": version,
+        "promotion": promotion.as_dict(),
+    }
 
 
-def _champion_scorer(test: pd.DataFrame, cfg: Config) -> Callable[[str], float | None]:
-    """Scores a registered model on this run's test rows with the registry metric; None
-    when the rows lack a feature its signature needs."""
-    y = labels(test)
+def _score_on(model: object, columns: list[str], test: pd.DataFrame, cfg: Config) -> float | None:
+    """A registered model's registry metric on this run's test rows; None when the rows
+    lack a feature it needs."""
+    if not columns or not set(columns) <= set(test.columns):
+        return None
     evaluation = cfg.training.evaluation
-
-    def score(uri: str) -> float | None:
-        columns = signature_columns(uri)
-        if not columns or not set(columns) <= set(test.columns):
-            return None
-        probability = mlflow.sklearn.load_model(uri).predict_proba(model_inputs(test, columns))[
-            :, 1
-        ]
-        return evaluate(y, probability, evaluation.top_fractions, evaluation.calibration_bins)[
-            cfg.training.registry.metric
-        ]
-
-    return score
+    probability = model.predict_proba(model_inputs(test, columns))[:, 1]
+    return evaluate(
+        labels(test), probability, evaluation.top_fractions, evaluation.calibration_bins
+    )[cfg.tracking.registry.metric]
 
 
-def _mlflow_metrics(
+def _flat_metrics(
     main_name: str, metrics: dict[str, dict[str, float]], trained: dict[str, TrainedModel]
 ) -> dict[str, float]:
     """The main model's metrics under their own names; others as ``<model>.<metric>``."""
@@ -273,25 +168,10 @@ def _mlflow_metrics(
     return flat
 
 
-def _run_record(
-    tracking_uri: str, run_id: str, model_name: str, version: str, promotion: Promotion
-) -> dict:
-    return {
-        "tracking_uri": tracking_uri,
-        "run_id": run_id,
-        "registered_model": model_name,
-        "version": version,
-        "promotion": promotion.as_dict(),
-    }
-
-
 def _report(
-    cfg: Config,
-    split: Split,
-    parts: dict[str, pd.DataFrame],
-    metrics: dict[str, dict[str, float]],
+    cfg: Config, split: Split, parts: dict[str, pd.DataFrame], metrics: dict[str, dict[str, float]]
 ) -> dict:
-    """train.json: what `dvc metrics diff` compares across experiments."""
+    """The train report: what `dvc metrics diff` compares across experiments."""
     return {
         "model": cfg.model.name,
         "split": {**split.as_dict(), "rows": {name: len(rows) for name, rows in parts.items()}},

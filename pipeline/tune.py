@@ -2,7 +2,7 @@
 
 Optuna's TPE sampler (seeded from `seed`) proposes `training.tuning.n_trials` settings
 from `training.tuning.search_space`. Each trial fits on the training cutoffs, stops early on
-the early-stopping customers, and is scored with `training.registry.metric` on the
+the early-stopping customers, and is scored with `tracking.registry.metric` on the
 calibration customers of the validation cutoff; the test cutoff is never looked at, so the
 `train` stage's test metrics stay honest. Every trial is an MLflow run nested under one
 `tune` run. The search changes nothing by itself: it prints the `dvc exp run -S ...`
@@ -17,13 +17,16 @@ from dataclasses import replace
 import mlflow
 import optuna
 
+from contract.errors import ConfigError
+from models.config import SearchRange
 from models.estimators import best_iteration_of
+from models.fit import fit_uncalibrated, model_data
 from models.metrics import evaluate
-from models.tracking import use_tracking_store
-from models.training import fit_uncalibrated, model_data
-from pipeline.config import Config, ConfigError, SearchRange
+from models.split import out_of_time_parts
+from pipeline.config import Config
+from pipeline.io import read_feature_table
 from pipeline.stage import run_stage
-from pipeline.train import split_features
+from pipeline.tracking import use_tracking_store
 
 log = logging.getLogger(__name__)
 
@@ -41,9 +44,11 @@ def run(cfg: Config) -> None:
     unknown = sorted(set(cfg.training.tuning.search_space) - set(cfg.model.params))
     if unknown:
         raise ConfigError(f"training.tuning.search_space: {unknown} are not in model.params")
-    catalogue, _, parts = split_features(cfg)
+    rows, catalogue = read_feature_table(cfg.paths.features_dir)
+    horizon = cfg.features.label.horizon_days
+    _, parts = out_of_time_parts(rows, horizon, cfg.training.split, cfg.seed)
     data = model_data(parts, catalogue, cfg.model.families)
-    evaluation, metric = cfg.training.evaluation, cfg.training.registry.metric
+    evaluation, metric = cfg.training.evaluation, cfg.tracking.registry.metric
 
     def objective(trial: optuna.Trial) -> float:
         proposed = {
@@ -67,7 +72,7 @@ def run(cfg: Config) -> None:
                 mlflow.log_metric("best_iteration", trees)
         return score
 
-    use_tracking_store(cfg.training.mlflow)
+    use_tracking_store(cfg.tracking, cfg.tracking.training_experiment)
     study = optuna.create_study(
         direction="maximize", sampler=optuna.samplers.TPESampler(seed=cfg.seed)
     )

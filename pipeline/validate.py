@@ -2,7 +2,7 @@
 
 Inputs: the tables named in `data.tables`, under `data.dir`. Outputs: `paths.validated_dir`
 (every present table, typed and restricted to contract columns, as Parquet) and
-`paths.reports_dir`/validation.json (rows per table, absent optional tables). On any
+`paths.validation_report` (rows per table, absent optional tables). On any
 contract violation it lists them all, exits non-zero and writes nothing.
 """
 
@@ -11,10 +11,10 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from contract.validation import validate_tables
 from pipeline.config import Config
 from pipeline.io import atomic_path, read_input_tables, write_json
 from pipeline.stage import run_stage
-from pipeline.validation import validate_tables
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ def run(cfg: Config) -> None:
         "tables": {name: {"rows": len(frame)} for name, frame in validated.items()},
         "absent_tables": absent,
     }
-    write_json(report, Path(cfg.paths.reports_dir) / "validation.json")
+    write_json(report, Path(cfg.paths.validation_report))
     log.info("validated %s", {name: len(frame) for name, frame in validated.items()})
 
 

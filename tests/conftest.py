@@ -1,83 +1,32 @@
-"""Shared fixtures: the real conf/ composed into tmp_path, and simulated data sets."""
+"""Shared fixtures (simulated data sets, a trained model) and the test tiers.
+
+Tests sit in one folder per tier, and each folder is also a pytest marker:
+
+- ``logic``: functions on tiny frames and static checks of the code (``make test-fast``);
+- ``stages``: a stage's ``run`` on small simulated data, notebooks;
+- ``e2e``: DVC runs the whole pipeline on a copy of the repository.
+"""
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from pipeline import featurize, generate, train, validate
-from pipeline.config import Config, load_config
-from pipeline.contract import MANDATORY_TABLES, OPTIONAL_TABLES
-from pipeline.params import compose_params, write_params
+from pipeline import train
+from pipeline.config import Config
+from tests.support import TINY, TRAINABLE, Simulated, featurize_simulated, simulate
 
-REPO = Path(__file__).resolve().parents[1]
-
-# A small simulation that still exercises every mechanism: ~1 year, 3 blocks.
-TINY = (
-    "simulator.n_customers=600",
-    "simulator.n_weeks=60",
-    "simulator.block_size=250",
-    "simulator.churn.calibration_customers=800",
-    "simulator.churn.calibration_rounds=3",
-    "simulator.ground_truth.cutoffs.start=2024-03-01",
-    "simulator.ground_truth.cutoffs.end=2024-10-01",
-    # The data end on 2024-11-25: the last two cutoffs have no label (censored).
-    "features.cutoffs.start=2024-03-01",
-    "features.cutoffs.end=2024-10-01",
-)
+TIERS = ("logic", "stages", "e2e")
 
 
-# On top of TINY, enough for the train stage: a 30-day label horizon leaves six training
-# cutoffs, a validation and a test cutoff before the data end, and 3,000 customers give
-# each part enough churners. Fewer trees keep it quick.
-TRAINABLE_DATA = ("simulator.n_customers=3000", "features.label.horizon_days=30")
-TRAINABLE = (*TRAINABLE_DATA, "model.params.n_estimators=300")
-
-
-def compose_config(workdir: Path, *overrides: str) -> Config:
-    """The repository's conf/ with every output path and the MLflow store inside ``workdir``."""
-    paths = [
-        f"paths.raw_dir={workdir}/raw",
-        f"paths.ground_truth_dir={workdir}/ground_truth",
-        f"paths.validated_dir={workdir}/validated",
-        f"paths.features_dir={workdir}/features",
-        f"paths.reports_dir={workdir}/reports",
-        f"paths.models_dir={workdir}/models",
-        f"paths.explanations_dir={workdir}/explanations",
-        f"paths.retention_dir={workdir}/retention",
-        f"training.mlflow.tracking_uri=sqlite:///{workdir}/mlruns/mlflow.db",
-    ]
-    params = workdir / "params.yaml"
-    write_params(params, compose_params(REPO / "conf", [*paths, *overrides]))
-    return load_config(params)
-
-
-@dataclass
-class Simulated:
-    cfg: Config
-    raw: dict[str, pd.DataFrame]
-    truth: pd.DataFrame
-    hazards: pd.DataFrame
-
-
-def simulate(workdir: Path, *overrides: str) -> Simulated:
-    cfg = compose_config(workdir, *overrides)
-    generate.run(cfg)
-    raw = {
-        name: pd.read_parquet(Path(cfg.paths.raw_dir) / f"{name}.parquet")
-        for name in (*MANDATORY_TABLES, *OPTIONAL_TABLES)
-    }
-    truth_dir = Path(cfg.paths.ground_truth_dir)
-    return Simulated(
-        cfg,
-        raw,
-        pd.read_parquet(truth_dir / "customers.parquet"),
-        pd.read_parquet(truth_dir / "hazards.parquet"),
-    )
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test with its tier, the name of its folder."""
+    for item in items:
+        tier = Path(item.path).parent.name
+        if tier in TIERS:
+            item.add_marker(getattr(pytest.mark, tier))
 
 
 @pytest.fixture(scope="session")
@@ -89,16 +38,6 @@ def simulated(tmp_path_factory: pytest.TempPathFactory) -> Simulated:
 @pytest.fixture(scope="session")
 def tiny(tmp_path_factory: pytest.TempPathFactory) -> Simulated:
     return simulate(tmp_path_factory.mktemp("tiny"), *TINY)
-
-
-def featurize_simulated(sim: Simulated) -> tuple[pd.DataFrame, list[dict], dict]:
-    """Run validate and featurize on simulated data: the table, catalogue and report."""
-    validate.run(sim.cfg)
-    featurize.run(sim.cfg)
-    out = Path(sim.cfg.paths.features_dir)
-    report = json.loads((Path(sim.cfg.paths.reports_dir) / "features.json").read_text())
-    catalogue = json.loads((out / featurize.CATALOGUE_FILE).read_text())
-    return pd.read_parquet(out / featurize.FEATURES_FILE), catalogue, report
 
 
 @pytest.fixture(scope="session")
@@ -120,17 +59,3 @@ def trained(trainable: Simulated) -> Config:
 @pytest.fixture(scope="session")
 def tiny_features(tiny: Simulated) -> tuple[pd.DataFrame, list[dict], dict]:
     return featurize_simulated(tiny)
-
-
-def files_in(directory: Path) -> dict[str, bytes]:
-    """Every file under ``directory`` (relative path -> bytes), to compare outputs."""
-    return {
-        str(p.relative_to(directory)): p.read_bytes()
-        for p in sorted(directory.rglob("*"))
-        if p.is_file()
-    }
-
-
-def tracking_server_down(cfg: object) -> None:
-    """Stands in for ``use_tracking_store`` when the tracking server cannot be reached."""
-    raise ConnectionError("tracking server unreachable")

@@ -1,0 +1,6 @@
+"""The columns every feature table has besides the features: keys, label, definition."""
+
+KEYS = ("customer_id", "cutoff")
+LABEL = "churned"
+DEFINITION = "churn_definition"
+LIFECYCLE = "lifecycle_stage"

@@ -1,0 +1,71 @@
+"""Configuration of the point-in-time features and labels (`features` in conf/)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from omegaconf import MISSING
+
+from contract.errors import ConfigError
+
+
+@dataclass
+class CutoffsConfig:
+    start: str = MISSING
+    end: str = MISSING
+    freq: str = MISSING
+
+
+CHURN_DEFINITIONS = ("contractual", "non_contractual")
+
+
+@dataclass
+class LabelConfig:
+    horizon_days: int = MISSING
+    definition_by_contract_type: dict[str, str] = MISSING
+    active_window_days: int = MISSING
+
+    def __post_init__(self) -> None:
+        unknown = set(self.definition_by_contract_type.values()) - set(CHURN_DEFINITIONS)
+        if unknown:
+            raise ConfigError(
+                f"features.label.definition_by_contract_type: {sorted(unknown)} are not "
+                f"churn definitions; use one of {CHURN_DEFINITIONS}"
+            )
+        if self.horizon_days <= 0 or self.active_window_days <= 0:
+            raise ConfigError("features.label: horizon_days and active_window_days must be > 0")
+
+
+@dataclass
+class LifecycleRulesConfig:
+    cultivation_days: int = MISSING
+    trend_window_days: int = MISSING
+    decline_trend: float = MISSING
+    decline_overdue_ratio: float = MISSING
+    growth_days: int = MISSING
+
+
+@dataclass
+class FeaturesConfig:
+    cutoffs: CutoffsConfig = MISSING
+    observed_until: str | None = MISSING
+    label: LabelConfig = MISSING
+    windows_days: list[int] = MISSING
+    trend_windows_days: list[int] = MISSING
+    payment_grace_days: int = MISSING
+    lifecycle: LifecycleRulesConfig = MISSING
+    causes: dict[str, str] = MISSING
+
+    def __post_init__(self) -> None:
+        if not self.windows_days or min(self.windows_days) <= 0:
+            raise ConfigError("features.windows_days: give at least one window, each > 0 days")
+        if self.lifecycle.trend_window_days not in self.trend_windows_days:
+            raise ConfigError(
+                f"features.lifecycle.trend_window_days ({self.lifecycle.trend_window_days}) "
+                f"must be one of features.trend_windows_days {self.trend_windows_days}"
+            )
+
+    @property
+    def long_window_days(self) -> int:
+        """The window of rates, means and shares: the longest look-back window."""
+        return max(self.windows_days)

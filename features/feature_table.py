@@ -1,0 +1,171 @@
+"""Assemble the feature table: one row per active customer per cutoff, with its label.
+
+Each family is a module with ``describe(history)`` (feature name -> description) and
+``compute(history, cutoff)`` (a frame with one row per customer, in customers order). A
+family whose tables or columns are absent is left out, and the stage says so.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from contract.errors import ConfigError
+from features import (
+    competition,
+    complaints,
+    credit,
+    declared,
+    lifecycle,
+    payments,
+    price,
+    returns,
+    rfm,
+    satisfaction,
+    service,
+    switching,
+)
+from features.catalogue import FeatureSpec, assign_causes
+from features.columns import DEFINITION, LABEL, LIFECYCLE
+from features.history import CustomerHistory
+from features.labels import active_at, churn_definitions, churn_label
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Family:
+    """A feature family and what it needs: event tables and customer columns."""
+
+    name: str
+    describe: Callable[[CustomerHistory], dict[str, str]]
+    compute: Callable[[CustomerHistory, pd.Timestamp], pd.DataFrame]
+    tables: tuple[str, ...] = ()
+    customer_columns: tuple[str, ...] = ()
+
+    def missing_tables(self, history: CustomerHistory) -> list[str]:
+        tables = [table for table in self.tables if not history.has(table)]
+        columns = [
+            f"customers.{column}"
+            for column in self.customer_columns
+            if column not in history.customers
+        ]
+        return tables + columns
+
+
+FAMILIES = (
+    Family("rfm", rfm.describe, rfm.compute, ("transactions",)),
+    Family("returns", returns.describe, returns.compute, ("transactions",)),
+    Family("price", price.describe, price.compute, ("transactions",)),
+    Family("switching_cost", switching.describe, switching.compute, ("transactions",)),
+    Family("complaints", complaints.describe, complaints.compute, ("complaints",)),
+    Family("service", service.describe, service.compute, ("service_incidents",)),
+    Family("satisfaction", satisfaction.describe, satisfaction.compute, ("surveys",)),
+    Family("competition", competition.describe, competition.compute, ("competitor_offers",)),
+    Family("payments", payments.describe, payments.compute, ("payments",)),
+    Family("credit", credit.describe, credit.compute, (), ("credit_score",)),
+    Family("declared", declared.describe, declared.compute),
+)
+
+
+@dataclass(frozen=True)
+class FeaturePlan:
+    """What the table will hold: the families present, the absent ones and why."""
+
+    families: tuple[Family, ...]
+    absent: dict[str, list[str]]
+    catalogue: tuple[FeatureSpec, ...]
+
+    @property
+    def feature_names(self) -> list[str]:
+        return [spec.name for spec in self.catalogue]
+
+
+def plan_features(history: CustomerHistory, cause_names: list[str]) -> FeaturePlan:
+    """Choose the families the tables allow and catalogue their features with causes."""
+    present, absent = [], {}
+    for family in FAMILIES:
+        missing = family.missing_tables(history)
+        if missing:
+            absent[family.name] = missing
+        else:
+            present.append(family)
+    described = [
+        (family.name, name, text)
+        for family in present
+        for name, text in family.describe(history).items()
+    ]
+    described.append(("lifecycle", LIFECYCLE, lifecycle.DESCRIPTION))
+    causes = assign_causes([name for _, name, _ in described], history.features.causes, cause_names)
+    catalogue = tuple(
+        FeatureSpec(name, text, family, _dtype(name, history), causes[name])
+        for family, name, text in described
+    )
+    return FeaturePlan(tuple(present), absent, catalogue)
+
+
+def _dtype(name: str, history: CustomerHistory) -> str:
+    categorical = {LIFECYCLE, "contract_type", "payment_last_status"} | {
+        f"{declared.PREFIX}{column}"
+        for column, kind in history.data.extra_customer_columns.items()
+        if kind == "categorical"
+    }
+    return "category" if name in categorical else "float32"
+
+
+def observed_until(history: CustomerHistory) -> pd.Timestamp:
+    """End of the observed data: from config, else the day after the last transaction."""
+    if history.features.observed_until is not None:
+        return pd.Timestamp(history.features.observed_until)
+    last = history.events["transactions"]["timestamp"].max()
+    if pd.isna(last):
+        raise ConfigError("features.observed_until: no transactions to infer it from; set it")
+    return last.normalize() + pd.Timedelta(days=1)
+
+
+def cutoff_dates(history: CustomerHistory, data_end: pd.Timestamp) -> list[pd.Timestamp]:
+    """The configured cutoffs; none may lie after the end of the data."""
+    spec = history.features.cutoffs
+    cutoffs = list(pd.date_range(spec.start, spec.end, freq=spec.freq).as_unit("ns"))
+    if not cutoffs:
+        raise ConfigError(f"features.cutoffs: {spec} gives no dates")
+    late = [str(cutoff.date()) for cutoff in cutoffs if cutoff > data_end]
+    if late:
+        raise ConfigError(
+            f"features.cutoffs: {late} lie after the end of the data ({data_end.date()}); "
+            "features there would be computed from missing events"
+        )
+    return cutoffs
+
+
+def snapshot(
+    history: CustomerHistory, plan: FeaturePlan, cutoff: pd.Timestamp, data_end: pd.Timestamp
+) -> pd.DataFrame:
+    """Feature rows of the customers active at ``cutoff``, with definition and label."""
+    definitions = churn_definitions(history)
+    rows = np.flatnonzero(active_at(history, cutoff, definitions))
+    frames = [family.compute(history, cutoff).iloc[rows] for family in plan.families]
+    features = pd.concat(frames, axis=1).reset_index(drop=True)
+    features[LIFECYCLE] = lifecycle.assign_stage(features, history.features.lifecycle)
+    computed = list(features.columns)
+    if computed != plan.feature_names:
+        raise RuntimeError(f"features {computed} differ from the catalogue {plan.feature_names}")
+    keys = pd.DataFrame(
+        {
+            "customer_id": history.customers["customer_id"].to_numpy()[rows],
+            "cutoff": np.full(len(rows), cutoff.to_datetime64()),
+        }
+    )
+    label = churn_label(history, cutoff, definitions, data_end)[rows]
+    outcome = pd.DataFrame(
+        {
+            DEFINITION: definitions[rows],
+            LABEL: pd.array(label, dtype="Int8"),
+        }
+    )
+    typed = features.astype({spec.name: spec.dtype for spec in plan.catalogue})
+    return pd.concat([keys, typed, outcome], axis=1)

@@ -1,0 +1,94 @@
+"""Configuration of the models, their training and evaluation, and the explanations
+(`model`, `training` and `explain` in conf/)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from omegaconf import MISSING
+
+from contract.errors import ConfigError
+
+ESTIMATORS = ("lightgbm", "logreg", "rfm_rule")
+
+CALIBRATION_METHODS = ("isotonic", "sigmoid")
+
+
+@dataclass
+class ModelConfig:
+    name: str = MISSING
+    families: list[str] | None = MISSING
+    class_weight: str | None = MISSING
+    early_stopping_rounds: int | None = MISSING
+    params: dict[str, Any] = MISSING
+
+    def __post_init__(self) -> None:
+        if self.name not in ESTIMATORS:
+            raise ConfigError(f"model.name: {self.name!r} is not one of {ESTIMATORS}")
+        if self.class_weight not in (None, "balanced"):
+            raise ConfigError(
+                f"model.class_weight must be null or 'balanced', got {self.class_weight!r}"
+            )
+
+
+@dataclass
+class SplitConfig:
+    test_cutoff: str | None = MISSING
+    validation_cutoff: str | None = MISSING
+    train_cutoffs: int | None = MISSING
+    calibration_share: float = MISSING
+
+    def __post_init__(self) -> None:
+        if not 0 < self.calibration_share < 1:
+            raise ConfigError("training.split.calibration_share must be between 0 and 1")
+
+
+@dataclass
+class EvaluationConfig:
+    top_fractions: list[float] = MISSING
+    calibration_bins: int = MISSING
+
+
+@dataclass
+class SearchRange:
+    low: float = MISSING
+    high: float = MISSING
+    log: bool = MISSING
+
+
+@dataclass
+class TuningConfig:
+    n_trials: int = MISSING
+    search_space: dict[str, SearchRange] = MISSING
+
+
+@dataclass
+class TrainingConfig:
+    split: SplitConfig = MISSING
+    calibration: str = MISSING
+    baselines: dict[str, ModelConfig] = MISSING
+    evaluation: EvaluationConfig = MISSING
+    drift_bins: int = MISSING
+    tuning: TuningConfig = MISSING
+
+    def __post_init__(self) -> None:
+        if self.calibration not in CALIBRATION_METHODS:
+            raise ConfigError(
+                f"training.calibration: {self.calibration!r} is not one of {CALIBRATION_METHODS}"
+            )
+
+
+@dataclass
+class ExplainConfig:
+    top_causes: int = MISSING
+    top_risk_share: float = MISSING
+    plot_rows: int = MISSING
+
+    def __post_init__(self) -> None:
+        if self.top_causes < 1:
+            raise ConfigError(f"explain.top_causes must be at least 1, got {self.top_causes}")
+        if not 0 < self.top_risk_share <= 1:
+            raise ConfigError(
+                f"explain.top_risk_share must be in (0, 1], got {self.top_risk_share}"
+            )

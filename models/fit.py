@@ -1,0 +1,126 @@
+"""Fit, calibrate and score every candidate model on one out-of-time split."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.pipeline import Pipeline
+
+from contract.errors import ConfigError
+from features.columns import KEYS, LABEL
+from models.config import ModelConfig
+from models.estimators import (
+    calibrate,
+    categorical_columns,
+    feature_columns,
+    fit_model,
+    labels,
+    model_inputs,
+)
+
+log = logging.getLogger(__name__)
+
+# Scored beside the candidates on simulated data (simulator/oracle.py): no candidate may
+# take its name.
+ORACLE = "oracle"
+
+
+@dataclass
+class ModelData:
+    """Each part's model inputs and labels for one feature selection."""
+
+    columns: list[str]
+    categorical: list[str]
+    inputs: dict[str, pd.DataFrame]
+    labels: dict[str, np.ndarray]
+
+
+def model_data(
+    parts: dict[str, pd.DataFrame], catalogue: list[dict], families: list[str] | None
+) -> ModelData:
+    columns = feature_columns(catalogue, families)
+    return ModelData(
+        columns,
+        categorical_columns(catalogue, columns),
+        {name: model_inputs(rows, columns) for name, rows in parts.items()},
+        {name: labels(rows) for name, rows in parts.items()},
+    )
+
+
+def fit_uncalibrated(cfg: ModelConfig, data: ModelData, seed: int) -> Pipeline:
+    """Fit on the training part; LightGBM stops early on the early-stopping part."""
+    return fit_model(
+        cfg,
+        data.inputs["train"],
+        data.labels["train"],
+        (data.inputs["early_stopping"], data.labels["early_stopping"]),
+        data.categorical,
+        seed,
+    )
+
+
+@dataclass
+class TrainedModel:
+    config: ModelConfig
+    columns: list[str]
+    model: CalibratedClassifierCV
+    test_probability: np.ndarray
+    seconds: float
+
+
+def train_model(
+    cfg: ModelConfig,
+    parts: dict[str, pd.DataFrame],
+    catalogue: list[dict],
+    calibration_method: str,
+    seed: int,
+) -> TrainedModel:
+    """Fit on the training part (early stopping on its own part), calibrate on the
+    calibration part and predict the test part."""
+    started = time.perf_counter()
+    data = model_data(parts, catalogue, cfg.families)
+    calibrated = calibrate(
+        fit_uncalibrated(cfg, data, seed),
+        data.inputs["calibration"],
+        data.labels["calibration"],
+        calibration_method,
+    )
+    probability = calibrated.predict_proba(data.inputs["test"])[:, 1]
+    return TrainedModel(cfg, data.columns, calibrated, probability, time.perf_counter() - started)
+
+
+def train_candidates(
+    candidates: dict[str, ModelConfig],
+    parts: dict[str, pd.DataFrame],
+    catalogue: list[dict],
+    calibration_method: str,
+    seed: int,
+) -> dict[str, TrainedModel]:
+    trained = {}
+    for name, cfg in candidates.items():
+        trained[name] = train_model(cfg, parts, catalogue, calibration_method, seed)
+        log.info("%s: fitted and calibrated in %.1f s", name, trained[name].seconds)
+    return trained
+
+
+def candidate_models(
+    main: ModelConfig, baselines: dict[str, ModelConfig]
+) -> dict[str, ModelConfig]:
+    """The main model, under its estimator name, then the baselines (a baseline named like
+    the main model, as `rfm_rule` is under `model=rfm_rule`, is left out)."""
+    if ORACLE in baselines:
+        raise ConfigError(f"training.baselines: {ORACLE!r} is reserved; rename the baseline")
+    return {main.name: main, **{k: v for k, v in baselines.items() if k != main.name}}
+
+
+def prediction_table(test: pd.DataFrame, scores: dict[str, np.ndarray]) -> pd.DataFrame:
+    """The test rows' keys, churn definition and label with every model's probability."""
+    frame = test[[*KEYS, "churn_definition", LABEL]].reset_index(drop=True)
+    for name, probability in scores.items():
+        frame[f"probability_{name}"] = probability.astype("float64")
+    return frame

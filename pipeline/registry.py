@@ -1,0 +1,264 @@
+"""Models as MLflow files and registry versions: saving, registering, promoting, loading.
+
+Every train run registers its model as a new version of ``tracking.registry.model_name``;
+the alias (``champion``) moves to it only when it beats the current champion on the same
+rows. A scoring run uses the model ``scoring.model_source`` names: ``registry`` loads the
+version the alias names (or the pinned ``scoring.model_version``) from the MLflow store;
+``pipeline`` loads the train stage's output in ``paths.models_dir``, so ``dvc repro``
+never depends on the state of the registry. Either way the model comes with the input
+columns and types of its MLflow signature and the drift reference profile of its
+training rows.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import pandas as pd
+import skops.io
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+from mlflow.models import ModelSignature, get_model_info, infer_signature
+from sklearn.calibration import CalibratedClassifierCV
+
+from contract.errors import ConfigError
+from pipeline.artifacts import DRIFT_REFERENCE, MODEL_DIR, RUN_RECORD
+from pipeline.config import RegistryConfig, TrackingConfig
+from pipeline.tracking import use_tracking_store
+from scoring.errors import SchemaMismatch
+
+log = logging.getLogger(__name__)
+
+MODEL_REQUIREMENTS = ("scikit-learn", "lightgbm", "pandas", "numpy", "skops")
+
+
+@dataclass(frozen=True)
+class ModelFormat:
+    """What MLflow stores with a model: its signature, an input example and requirements."""
+
+    signature: ModelSignature
+    input_example: pd.DataFrame
+
+    @classmethod
+    def of(cls, model: CalibratedClassifierCV, inputs: pd.DataFrame) -> ModelFormat:
+        return cls(infer_signature(inputs, model.predict_proba(inputs)), inputs.head(5))
+
+    def arguments(self, model: CalibratedClassifierCV) -> dict[str, Any]:
+        return {
+            "signature": self.signature,
+            "input_example": self.input_example,
+            "pip_requirements": [f"{p}=={version(p)}" for p in MODEL_REQUIREMENTS],
+            # Types skops must trust to load the model: our own freshly built object.
+            "skops_trusted_types": skops.io.get_untrusted_types(data=skops.io.dumps(model)),
+            "pyfunc_predict_fn": "predict_proba",
+        }
+
+
+def load_model(path: Path | str) -> CalibratedClassifierCV:
+    """A model saved in MLflow format (``save_model``), or a ``models:/`` registry URI."""
+    return mlflow.sklearn.load_model(str(path))
+
+
+def save_model(model: CalibratedClassifierCV, form: ModelFormat, models_dir: Path) -> None:
+    """The model in MLflow format under ``models_dir``, for scoring from the pipeline."""
+    mlflow.sklearn.save_model(model, models_dir / MODEL_DIR, **form.arguments(model))
+
+
+def register_and_promote(
+    model: CalibratedClassifierCV,
+    form: ModelFormat,
+    registry: RegistryConfig,
+    score: float,
+    score_model: Callable[[CalibratedClassifierCV, list[str]], float | None],
+) -> tuple[str, Promotion]:
+    """Log the model to the active run, register it as a new version and move the alias
+    to it if its ``score`` beats the champion's, which ``score_model(model, its input
+    columns)`` computes on the same rows (``promote_if_better``)."""
+    info = mlflow.sklearn.log_model(
+        model, name="model", registered_model_name=registry.model_name, **form.arguments(model)
+    )
+    version = str(info.registered_model_version)
+    promotion = promote_if_better(
+        MlflowClient(), registry, version, score, champion_scorer(score_model)
+    )
+    mlflow.set_tags({f"promotion.{k}": str(v) for k, v in promotion.as_dict().items()})
+    return version, promotion
+
+
+@dataclass(frozen=True)
+class Promotion:
+    promoted: bool
+    reason: str
+    champion_version: str | None
+    champion_score: float | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def promote_if_better(
+    client: MlflowClient,
+    registry: RegistryConfig,
+    version: str,
+    score: float,
+    champion_score: Callable[[str], float | None],
+) -> Promotion:
+    """Move the alias to ``version`` when its ``score`` beats the champion's.
+
+    ``champion_score(model_uri)`` scores the current champion on the same rows as
+    ``score``, or returns None when the champion cannot read the current features.
+    """
+    try:
+        champion = client.get_model_version_by_alias(registry.model_name, registry.alias)
+    except MlflowException:
+        champion = None
+    if champion is None:
+        decision = Promotion(True, "no champion yet", None, None)
+    else:
+        champion_version = str(champion.version)
+        uri = f"models:/{registry.model_name}/{champion_version}"
+        previous = champion_score(uri)
+        if previous is None:
+            decision = Promotion(
+                True, "champion cannot score the current features", champion_version, None
+            )
+        elif score > previous + registry.min_improvement:
+            decision = Promotion(
+                True,
+                f"{registry.metric} {score:.4f} beats {previous:.4f} + {registry.min_improvement}",
+                champion_version,
+                previous,
+            )
+        else:
+            decision = Promotion(
+                False,
+                f"{registry.metric} {score:.4f} does not beat {previous:.4f} + "
+                f"{registry.min_improvement}",
+                champion_version,
+                previous,
+            )
+    if decision.promoted:
+        client.set_registered_model_alias(registry.model_name, registry.alias, version)
+    log.info(
+        "alias %r %s version %s: %s",
+        registry.alias,
+        "moved to" if decision.promoted else "stays off",
+        version,
+        decision.reason,
+    )
+    return decision
+
+
+def champion_scorer(
+    score_rows: Callable[[CalibratedClassifierCV, list[str]], float | None],
+) -> Callable[[str], float | None]:
+    """Scores a registered model with ``score_rows(model, its input columns)``; None when
+    the model has no signature."""
+
+    def score(uri: str) -> float | None:
+        signature = get_model_info(uri).signature
+        if signature is None:
+            return None
+        columns = list(signature.inputs.input_names())
+        return score_rows(mlflow.sklearn.load_model(uri), columns)
+
+    return score
+
+
+@dataclass
+class ScoringModel:
+    model: CalibratedClassifierCV
+    name: str
+    version: str
+    run_id: str
+    uri: str
+    signature: ModelSignature
+    drift_reference: dict
+
+    @property
+    def columns(self) -> list[str]:
+        return list(self.signature.inputs.input_names())
+
+    @property
+    def input_types(self) -> dict[str, str]:
+        """Each input column and the MLflow type the model expects (``double``, ``string``)."""
+        return {spec.name: spec.type.name for spec in self.signature.inputs.inputs}
+
+    def as_dict(self) -> dict[str, str]:
+        return {"name": self.name, "version": self.version, "run_id": self.run_id, "uri": self.uri}
+
+
+def load_scoring_model(
+    model_source: str, models_dir: Path, tracking: TrackingConfig, pinned: str | None
+) -> ScoringModel:
+    """The model ``model_source`` names, with its signature and drift reference."""
+    if model_source == "pipeline":
+        return _from_pipeline(models_dir)
+    return _from_registry(tracking, pinned)
+
+
+def _from_pipeline(models_dir: Path) -> ScoringModel:
+    record_path = models_dir / RUN_RECORD
+    if not record_path.exists():
+        raise FileNotFoundError(f"no trained model in {models_dir}: run the train stage first")
+    record = json.loads(record_path.read_text(encoding="utf-8"))
+    uri = str(models_dir / MODEL_DIR)
+    reference = json.loads((models_dir / DRIFT_REFERENCE).read_text(encoding="utf-8"))
+    return ScoringModel(
+        mlflow.sklearn.load_model(uri),
+        record["registered_model"],
+        record["version"],
+        record["run_id"],
+        uri,
+        _signature(uri),
+        reference,
+    )
+
+
+def _from_registry(tracking: TrackingConfig, pinned: str | None) -> ScoringModel:
+    use_tracking_store(tracking, tracking.training_experiment)
+    registry = tracking.registry
+    client = MlflowClient()
+    try:
+        if pinned is None:
+            version = client.get_model_version_by_alias(registry.model_name, registry.alias)
+        else:
+            version = client.get_model_version(registry.model_name, str(pinned))
+    except MlflowException as err:
+        wanted = f"version {pinned}" if pinned else f"alias {registry.alias!r}"
+        raise ConfigError(
+            f"model registry: no {wanted} of model {registry.model_name!r} in "
+            f"{mlflow.get_tracking_uri()}; train one (dvc repro) or fix scoring.model_version"
+        ) from err
+    uri = f"models:/{registry.model_name}/{version.version}"
+    try:
+        reference = mlflow.artifacts.load_dict(f"runs:/{version.run_id}/{DRIFT_REFERENCE}")
+    except MlflowException as err:
+        raise ConfigError(
+            f"{uri} has no {DRIFT_REFERENCE} (trained before drift checks existed); "
+            "retrain it, or pin a newer version with scoring.model_version"
+        ) from err
+    log.info("model %s (run %s)", uri, version.run_id)
+    return ScoringModel(
+        mlflow.sklearn.load_model(uri),
+        registry.model_name,
+        str(version.version),
+        version.run_id,
+        uri,
+        _signature(uri),
+        reference,
+    )
+
+
+def _signature(uri: str) -> ModelSignature:
+    signature = get_model_info(uri).signature
+    if signature is None:
+        raise SchemaMismatch(f"{uri} has no signature: the features cannot be checked")
+    return signature

@@ -1,0 +1,172 @@
+"""MLflow tracking: where runs go, what identifies them, and what each stage logs.
+
+Every MLflow call of the pipeline lives here and in ``pipeline.registry`` (the model
+registry and model files); the logic packages never import MLflow. The tracking store is
+the local SQLite file of ``tracking.tracking_uri`` (under the repository, git-ignored)
+unless ``MLFLOW_TRACKING_URI`` is set, e.g. to a shared server.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import pandas as pd
+
+from pipeline.config import Config, TrackingConfig
+
+SQLITE = "sqlite:///"
+PARAM_NAME_FORBIDDEN = re.compile(r"[^\w\-. :/]")
+
+
+def use_tracking_store(cfg: TrackingConfig, experiment: str) -> str:
+    """Point MLflow at the configured store (or ``MLFLOW_TRACKING_URI``) and ``experiment``.
+
+    A local SQLite store keeps its artifacts in ``artifacts/`` next to the database file,
+    so one folder holds the whole store wherever the pipeline runs from.
+    """
+    uri = os.environ.get("MLFLOW_TRACKING_URI") or cfg.tracking_uri
+    artifacts = None
+    if uri.startswith(SQLITE):
+        store = Path(uri.removeprefix(SQLITE)).resolve().parent
+        store.mkdir(parents=True, exist_ok=True)
+        artifacts = (store / "artifacts").as_uri()
+    mlflow.set_tracking_uri(uri)
+    if mlflow.get_experiment_by_name(experiment) is None:
+        mlflow.create_experiment(experiment, artifact_location=artifacts)
+    mlflow.set_experiment(experiment)
+    return uri
+
+
+def flat_config(cfg: Config) -> dict[str, Any]:
+    """The whole configuration as ``section.key`` → value, for MLflow params.
+
+    Characters MLflow refuses in a name (the ``*`` of cause patterns) become ``_``; the
+    run's ``config.yaml`` artifact has the exact keys.
+    """
+    flat = pd.json_normalize(asdict(cfg), sep=".").iloc[0].to_dict()
+    return {PARAM_NAME_FORBIDDEN.sub("_", key): value for key, value in flat.items()}
+
+
+def git_commit(repo: Path = Path()) -> str:
+    """The checked-out commit, marked ``-dirty`` when tracked files differ; or ``unknown``."""
+    try:
+        commit = _git(repo, "rev-parse", "HEAD")
+        dirty = _git(repo, "status", "--porcelain", "--untracked-files=no")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return f"{commit}-dirty" if dirty else commit
+
+
+def _git(repo: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=repo, capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+def fingerprint(*paths: Path) -> str:
+    """SHA-256 over the bytes of ``paths``: which data a model was trained and scored on."""
+    digest = hashlib.sha256()
+    for path in paths:
+        with path.open("rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(chunk)
+    return digest.hexdigest()
+
+
+@contextmanager
+def training_run(cfg: TrackingConfig, name: str) -> Iterator[tuple[str, str]]:
+    """An MLflow run of the training experiment; yields the tracking URI and run id."""
+    uri = use_tracking_store(cfg, cfg.training_experiment)
+    with mlflow.start_run(run_name=name) as run:
+        yield uri, run.info.run_id
+
+
+def set_tags(tags: dict[str, str]) -> None:
+    mlflow.set_tags(tags)
+
+
+def log_training_run(
+    cfg: Config,
+    tags: dict[str, str],
+    metrics: dict[str, float],
+    artifacts: list[Path],
+    plots: Path,
+    split: dict,
+) -> None:
+    """Everything a train run records besides the model: the whole config (as params and
+    as ``config.yaml``), identifying tags, metrics, the plots and the given files."""
+    mlflow.log_params(flat_config(cfg))
+    mlflow.log_dict(asdict(cfg), "config.yaml")
+    mlflow.set_tags({"git_commit": git_commit(), **tags})
+    mlflow.log_metrics(metrics)
+    mlflow.log_artifacts(str(plots), artifact_path="plots")
+    for path in artifacts:
+        mlflow.log_artifact(str(path))
+    mlflow.log_dict(split, "split.json")
+
+
+def log_explanations(cfg: TrackingConfig, run_id: str, report: dict, plots: Path) -> None:
+    """Add the explanation metrics and figures to the model's MLflow run."""
+    use_tracking_store(cfg, cfg.training_experiment)
+    with mlflow.start_run(run_id=run_id):
+        mlflow.log_metrics(_explain_metrics(report))
+        mlflow.set_tag("explain.scale", report["scale"])
+        mlflow.log_artifacts(str(plots), artifact_path="explain")
+
+
+def _explain_metrics(report: dict) -> dict[str, float]:
+    metrics = {
+        f"explain.{name}": report[name]
+        for name in ("rows", "max_additivity_error", "rows_per_second")
+    }
+    for group, subsets in (report["fidelity"] or {}).items():
+        for subset, values in subsets.items():
+            for name in ("agreement", "most_frequent_guess"):
+                if name in values:
+                    metrics[f"explain.fidelity.{group}.{subset}.{name}"] = values[name]
+    return metrics
+
+
+@contextmanager
+def scoring_run(cfg: TrackingConfig, as_of: str, model: dict[str, str]) -> Iterator[str]:
+    """An MLflow run of the scoring experiment for the lists as of ``as_of``, tagged with
+    the model it uses; yields the run id."""
+    use_tracking_store(cfg, cfg.scoring_experiment)
+    with mlflow.start_run(run_name=f"score {as_of}") as run:
+        mlflow.set_tags({"as_of": as_of, **{f"model.{k}": v for k, v in model.items()}})
+        yield run.info.run_id
+
+
+def log_metric(name: str, value: float) -> None:
+    mlflow.log_metric(name, value)
+
+
+def log_artifact(path: Path) -> None:
+    mlflow.log_artifact(str(path))
+
+
+def log_scoring_run(manifest: dict, files: list[Path]) -> None:
+    """The counts, value and timings of a scoring run, and its manifest and drift report."""
+    counts, value = manifest["counts"], manifest["value"]
+    metrics = {
+        "scored": counts["scored"],
+        "listed": counts["listed"],
+        **{f"excluded.{k}": v for k, v in counts["excluded_by_reason"].items()},
+        **{f"listed.{k}": v for k, v in counts["listed_by_tier"].items()},
+        **{k: v for k, v in value.items() if k != "tier_thresholds"},
+        **{f"seconds.{k}": v for k, v in manifest["timings"].items()},
+    }
+    mlflow.log_metrics(metrics)
+    mlflow.log_params({"as_of": manifest["as_of"], "model_source": manifest["model"]["source"]})
+    mlflow.set_tag("data_fingerprint", manifest["data_fingerprint"])
+    for path in files:
+        mlflow.log_artifact(str(path))

@@ -1,0 +1,153 @@
+"""Configuration of batch scoring (`scoring` in conf/): customer value, tiers, the
+playbook, the risk threshold, budgets and the drift check."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+from omegaconf import MISSING
+
+from contract.errors import ConfigError
+
+
+@dataclass
+class ValueWeights:
+    historical: float = MISSING
+    future: float = MISSING
+
+
+@dataclass
+class ValueConfig:
+    gross_margin: float = MISSING
+    return_cost: float = MISSING
+    subscription_margin: float = MISSING
+    history_days: int = MISSING
+    run_rate_days: int = MISSING
+    horizon_days: int = MISSING
+    weights: ValueWeights = MISSING
+
+    def __post_init__(self) -> None:
+        if min(self.history_days, self.run_rate_days, self.horizon_days) <= 0:
+            raise ConfigError(
+                "scoring.value: history_days, run_rate_days, horizon_days must be > 0"
+            )
+
+
+@dataclass
+class NotWorthRetainingConfig:
+    max_credit_score: float | None = MISSING
+    max_customer_value: float = MISSING
+    fraud_flag: str | None = MISSING
+    causes: list[str] = MISSING
+
+
+@dataclass
+class Delivery:
+    """How an action reaches the customer, who owns it, what it costs and how often it
+    keeps a churner (save rate)."""
+
+    channel: str | None = None
+    team: str | None = None
+    cost: float | None = None
+    save_rate: float | None = None
+
+
+@dataclass
+class PairDelivery(Delivery):
+    """A tier x cause pair's changes to its tier's delivery."""
+
+    tier: str = MISSING
+    cause: str = MISSING
+
+
+@dataclass
+class PlaybookConfig:
+    tiers: dict[str, Delivery] = MISSING
+    content: dict[str, str] = MISSING
+    pairs: list[PairDelivery] = MISSING
+
+
+@dataclass
+class DriftConfig:
+    warn_psi: float = MISSING
+    refuse_psi: float = MISSING
+    exempt: list[str] = MISSING
+
+    def __post_init__(self) -> None:
+        if not 0 < self.warn_psi <= self.refuse_psi:
+            raise ConfigError(
+                f"scoring.drift: need 0 < warn_psi <= refuse_psi, got {self.warn_psi} and "
+                f"{self.refuse_psi}"
+            )
+
+
+MODEL_SOURCES = ("registry", "pipeline")
+WORTH_RETAINING_TIERS = ("vip", "major", "ordinary", "small")
+NOT_WORTH_RETAINING = "not_worth_retaining"
+
+
+@dataclass
+class ScoringConfig:
+    as_of: str | None = MISSING
+    model_source: str = MISSING
+    model_version: str | None = MISSING
+    value: ValueConfig = MISSING
+    not_worth_retaining: NotWorthRetainingConfig = MISSING
+    tiers: dict[str, float] = MISSING
+    no_action_causes: list[str] = MISSING
+    risk_threshold: float = MISSING
+    playbook: PlaybookConfig = MISSING
+    budgets: dict[str, float | None] = MISSING
+    drift: DriftConfig = MISSING
+    explain_batch_rows: int = MISSING
+
+    def __post_init__(self) -> None:
+        _check_date(self.as_of)
+        if self.model_source not in MODEL_SOURCES:
+            raise ConfigError(
+                f"scoring.model_source: {self.model_source!r} is not one of {MODEL_SOURCES}"
+            )
+        if self.model_version is not None and self.model_source != "registry":
+            raise ConfigError(
+                "scoring.model_version pins a registry version: set model_source=registry"
+            )
+        if list(self.tiers) != list(WORTH_RETAINING_TIERS):
+            raise ConfigError(
+                f"scoring.tiers: give the quantile of {list(WORTH_RETAINING_TIERS)}, in this "
+                f"order; got {list(self.tiers)}"
+            )
+        quantiles = list(self.tiers.values())
+        if (
+            quantiles != sorted(quantiles, reverse=True)
+            or not 0 <= quantiles[-1] <= quantiles[0] < 1
+        ):
+            raise ConfigError(
+                f"scoring.tiers: quantiles must fall from the highest tier down, within [0, 1); "
+                f"got {self.tiers}"
+            )
+        unknown = set(self.playbook.tiers) | {pair.tier for pair in self.playbook.pairs}
+        unknown -= set(WORTH_RETAINING_TIERS)
+        if unknown:
+            raise ConfigError(
+                f"scoring.playbook: unknown tiers {sorted(unknown)}; "
+                f"use {list(WORTH_RETAINING_TIERS)}"
+            )
+        if "default" not in self.playbook.content:
+            raise ConfigError("scoring.playbook.content needs a `default` entry")
+        if not 0 <= self.risk_threshold < 1:
+            raise ConfigError(
+                f"scoring.risk_threshold must be in [0, 1), got {self.risk_threshold}"
+            )
+
+
+def _check_date(as_of: str | None) -> None:
+    """``scoring.as_of`` is empty or a date (YYYY-MM-DD) without a time."""
+    if as_of is None:
+        return
+    try:
+        date = pd.Timestamp(as_of)
+    except ValueError as err:
+        raise ConfigError(f"scoring.as_of: {as_of!r} is not a date (YYYY-MM-DD)") from err
+    if date != date.normalize():
+        raise ConfigError(f"scoring.as_of: give a date without a time, got {as_of!r}")

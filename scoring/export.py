@@ -1,0 +1,121 @@
+"""What a scoring run exports: the retention lists and the excluded customers, as tables.
+
+- one retention list per tier and owner team (``<tier>__<team>``), in the order to act
+  (``list_rank``), with readable reasons;
+- every scored customer not on a list, with the reason;
+- for people, the same tables rounded (``rounded_for_people``); systems get full precision.
+
+The stage writes them (pipeline/score.py, file names in pipeline/artifacts.py).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+CSV_ROUNDING = {
+    "churn_probability": 4,
+    "customer_value": 2,
+    "historical_margin": 2,
+    "future_value": 2,
+    "action_cost": 2,
+    "save_rate": 3,
+    "expected_net_value": 2,
+}
+
+
+def list_columns(top_causes: int) -> list[str]:
+    causes = [
+        column
+        for rank in range(1, top_causes + 1)
+        for column in (f"risk_cause_{rank}", f"risk_share_{rank}")
+    ]
+    return [
+        "customer_id",
+        "as_of",
+        "list_rank",
+        "churn_probability",
+        "tier",
+        "customer_value",
+        *causes,
+        "reasons",
+        "lifecycle_stage",
+        "action",
+        "channel",
+        "team",
+        "action_cost",
+        "save_rate",
+        "expected_net_value",
+        "model_name",
+        "model_version",
+    ]
+
+
+EXCLUDED_COLUMNS = [
+    "customer_id",
+    "as_of",
+    "churn_probability",
+    "tier",
+    "customer_value",
+    "exclusion",
+    "exclusion_detail",
+    "risk_cause_1",
+    "model_name",
+    "model_version",
+]
+
+
+def reasons(customers: pd.DataFrame, labels: dict[str, str], top_causes: int) -> pd.Series:
+    """The top risk causes as one readable text: "Poor service 52%; Payment lapse 30%"."""
+    text = pd.Series("", index=customers.index, dtype="string")
+    for rank in range(1, top_causes + 1):
+        percent = (customers[f"risk_share_{rank}"] * 100).round().astype("Int64")
+        part = customers[f"risk_cause_{rank}"].map(labels).astype("string") + " "
+        part = part + percent.astype("string") + "%"
+        separator = text.mask(text != "", "; ")
+        text = text + (separator + part).fillna("")
+    return text
+
+
+def describe(
+    decided: pd.DataFrame,
+    labels: dict[str, str],
+    top_causes: int,
+    as_of: str,
+    model_name: str,
+    model_version: str,
+) -> pd.DataFrame:
+    """Add what a reader of the lists needs: readable reasons, the date and the model."""
+    listed = decided["exclusion"].isna()
+    text = reasons(decided[listed], labels, top_causes)
+    return decided.assign(
+        reasons=text.reindex(decided.index),
+        as_of=as_of,
+        model_name=model_name,
+        model_version=model_version,
+    )
+
+
+def list_name(tier: str, team: str) -> str:
+    return f"{tier}__{team}"
+
+
+def retention_lists(listed: pd.DataFrame, columns: list[str]) -> dict[str, pd.DataFrame]:
+    """One table per tier and team (by ``list_name``), rows in act-first order."""
+    lists = {}
+    for (tier, team), rows in listed.groupby(["tier", "team"], observed=True, sort=True):
+        ordered = rows.sort_values("list_rank", kind="stable")[columns]
+        lists[list_name(str(tier), str(team))] = ordered.reset_index(drop=True)
+    return lists
+
+
+def excluded_table(excluded: pd.DataFrame) -> pd.DataFrame:
+    """The excluded customers by customer id, with the reason."""
+    ordered = excluded.sort_values("customer_id", kind="stable")[EXCLUDED_COLUMNS]
+    return ordered.reset_index(drop=True)
+
+
+def rounded_for_people(frame: pd.DataFrame) -> pd.DataFrame:
+    """Money to cents, probabilities and shares to a few digits: the CSV a team reads."""
+    rounding = {k: v for k, v in CSV_ROUNDING.items() if k in frame}
+    rounding |= {name: 3 for name in frame if name.startswith("risk_share_")}
+    return frame.round(rounding)

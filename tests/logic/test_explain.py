@@ -1,0 +1,163 @@
+"""Explanations on small frames: causes from SHAP values, rankings, importance, fidelity."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.frozen import FrozenEstimator
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from contract.errors import ConfigError
+from models.explain import (
+    cause_contributions,
+    cause_importance,
+    mean_abs_by_feature,
+    ranked_causes,
+    shap_values,
+    top_causes,
+)
+from simulator.fidelity import agreement, confusion, fidelity_report
+
+KEYS = pd.DataFrame({"customer_id": [1, 2], "cutoff": pd.to_datetime(["2025-01-01"] * 2)})
+CAUSES_OF = {
+    "recency": "decline",
+    "trend": "decline",
+    "complaints": "complaint",
+    "tenure": "switch",
+}
+VALUES = pd.DataFrame(
+    {
+        "recency": [0.5, -0.1],
+        "trend": [0.25, -0.1],
+        "complaints": [0.25, 0.0],
+        "tenure": [-0.4, 0.3],
+    }
+)
+
+
+# -- causes from SHAP values -------------------------------------------------------------
+
+
+def test_cause_contribution_is_the_sum_of_its_features():
+    by_cause = cause_contributions(VALUES, CAUSES_OF)
+    assert list(by_cause.columns) == ["decline", "complaint", "switch"]
+    np.testing.assert_allclose(by_cause["decline"], [0.75, -0.2])
+    np.testing.assert_allclose(by_cause["complaint"], [0.25, 0.0])
+    np.testing.assert_allclose(by_cause.sum(axis=1), VALUES.sum(axis=1))
+
+
+def test_risk_and_protective_causes_are_ranked_separately_with_shares():
+    ranked = ranked_causes(KEYS, cause_contributions(VALUES, CAUSES_OF))
+    first = ranked[ranked["customer_id"] == 1]
+    assert first[["cause", "direction", "rank"]].to_dict("records") == [
+        {"cause": "decline", "direction": "risk", "rank": 1},
+        {"cause": "complaint", "direction": "risk", "rank": 2},
+        {"cause": "switch", "direction": "protective", "rank": 1},
+    ]
+    np.testing.assert_allclose(first["share"], [0.75, 0.25, 1.0])
+    second = ranked[ranked["customer_id"] == 2]
+    # A cause that contributes nothing is neither risk nor protective.
+    assert "complaint" not in set(second["cause"])
+    assert second[["cause", "direction"]].to_dict("records") == [
+        {"cause": "switch", "direction": "risk"},
+        {"cause": "decline", "direction": "protective"},
+    ]
+    assert (ranked.loc[ranked["direction"] == "risk", "contribution"] > 0).all()
+    assert (ranked.loc[ranked["direction"] == "protective", "contribution"] < 0).all()
+
+
+def test_top_causes_become_columns_and_are_empty_where_there_are_fewer():
+    ranked = ranked_causes(KEYS, cause_contributions(VALUES, CAUSES_OF))
+    wide = top_causes(ranked, KEYS, 2)
+    assert list(wide.columns) == [
+        "customer_id",
+        "cutoff",
+        "risk_cause_1",
+        "risk_share_1",
+        "risk_cause_2",
+        "risk_share_2",
+        "protective_cause_1",
+        "protective_share_1",
+        "protective_cause_2",
+        "protective_share_2",
+    ]
+    assert wide.loc[0, "risk_cause_1"] == "decline" and wide.loc[0, "risk_share_1"] == 0.75
+    assert wide.loc[1, "risk_cause_1"] == "switch" and pd.isna(wide.loc[1, "risk_cause_2"])
+    assert wide.loc[1, "protective_cause_1"] == "decline"
+
+
+def test_global_importance_by_feature_and_by_cause():
+    by_feature = mean_abs_by_feature(VALUES, CAUSES_OF)
+    assert by_feature["feature"].tolist() == ["tenure", "recency", "trend", "complaints"]
+    np.testing.assert_allclose(by_feature["mean_abs_shap"], [0.35, 0.3, 0.175, 0.125])
+    assert by_feature["cause"].tolist() == ["switch", "decline", "decline", "complaint"]
+    importance = cause_importance(
+        cause_contributions(VALUES, CAUSES_OF), np.array([True, False])
+    ).set_index(["group", "cause"])
+    assert importance.loc[("everyone", "decline"), "mean_abs_contribution"] == pytest.approx(0.475)
+    assert importance.loc[("everyone", "decline"), "mean_contribution"] == pytest.approx(0.275)
+    assert importance.loc[("top_risk", "decline"), "mean_abs_contribution"] == pytest.approx(0.75)
+    assert importance.loc[("top_risk", "switch"), "rows"] == 1
+
+
+# -- fidelity ------------------------------------------------------------------------------
+
+
+def test_agreement_is_reported_next_to_the_most_frequent_cause_guess():
+    true = pd.Series(["poor_service", "poor_service", "poor_service", "competitor_price"])
+    attributed = pd.Series(
+        ["poor_service", "lifecycle_decline", "poor_service", "competitor_price"]
+    )
+    assert agreement(true, attributed) == {
+        "rows": 4,
+        "agreement": 0.75,
+        "most_frequent_cause": "poor_service",
+        "most_frequent_guess": 0.75,
+    }
+    table = confusion(true, attributed)
+    assert table.loc["poor_service", "poor_service"] == 2
+    assert table.loc["poor_service", "lifecycle_decline"] == 1
+    assert table.to_numpy().sum() == 4 and table.shape == (9, 9)
+
+
+def test_fidelity_is_split_by_group_and_churn_definition():
+    truth = pd.DataFrame(
+        {
+            "true_cause": ["poor_service", "payment_lapse", "poor_service", "natural"],
+            "truly_churned": [True, False, True, True],
+        }
+    )
+    attributed = pd.Series(["poor_service", "payment_lapse", "lifecycle_decline", "natural"])
+    definition = pd.Series(["contractual", "contractual", "non_contractual", "non_contractual"])
+    report = fidelity_report(
+        truth, attributed, definition, {"top_risk": np.array([True, True, True, False])}
+    )
+    assert report["top_risk"]["all"]["agreement"] == pytest.approx(2 / 3)
+    assert report["top_risk"]["all"]["truly_churned"] == pytest.approx(2 / 3)
+    assert report["top_risk"]["contractual"]["agreement"] == 1.0
+    assert report["top_risk"]["non_contractual"] == {
+        "rows": 1,
+        "agreement": 0.0,
+        "most_frequent_cause": "poor_service",
+        "most_frequent_guess": 1.0,
+        "truly_churned": 1.0,
+    }
+
+
+# -- SHAP values of the trained model -------------------------------------------------------
+
+
+def test_explanations_need_a_tree_model():
+    x = pd.DataFrame({"a": [0.0, 1.0, 2.0, 3.0] * 5})
+    y = np.array([0, 1] * 10)
+    logreg = make_pipeline(StandardScaler(), LogisticRegression()).fit(x, y)
+    calibrated = CalibratedClassifierCV(FrozenEstimator(logreg)).fit(x, y)
+    with pytest.raises(ConfigError, match=r"LightGBM model .* LogisticRegression"):
+        shap_values(calibrated, x)
+
+
+# -- the explain stage ----------------------------------------------------------------------

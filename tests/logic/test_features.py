@@ -1,0 +1,276 @@
+"""Hand-computed feature values and labels on the customers of tests/featuredata.py."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from contract.errors import ConfigError
+from features.events import index_events
+from features.feature_table import FAMILIES, observed_until, plan_features, snapshot
+from features.history import prepare_history
+from pipeline.config import Config
+from simulator.causes import CAUSES
+from tests.featuredata import CUTOFF, hand_tables
+from tests.support import compose_config
+
+
+@pytest.fixture(scope="module")
+def cfg(tmp_path_factory: pytest.TempPathFactory) -> Config:
+    return compose_config(tmp_path_factory.mktemp("features"), "features.observed_until=2025-06-01")
+
+
+def features_at(
+    tables: dict[str, pd.DataFrame], cfg: Config, cutoff: pd.Timestamp = CUTOFF
+) -> pd.DataFrame:
+    inputs = prepare_history(tables, cfg.features, cfg.data)
+    plan = plan_features(inputs, list(cfg.causes))
+    return snapshot(inputs, plan, cutoff, observed_until(inputs)).set_index("customer_id")
+
+
+@pytest.fixture(scope="module")
+def rows(cfg: Config) -> pd.DataFrame:
+    return features_at(hand_tables(), cfg)
+
+
+def expect(rows: pd.DataFrame, customer: int, **values: float) -> None:
+    actual = rows.loc[customer, list(values)].astype(float).to_dict()
+    assert actual == pytest.approx(values, nan_ok=True, rel=1e-6), f"customer {customer}"
+
+
+def test_rows_only_for_customers_active_at_the_cutoff(rows):
+    # 4 cancelled before, 5 silent for 122 days (> 90-day window), 7 signs up on the day.
+    assert sorted(rows.index) == [1, 2, 3, 6]
+    assert (rows["cutoff"] == CUTOFF).all()
+
+
+def test_rfm(rows):
+    gaps = np.array([63.0, 60.0, 20.0])  # 08-01 -> 10-03 -> 12-02 -> 12-22
+    expect(
+        rows, 1,
+        recency_days=10, purchases_30d=2, purchases_90d=3, purchases_365d=4,
+        spend_30d=100, spend_90d=130, spend_365d=150, avg_basket_365d=37.5,
+        trend_purchases_30d=1.0, trend_spend_30d=1.0,
+        trend_purchases_90d=(3 - 1) / (3 + 1), trend_spend_90d=(130 - 20) / (130 + 20),
+        interpurchase_days_mean_365d=gaps.mean(),
+        interpurchase_days_cv_365d=gaps.std() / gaps.mean(),
+        overdue_ratio=10 / gaps.mean(),
+    )  # fmt: skip
+
+
+def test_rfm_of_a_customer_without_purchases(rows):
+    expect(
+        rows, 2,
+        recency_days=np.nan, purchases_30d=0, purchases_365d=0, spend_365d=0,
+        avg_basket_365d=np.nan, trend_purchases_30d=np.nan, trend_spend_90d=np.nan,
+        interpurchase_days_mean_365d=np.nan, overdue_ratio=np.nan, tenure_days=1,
+    )  # fmt: skip
+    # One purchase 31 days ago: none in the last 30 days, so the 30-day trend is -1.
+    expect(rows, 6, purchases_30d=0, purchases_90d=1, trend_purchases_30d=-1.0)
+
+
+def test_returns_price_and_switching_costs(rows):
+    expect(
+        rows, 1,
+        returns_30d=1, returns_365d=1, return_rate_365d=0.25,
+        discount_share_365d=10 / 200, promo_purchase_share_365d=0.25,
+        tenure_days=731, days_to_contract_end=np.nan, loyalty_tier_rank=2, autopay=0,
+        account_manager=1, categories_365d=2,
+    )  # fmt: skip
+    assert rows.loc[1, "contract_type"] == "none"
+    # Annual contract renewing on 15 March; month-to-month from the 31st renews on the 28th.
+    expect(rows, 3, days_to_contract_end=73, loyalty_tier_rank=1, autopay=1)
+    expect(rows, 6, days_to_contract_end=27)
+
+
+def test_complaints_open_at_the_cutoff_are_unresolved(rows):
+    expect(
+        rows, 3,
+        complaints_30d=1, complaints_90d=2, complaints_365d=3,
+        complaints_delivery_365d=2, complaints_product_365d=1, complaints_billing_365d=0,
+        complaints_repeat_365d=1, complaint_severity_max_365d=3,
+        complaints_unresolved=1, complaint_oldest_open_days=12, days_since_last_complaint=12,
+        # Only the two resolved before the cutoff: 3.5 and 10 days, rated 2 and 4.
+        complaint_resolution_days_mean=6.75, complaint_resolution_days_max=10,
+        complaint_resolution_satisfaction_mean=3, complaint_resolution_satisfaction_min=2,
+    )  # fmt: skip
+    expect(rows, 1, complaints_365d=0, complaints_unresolved=0, days_since_last_complaint=np.nan)
+
+
+def test_payments_as_known_at_the_cutoff(rows):
+    expect(
+        rows, 3,
+        payments_late_30d=0, payments_late_90d=1, payments_late_365d=1,
+        # Due 09-15 and never paid: failed on 10-15, inside the 90-day window.
+        payments_failed_30d=0, payments_failed_90d=1,
+        # 09-15 (failed) and 12-15 (paid only after the cutoff).
+        payments_outstanding=2, payment_days_overdue_max=108,
+    )  # fmt: skip
+    assert rows.loc[3, "payment_last_status"] == "unpaid"
+    assert rows.loc[1, "payment_last_status"] == "none"
+
+
+def test_service_satisfaction_competition_and_credit(rows):
+    expect(
+        rows, 3,
+        incidents_late_delivery_30d=1, incidents_defect_90d=0, incidents_defect_365d=1,
+        incidents_outage_365d=0, incident_severity_365d=5, days_since_last_incident=7,
+        survey_score_last=5, survey_score_change=-3, survey_score_mean_365d=6.5,
+        surveys_365d=2, days_since_last_survey=31,
+        competitor_offers_running=0, competitor_offer_discount=0,
+        competitor_offer_days_30d=0, competitor_offer_days_90d=29, competitor_offer_days_365d=31,
+        credit_score=500,
+    )  # fmt: skip
+    expect(
+        rows, 1,
+        survey_score_last=np.nan, surveys_365d=0, days_since_last_survey=np.nan,
+        competitor_offers_running=1, competitor_offer_discount=0.2,
+        competitor_offer_days_30d=12, competitor_offer_days_365d=12,
+    )  # fmt: skip
+    expect(rows, 2, credit_score=np.nan, competitor_offer_days_365d=0)
+
+
+def test_lifecycle_stage(rows):
+    assert rows["lifecycle_stage"].to_dict() == {
+        1: "maturity",
+        2: "cultivation",
+        3: "maturity",
+        6: "growth",
+    }
+
+
+def test_labels_for_both_definitions(rows):
+    assert rows["churn_definition"].to_dict() == {
+        1: "non_contractual",
+        2: "non_contractual",
+        3: "contractual",
+        6: "contractual",
+    }
+    # 1 buys at the cutoff; 2 never buys; 3 cancels on 02-10; 6 stays.
+    assert rows["churned"].to_dict() == {1: 0, 2: 1, 3: 1, 6: 0}
+
+
+@pytest.mark.parametrize(
+    ("churn_date", "churned"),
+    [("2025-01-02", 1), ("2025-04-01", 1), ("2025-04-02", 0)],  # cutoff + 90 days = 04-01
+)
+def test_contractual_label_window_is_cutoff_to_horizon(cfg, churn_date, churned):
+    tables = hand_tables()
+    customers = tables["customers"]
+    customers.loc[customers["customer_id"] == 3, "churn_date"] = pd.Timestamp(churn_date)
+    assert features_at(tables, cfg).loc[3, "churned"] == churned
+
+
+def test_non_contractual_label_ignores_purchases_after_the_horizon(cfg):
+    tables = hand_tables()
+    tx = tables["transactions"]
+    tx.loc[tx["timestamp"] == CUTOFF, "timestamp"] = CUTOFF + pd.Timedelta(days=90)
+    assert features_at(tables, cfg).loc[1, "churned"] == 1
+
+
+def test_labels_are_censored_when_the_window_passes_the_end_of_the_data(tmp_path):
+    cfg = compose_config(tmp_path, "features.observed_until=2025-03-31")
+    rows = features_at(hand_tables(), cfg)
+    assert rows["churned"].isna().all()
+    assert len(rows) == 4
+
+
+def test_contractual_definition_needs_churn_date(cfg):
+    tables = hand_tables()
+    tables["customers"] = tables["customers"].drop(columns="churn_date")
+    with pytest.raises(ConfigError, match=r"needs customers\.churn_date"):
+        features_at(tables, cfg)
+
+
+def test_missing_optional_tables_drop_their_families(cfg):
+    tables = hand_tables()
+    for name in ("complaints", "payments", "service_incidents", "surveys", "competitor_offers"):
+        del tables[name]
+    tables["customers"] = tables["customers"].drop(columns="credit_score")
+    inputs = prepare_history(tables, cfg.features, cfg.data)
+    plan = plan_features(inputs, list(cfg.causes))
+    assert set(plan.absent) == {
+        "complaints", "payments", "service", "satisfaction", "competition", "credit"
+    }  # fmt: skip
+    assert plan.absent["credit"] == ["customers.credit_score"]
+    rows = features_at(tables, cfg)
+    assert not any(column.startswith(("complaint", "payment", "survey")) for column in rows)
+    expect(rows, 1, purchases_365d=4, recency_days=10)
+
+
+def test_catalogue_gives_every_feature_one_cause(cfg):
+    inputs = prepare_history(hand_tables(), cfg.features, cfg.data)
+    plan = plan_features(inputs, list(cfg.causes))
+    causes = {spec.name: spec.cause for spec in plan.catalogue}
+    assert causes["complaints_unresolved"] == "unresolved_complaint"
+    assert causes["incidents_defect_90d"] == "product_quality"
+    assert causes["incidents_late_delivery_90d"] == "poor_service"
+    assert causes["trend_spend_30d"] == "lifecycle_decline"
+    assert causes["payments_failed_90d"] == "payment_lapse"
+    assert causes["credit_score"] == "credit_risk"
+    assert {spec.family for spec in plan.catalogue} == {f.name for f in FAMILIES} - {"declared"} | {
+        "lifecycle"
+    }
+    assert all(spec.description for spec in plan.catalogue)
+    assert list(features_at(hand_tables(), cfg).columns)[1:-2] == plan.feature_names
+
+
+def test_unmapped_and_ambiguous_features_are_named(tmp_path):
+    cfg = compose_config(tmp_path, "~features.causes.credit_score")
+    cfg.features.causes["tenure_*"] = "natural"  # Hydra overrides cannot spell a '*' key
+    inputs = prepare_history(hand_tables(), cfg.features, cfg.data)
+    with pytest.raises(ConfigError) as error:
+        plan_features(inputs, list(cfg.causes))
+    assert "credit_score: matches no pattern" in str(error.value)
+    assert "tenure_days: matches several patterns ['tenure_days', 'tenure_*']" in str(error.value)
+
+
+def test_unknown_cause_is_an_error(tmp_path):
+    cfg = compose_config(tmp_path, "features.causes.credit_score=fraud")
+    inputs = prepare_history(hand_tables(), cfg.features, cfg.data)
+    with pytest.raises(ConfigError, match="unknown causes"):
+        plan_features(inputs, list(cfg.causes))
+
+
+def test_declared_attributes_pass_through_with_their_cause(tmp_path):
+    cfg = compose_config(
+        tmp_path,
+        "+data.extra_customer_columns.nps=numeric",
+        "+data.extra_customer_columns.segment=categorical",
+        "+features.causes.declared_nps=poor_service",
+        "+features.causes.declared_segment=natural",
+    )
+    tables = hand_tables()
+    tables["customers"]["nps"] = [9.0, np.nan, 3.0, 5.0, 5.0, 7.0, 8.0]
+    tables["customers"]["segment"] = ["retail", "smb", "smb", None, "retail", "retail", "smb"]
+    rows = features_at(tables, cfg)
+    expect(rows, 3, declared_nps=3.0)
+    assert rows.loc[1, "declared_segment"] == "retail"
+    assert list(rows["declared_segment"].cat.categories) == ["retail", "smb"]
+
+
+def test_configured_causes_are_the_documented_ones(cfg):
+    assert set(cfg.causes) == set(CAUSES)
+
+
+def test_event_order_in_the_input_files_does_not_matter(cfg, rows):
+    """Tables in (customer, time) order skip the sort; any other order is sorted."""
+    rng = np.random.default_rng(7)
+    tables = hand_tables()
+    shuffled = {
+        name: table if name == "customers" else table.sample(frac=1.0, random_state=rng)
+        for name, table in tables.items()
+    }
+    pd.testing.assert_frame_equal(features_at(shuffled, cfg), rows)
+    ids = pd.Index([10, 20])
+    events = pd.DataFrame(
+        {
+            "customer_id": [20, 10, 20, 10],
+            "timestamp": pd.to_datetime(["2024-01-02", "2024-01-05", "2024-01-01", "2024-01-01"]),
+            "n": [0, 1, 2, 3],
+        }
+    )
+    indexed = index_events(events, ids, "timestamp")
+    assert indexed["n"].tolist() == [3, 1, 2, 0] and indexed["customer"].tolist() == [0, 0, 1, 1]
+    assert index_events(indexed.drop(columns="customer"), ids, "timestamp").equals(indexed)

@@ -1,0 +1,132 @@
+"""No information from after a cutoff reaches that cutoff's features (property-based).
+
+Hypothesis picks a cutoff and a random way to rewrite history after it: delete events,
+change their values, move them later, resolve open complaints differently, pay open
+invoices on other dates, change future cancellation dates. The features at the cutoff
+must not change. Likewise the label must not change when only events after the label
+window change.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from features.columns import LABEL
+from features.feature_table import observed_until, plan_features, snapshot
+from features.history import EVENT_TIME as EVENT_TABLE_TIME
+from features.history import prepare_history
+from pipeline.config import Config
+from tests.support import Simulated
+
+DAY = pd.Timedelta(days=1)
+# When each row happened: rows at or after the cutoff are the future. A complaint's
+# resolution and a payment's settlement are events of their own, rewritten separately.
+EVENT_TIME = {**EVENT_TABLE_TIME, "competitor_offers": "start_date"}
+
+
+def rewrite_after(
+    tables: dict[str, pd.DataFrame], moment: pd.Timestamp, rng: np.random.Generator
+) -> dict[str, pd.DataFrame]:
+    """A copy of ``tables`` with everything at or after ``moment`` randomly rewritten."""
+    out = {name: frame.copy() for name, frame in tables.items()}
+    for name, time_column in EVENT_TIME.items():
+        frame = out[name]
+        future = frame[time_column] >= moment
+        keep = ~future | (rng.random(len(frame)) < 0.5)
+        frame = frame[keep].copy()
+        future = frame[time_column] >= moment
+        n = int(future.sum())
+        frame.loc[future, time_column] += pd.to_timedelta(rng.integers(0, 30, n), unit="D")
+        for column in frame.columns.drop([time_column, "customer_id", "region"], errors="ignore"):
+            frame.loc[future, column] = _shuffled(frame.loc[future, column], rng)
+        out[name] = frame
+    out["complaints"] = _resolve_open_complaints_differently(out["complaints"], moment, rng)
+    out["payments"] = _settle_open_payments_differently(out["payments"], moment, rng)
+    customers = out["customers"]
+    later = customers["churn_date"] > moment
+    customers.loc[later, "churn_date"] = moment + pd.to_timedelta(
+        rng.integers(1, 400, int(later.sum())), unit="D"
+    )
+    return out
+
+
+def _shuffled(values: pd.Series, rng: np.random.Generator) -> np.ndarray:
+    return values.to_numpy()[rng.permutation(len(values))]
+
+
+def _resolve_open_complaints_differently(complaints, moment, rng):
+    open_then = (complaints["opened_at"] < moment) & ~(complaints["resolved_at"] < moment)
+    n = int(open_then.sum())
+    resolved = moment + pd.to_timedelta(rng.integers(0, 60, n), unit="D")
+    complaints.loc[open_then, "resolved_at"] = resolved.where(rng.random(n) < 0.7)
+    complaints.loc[open_then, "resolution_satisfaction"] = rng.integers(1, 6, n).astype(float)
+    return complaints
+
+
+def _settle_open_payments_differently(payments, moment, rng):
+    open_then = (payments["due_date"] < moment) & ~(payments["paid_date"] < moment)
+    n = int(open_then.sum())
+    failed = rng.random(n) < 0.5
+    paid = moment + pd.to_timedelta(rng.integers(0, 40, n), unit="D")
+    payments.loc[open_then, "paid_date"] = paid.where(~failed)
+    payments.loc[open_then, "status"] = np.where(failed, "failed", "late")
+    return payments
+
+
+@pytest.fixture(scope="module")
+def history(tiny: Simulated) -> dict[str, pd.DataFrame]:
+    return {name: frame.copy() for name, frame in tiny.raw.items()}
+
+
+@pytest.fixture(scope="module")
+def cfg(tiny: Simulated) -> Config:
+    """The tiny data's config with the end of the data fixed, so only labels could move."""
+    features = replace(tiny.cfg.features, observed_until="2024-11-25")
+    return replace(tiny.cfg, features=features)
+
+
+def features_at(tables, cfg, cutoff):
+    inputs = prepare_history(tables, cfg.features, cfg.data)
+    plan = plan_features(inputs, list(cfg.causes))
+    return snapshot(inputs, plan, cutoff, observed_until(inputs))
+
+
+CUTOFFS = pd.date_range("2024-03-01", "2024-08-01", freq="MS")
+PROPERTY = settings(
+    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+
+
+@PROPERTY
+@given(cutoff=st.sampled_from(list(CUTOFFS)), seed=st.integers(0, 2**32 - 1))
+def test_rewriting_the_future_leaves_features_unchanged(history, cfg, cutoff, seed):
+    rewritten = rewrite_after(history, cutoff, np.random.default_rng(seed))
+    before = features_at(history, cfg, cutoff).drop(columns=LABEL)
+    after = features_at(rewritten, cfg, cutoff).drop(columns=LABEL)
+    pd.testing.assert_frame_equal(before, after)
+
+
+@PROPERTY
+@given(cutoff=st.sampled_from(list(CUTOFFS)), seed=st.integers(0, 2**32 - 1))
+def test_label_depends_only_on_the_horizon_window(history, cfg, cutoff, seed):
+    window_end = cutoff + cfg.features.label.horizon_days * DAY
+    rewritten = rewrite_after(history, window_end + DAY, np.random.default_rng(seed))
+    before = features_at(history, cfg, cutoff)
+    after = features_at(rewritten, cfg, cutoff)
+    pd.testing.assert_frame_equal(before, after)
+
+
+def test_the_rewrite_really_changes_later_features(history, cfg):
+    """Guard against a vacuous property: the rewrite does change features at a later cutoff."""
+    cutoff = CUTOFFS[0]
+    rewritten = rewrite_after(history, cutoff, np.random.default_rng(0))
+    later = cutoff + 60 * DAY
+    before = features_at(history, cfg, later)
+    after = features_at(rewritten, cfg, later)
+    assert not before.drop(columns=LABEL).equals(after.drop(columns=LABEL))

@@ -1,0 +1,218 @@
+"""Model building blocks on hand-made inputs: splits, metrics, the RFM rule, the oracle and
+the registry's promotion rule."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from mlflow import MlflowClient
+
+from contract.errors import ConfigError
+from models.config import SplitConfig
+from models.estimators import RFMRule
+from models.metrics import evaluate, expected_calibration_error, gain_table, top_k_mask
+from models.split import plan_split, split_rows
+from pipeline.artifacts import TRUTH_HAZARDS, ground_truth_dir
+from pipeline.config import RegistryConfig, load_config
+from pipeline.registry import promote_if_better
+from simulator.oracle import oracle_probability
+from simulator.truth import GroundTruth
+from tests.support import REPO
+
+AUTO = SplitConfig(
+    test_cutoff=None, validation_cutoff=None, train_cutoffs=None, calibration_share=0.5
+)
+DEFAULTS = load_config(REPO / "params.yaml")
+MONTHLY = list(pd.date_range("2024-01-01", "2025-06-01", freq="MS"))
+
+
+def test_default_split_keeps_a_horizon_between_train_validation_and_test():
+    split = plan_split(MONTHLY, 90, AUTO)
+    assert split.test_cutoff == pd.Timestamp("2025-06-01")
+    # 2025-03-01 + 90 days = 2025-05-30, before the test cutoff; 2025-04-01 would reach 06-30.
+    assert split.validation_cutoff == pd.Timestamp("2025-03-01")
+    assert split.train_cutoffs[0] == pd.Timestamp("2024-01-01")
+    assert split.train_cutoffs[-1] == pd.Timestamp("2024-12-01")
+
+
+@given(
+    cutoffs=st.lists(
+        st.dates(
+            min_value=pd.Timestamp("2023-01-01").date(), max_value=pd.Timestamp("2026-01-01").date()
+        ),
+        min_size=1,
+        max_size=30,
+        unique=True,
+    ),
+    horizon=st.integers(min_value=1, max_value=200),
+    train_cutoffs=st.one_of(st.none(), st.integers(min_value=1, max_value=5)),
+)
+def test_no_training_label_window_reaches_the_validation_or_test_cutoff(
+    cutoffs, horizon, train_cutoffs
+):
+    stamps = [pd.Timestamp(c) for c in cutoffs]
+    try:
+        split = plan_split(stamps, horizon, replace(AUTO, train_cutoffs=train_cutoffs))
+    except ConfigError:
+        return  # too few cutoffs for three parts: refused, with a message
+    window = pd.Timedelta(days=horizon)
+    assert split.test_cutoff == max(stamps)
+    assert split.validation_cutoff + window <= split.test_cutoff
+    assert all(c + window <= split.validation_cutoff for c in split.train_cutoffs)
+    assert train_cutoffs is None or len(split.train_cutoffs) <= train_cutoffs
+
+
+def test_split_errors_name_the_problem():
+    with pytest.raises(
+        ConfigError, match="no cutoff's 90-day label window closes by the validation"
+    ):
+        plan_split(MONTHLY[-5:], 90, AUTO)
+    with pytest.raises(ConfigError, match=r"test_cutoff: 2030-01-01 is not a labelled cutoff"):
+        plan_split(MONTHLY, 90, replace(AUTO, test_cutoff="2030-01-01"))
+    with pytest.raises(ConfigError, match=r"validation_cutoff: 2025-05-01 .*choose one of"):
+        plan_split(MONTHLY, 90, replace(AUTO, validation_cutoff="2025-05-01"))
+
+
+def test_validation_customers_go_to_early_stopping_or_calibration_never_both():
+    cutoffs = [pd.Timestamp("2024-01-01"), pd.Timestamp("2024-04-01"), pd.Timestamp("2024-07-01")]
+    rows = pd.DataFrame(
+        {
+            "customer_id": np.tile(np.arange(100), 4),
+            "cutoff": np.repeat([*cutoffs, pd.Timestamp("2024-10-01")], 100),
+            "churned": pd.array([0, 1] * 150 + [pd.NA] * 100, dtype="Int8"),
+        }
+    )
+    parts = split_rows(rows, plan_split(cutoffs, 90, AUTO), calibration_share=0.3, seed=1)
+    stopping, calibration = parts["early_stopping"], parts["calibration"]
+    assert len(calibration) == 30 and len(stopping) == 70
+    assert not set(stopping["customer_id"]) & set(calibration["customer_id"])
+    assert set(parts["train"]["cutoff"]) == {cutoffs[0]}
+    assert set(parts["test"]["cutoff"]) == {cutoffs[2]}
+    assert all(part["churned"].notna().all() for part in parts.values())
+
+
+Y = np.array([0, 0, 1, 1])
+P = np.array([0.1, 0.4, 0.35, 0.8])
+
+
+def test_metrics_match_values_computed_by_hand():
+    scores = evaluate(Y, P, top_fractions=[0.25, 0.5], calibration_bins=2)
+    # Of the 4 churner/non-churner pairs, 3 are ordered right.
+    assert scores["roc_auc"] == pytest.approx(0.75)
+    # Ranked: 0.8 (churner), 0.4, 0.35 (churner), 0.1: precision 1 at recall 1/2, 2/3 at 1.
+    assert scores["pr_auc"] == pytest.approx(0.5 * 1 + 0.5 * 2 / 3)
+    assert scores["log_loss"] == pytest.approx(
+        -(math.log(0.9) + math.log(0.6) + math.log(0.35) + math.log(0.8)) / 4
+    )
+    assert scores["brier"] == pytest.approx((0.01 + 0.16 + 0.4225 + 0.04) / 4)
+    # Bins {0.1, 0.35} and {0.4, 0.8}: |0.5 - 0.225| and |0.5 - 0.6|, equal weights.
+    assert scores["calibration_error"] == pytest.approx((0.275 + 0.1) / 2)
+    assert scores["precision_top_25pct"] == 1.0
+    assert scores["recall_top_25pct"] == 0.5
+    assert scores["lift_top_25pct"] == pytest.approx(2.0)
+    assert scores["precision_top_50pct"] == 0.5
+    assert scores["lift_top_50pct"] == pytest.approx(1.0)
+
+
+def test_calibration_error_is_zero_for_probabilities_that_match_the_rates():
+    y = np.array([0, 0, 0, 1, 0, 1, 1, 1])
+    p = np.array([0.25, 0.25, 0.25, 0.25, 0.75, 0.75, 0.75, 0.75])
+    assert expected_calibration_error(y, p, bins=2) == pytest.approx(0.0)
+
+
+def test_top_k_and_gain_table():
+    assert top_k_mask(P, 0.5).tolist() == [False, True, False, True]
+    gain = gain_table(Y, P, points=4)
+    assert gain["contacted_share"].tolist() == [0.25, 0.5, 0.75, 1.0]
+    assert gain["churners_caught_share"].tolist() == [0.5, 0.5, 1.0, 1.0]
+    assert gain["lift"].iloc[0] == pytest.approx(2.0)
+
+
+def test_rfm_rule_scores_recent_frequent_big_spenders_lowest():
+    train = pd.DataFrame(
+        {
+            "recency_days": [1.0, 10, 20, 40, 80],
+            "purchases_365d": [50.0, 20, 10, 5, 1],
+            "spend_365d": [5000.0, 2000, 800, 300, 50],
+        }
+    )
+    rule = RFMRule(bins=5).fit(train, np.array([0, 0, 0, 1, 1]))
+    risk = rule.predict_proba(train)[:, 1]
+    assert risk[0] == 0.0 and risk[-1] == 1.0
+    assert np.all(np.diff(risk) > 0)
+    never_bought = pd.DataFrame(
+        {"recency_days": [np.nan], "purchases_365d": [0.0], "spend_365d": [0.0]}
+    )
+    assert rule.predict_proba(never_bought)[0, 1] == 1.0
+
+
+def test_oracle_is_the_label_probability_under_the_true_state():
+    sim = DEFAULTS.simulator
+    cutoff = pd.Timestamp("2024-06-01")
+    truth = GroundTruth(
+        hazards=pd.DataFrame(
+            {
+                "customer_id": [1, 2],
+                "cutoff": [cutoff, cutoff],
+                "stage": pd.Categorical(["maturity", "maturity"]),
+                "hazard_total": [0.01, 0.02],
+            }
+        ),
+        customers=pd.DataFrame({"customer_id": [1, 2, 3], "purchase_rate": [0.5, 0.0, 1.0]}),
+    )
+    rows = pd.DataFrame(
+        {
+            "customer_id": [1, 2, 3],
+            "cutoff": [cutoff] * 3,
+            "churn_definition": ["contractual", "non_contractual", "non_contractual"],
+        }
+    )
+    oracle = oracle_probability(truth, rows, sim, horizon_days=28)
+    assert oracle[0] == pytest.approx(1 - math.exp(-0.01 * 4))
+    # Buying never: "no purchase in the window" is certain.
+    assert oracle[1] == pytest.approx(1.0)
+    # No hazard record at the cutoff: the customer had already left.
+    assert oracle[2] == 1.0
+
+
+def test_ground_truth_is_read_only_where_the_data_are_the_simulators(tmp_path: Path):
+    data = DEFAULTS.data
+    raw, truth = tmp_path / "raw", tmp_path / "truth"
+    simulated = replace(data, dir=str(raw))
+    assert ground_truth_dir(truth, raw, simulated) is None  # nothing simulated yet
+    truth.mkdir()
+    (truth / TRUTH_HAZARDS).touch()
+    assert ground_truth_dir(truth, raw, simulated) == truth
+    assert ground_truth_dir(truth, raw, replace(data, dir=str(tmp_path / "mine"))) is None
+
+
+REGISTRY = RegistryConfig(
+    model_name="churn", alias="champion", metric="pr_auc", min_improvement=0.01
+)
+
+
+def test_alias_moves_only_to_a_model_that_beats_the_champion(tmp_path: Path):
+    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path}/mlflow.db")
+    client.create_registered_model("churn")
+    versions = [
+        str(client.create_model_version("churn", source=str(tmp_path)).version) for _ in range(4)
+    ]
+    first = promote_if_better(client, REGISTRY, versions[0], 0.30, lambda uri: None)
+    assert first.promoted and first.reason == "no champion yet"
+    scores = {f"models:/churn/{versions[0]}": 0.30}
+    # Better, but by less than min_improvement: the alias stays.
+    close = promote_if_better(client, REGISTRY, versions[1], 0.305, scores.get)
+    assert not close.promoted and close.champion_score == 0.30
+    worse = promote_if_better(client, REGISTRY, versions[2], 0.20, scores.get)
+    assert not worse.promoted
+    assert str(client.get_model_version_by_alias("churn", "champion").version) == versions[0]
+    better = promote_if_better(client, REGISTRY, versions[3], 0.35, scores.get)
+    assert better.promoted and better.champion_version == versions[0]
+    assert str(client.get_model_version_by_alias("churn", "champion").version) == versions[3]

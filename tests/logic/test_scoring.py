@@ -1,0 +1,338 @@
+"""Scoring rules on small frames: value, tiers, playbook, selection, drift, as-of date."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from contract.errors import ConfigError
+from features.history import prepare_history
+from models.drift import population_stability_index, psi_by_feature, reference_profile
+from pipeline.config import load_config
+from scoring.config import (
+    Delivery,
+    NotWorthRetainingConfig,
+    PairDelivery,
+    PlaybookConfig,
+    ScoringConfig,
+)
+from scoring.playbook import NO_CAUSE, Action, action_for, action_table
+from scoring.population import scoring_date
+from scoring.selection import (
+    BELOW_THRESHOLD,
+    NATURAL,
+    NEGATIVE_NET_VALUE,
+    NO_ACTION,
+    OVER_BUDGET,
+    choose_actions,
+    rank_by_value,
+    screen,
+    within_budget,
+)
+from scoring.tiers import TIERS, not_worth_retaining, tier_thresholds, value_tiers
+from scoring.value import customer_value
+from tests.support import REPO
+
+CAUSES = ["competitor_price", "unresolved_complaint", "payment_lapse", "credit_risk", "natural"]
+
+
+DEFAULTS = load_config(REPO / "params.yaml")
+
+
+def _scoring(**changes) -> ScoringConfig:
+    """The repository's scoring config, with ``changes``."""
+    return replace(DEFAULTS.scoring, **changes)
+
+
+PLAYBOOK = PlaybookConfig(
+    tiers={
+        "vip": Delivery("visit", "account_management", 100.0, 0.5),
+        "ordinary": Delivery("e-mail", "crm", 2.0, 0.1),
+    },
+    content={"competitor_price": "value offer", "default": "check-in"},
+    pairs=[
+        PairDelivery(team="customer_service", cost=150.0, tier="vip", cause="unresolved_complaint")
+    ],
+)
+
+
+# -- customer value ---------------------------------------------------------------------
+
+
+def test_customer_value_counts_margin_discounts_returns_and_payments(tiny):
+    """Hand-computed margins of one customer, only from events before the cutoff."""
+    cfg = tiny.cfg
+    cutoff = pd.Timestamp("2024-06-01")
+    customers = tiny.raw["customers"].head(3)
+    ids = customers["customer_id"]
+    tx = pd.DataFrame(
+        {
+            "customer_id": [ids[0]] * 4,
+            "timestamp": pd.to_datetime(["2024-05-20", "2024-05-25", "2024-01-10", "2024-06-02"]),
+            "amount": [100.0, 50.0, 80.0, 1000.0],
+            "discount": [0.0, 20.0, 0.0, 0.0],
+            "category": ["home"] * 4,
+            "is_return": [False, False, True, False],
+        }
+    )
+    payments = pd.DataFrame(
+        {
+            "customer_id": [ids[1], ids[1]],
+            "due_date": pd.to_datetime(["2024-05-01", "2024-05-29"]),
+            "paid_date": pd.to_datetime(["2024-05-02", "2024-06-03"]),
+            "amount": [30.0, 30.0],
+            "status": ["paid", "paid"],
+        }
+    )
+    inputs = prepare_history(
+        {"customers": customers, "transactions": tx, "payments": payments},
+        cfg.features,
+        cfg.data,
+    )
+    value_cfg = replace(cfg.scoring.value, run_rate_days=30, horizon_days=360)
+    value = customer_value(inputs, cutoff, value_cfg)
+    m, r, s = value_cfg.gross_margin, value_cfg.return_cost, value_cfg.subscription_margin
+    recent = m * 100 + (m * 70 - 20)  # two purchases in the last 30 days
+    assert value.loc[0, "historical_margin"] == pytest.approx(recent - r * 80)
+    assert value.loc[0, "future_value"] == pytest.approx(recent * 12)
+    assert value.loc[1, "historical_margin"] == pytest.approx(s * 30)  # the June payment is later
+    assert value.loc[2].tolist() == [0.0, 0.0, 0.0]
+    w = value_cfg.weights
+    assert value["customer_value"].tolist() == pytest.approx(
+        (w.historical * value["historical_margin"] + w.future * value["future_value"]).tolist()
+    )
+
+
+# -- tiers ------------------------------------------------------------------------------
+
+
+def test_not_worth_retaining_names_fraud_then_credit_risk_then_loss():
+    customers = pd.DataFrame(
+        {
+            "customer_value": [100.0, -5.0, -5.0, 0.0, 100.0, 100.0],
+            "credit_score": [700.0, 500.0, 700.0, 700.0, np.nan, 550.0],
+            "declared_fraud": [1.0, 0.0, 0.0, np.nan, np.nan, 0.0],
+        }
+    )
+    rule = NotWorthRetainingConfig(550.0, 0.0, "declared_fraud", ["credit_risk"])
+    reasons = not_worth_retaining(customers, rule).tolist()
+    assert reasons == ["fraud", "credit_risk", "loss_making", "loss_making", pd.NA, "credit_risk"]
+    with pytest.raises(ConfigError, match="declared_missing"):
+        not_worth_retaining(customers, replace(rule, fraud_flag="declared_missing"))
+
+
+def test_tiers_start_at_value_quantiles_of_the_worth_retaining():
+    values = pd.Series([float(v) for v in range(1, 101)])
+    worth = pd.Series(values != 50)
+    thresholds = tier_thresholds(
+        values[worth], {"vip": 0.98, "major": 0.8, "ordinary": 0.4, "small": 0.0}
+    )
+    assert thresholds["vip"] == pytest.approx(np.quantile(values[worth], 0.98))
+    tiers = value_tiers(values, worth, thresholds)
+    assert tiers[49] == "not_worth_retaining"
+    assert (tiers[values >= thresholds["vip"]] == "vip").all()
+    assert tiers.value_counts()[["vip", "major", "ordinary", "small"]].tolist() == [2, 18, 39, 40]
+    assert list(tiers.cat.categories) == [
+        "vip",
+        "major",
+        "ordinary",
+        "small",
+        "not_worth_retaining",
+    ]
+
+
+# -- playbook ---------------------------------------------------------------------------
+
+
+def test_playbook_pair_overrides_only_the_fields_it_names():
+    action = action_for(PLAYBOOK, "vip", "unresolved_complaint")
+    assert action == Action("check-in", "visit", "customer_service", 150.0, 0.5)
+
+
+def test_playbook_falls_back_to_tier_delivery_and_default_content():
+    assert action_for(PLAYBOOK, "vip", "competitor_price") == Action(
+        "value offer", "visit", "account_management", 100.0, 0.5
+    )
+    assert action_for(PLAYBOOK, "ordinary", "payment_lapse") == Action(
+        "check-in", "e-mail", "crm", 2.0, 0.1
+    )
+    assert action_for(PLAYBOOK, "ordinary", NO_CAUSE).action == "check-in"
+    assert action_for(PLAYBOOK, "small", "competitor_price") is None  # no delivery: no action
+    reminder = PairDelivery("reminder", "billing", 0.2, 0.35, tier="small", cause="payment_lapse")
+    only_pair = replace(PLAYBOOK, pairs=[reminder])
+    assert action_for(only_pair, "small", "payment_lapse") == Action(
+        "check-in", "reminder", "billing", 0.2, 0.35
+    )
+    assert action_for(only_pair, "small", "competitor_price") is None
+    incomplete = replace(PLAYBOOK, pairs=[replace(reminder, team=None)])
+    with pytest.raises(ConfigError, match=r"pairs\[small, payment_lapse\]: missing \['team'\]"):
+        action_table(incomplete, CAUSES)
+
+
+def test_action_table_has_every_pair_with_an_action_and_checks_the_playbook():
+    table = action_table(PLAYBOOK, CAUSES)
+    assert set(table["tier"]) == {"vip", "ordinary"}
+    assert len(table) == 2 * (len(CAUSES) + 1)
+    unknown = replace(PLAYBOOK, content={**PLAYBOOK.content, "pricing": "x"})
+    with pytest.raises(ConfigError, match=r"\['pricing'\] are not causes"):
+        action_table(unknown, CAUSES)
+    incomplete = replace(PLAYBOOK, tiers={"vip": Delivery("visit", None, 1.0, 0.5)})
+    with pytest.raises(ConfigError, match=r"tiers.vip: missing \['team'\]"):
+        action_table(incomplete, CAUSES)
+    bad_rate = replace(PLAYBOOK, pairs=[PairDelivery(save_rate=1.5, tier="vip", cause="natural")])
+    with pytest.raises(ConfigError, match="save_rate must be in"):
+        action_table(bad_rate, CAUSES)
+
+
+def test_default_playbook_encodes_the_domain():
+    scoring = _scoring()
+    causes = list(DEFAULTS.causes)
+    table = action_table(scoring.playbook, causes).set_index(["tier", "cause"])
+    assert table.loc[("vip", "competitor_price"), "team"] == "account_management"
+    assert table.loc[("ordinary", "payment_lapse"), "action"].startswith("payment reminder")
+    assert table.loc[("major", "low_switching_cost"), "action"].startswith("loyalty-programme")
+    assert table.loc[("vip", "unresolved_complaint"), "action"].startswith("complaint resolution")
+    costs = table.xs("competitor_price", level="cause")["action_cost"]
+    assert costs["vip"] > costs["major"] > costs["ordinary"]
+    assert "small" not in set(table.index.get_level_values("tier"))  # basically given up
+
+
+# -- selection --------------------------------------------------------------------------
+
+
+def _customers() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "customer_id": [1, 2, 3, 4, 5, 6, 7, 8],
+            "churn_probability": [0.9, 0.9, 0.05, 0.5, 0.6, 0.6, 0.3, 0.3],
+            "customer_value": [5000.0, -10.0, 800.0, 900.0, 700.0, 600.0, 10.0, 500.0],
+            "credit_score": [800.0, 800.0, 800.0, 800.0, 800.0, 800.0, 800.0, 400.0],
+        }
+    )
+
+
+def test_screen_excludes_everyone_who_cannot_reach_a_list_before_explaining():
+    nudge = PairDelivery("e-mail", "crm", 1.0, 0.05, tier="small", cause="payment_lapse")
+    playbook = replace(PLAYBOOK, pairs=[*PLAYBOOK.pairs, nudge])  # small: one pair, major: none
+    scoring = _scoring(risk_threshold=0.2, playbook=playbook)
+    screened, thresholds = screen(_customers(), action_table(playbook, CAUSES), scoring)
+    assert screened["tier"].tolist() == [
+        "vip", "not_worth_retaining", "ordinary", "major", "ordinary", "small", "small",
+        "not_worth_retaining",
+    ]  # fmt: skip
+    assert screened["exclusion"].tolist() == [
+        pd.NA, "not_worth_retaining", BELOW_THRESHOLD, NO_ACTION, pd.NA, pd.NA,
+        NEGATIVE_NET_VALUE,  # 0.3 x 0.05 x 10 - 1 < 0 even if the cause were a payment lapse
+        "not_worth_retaining",
+    ]  # fmt: skip
+    assert screened["exclusion_detail"].tolist()[1::6] == ["loss_making", "credit_risk"]
+    assert thresholds["vip"] == pytest.approx(np.quantile([10, 600, 700, 800, 900, 5000], 0.98))
+
+
+def _decide(causes: list[str | None], **changes) -> pd.DataFrame:
+    """``choose_actions`` on screened customers with the given top risk causes."""
+    scoring = _scoring(risk_threshold=0.2, playbook=PLAYBOOK, **changes)
+    tiers = ["vip", "vip", "ordinary", "vip", "vip", "ordinary", "ordinary", "ordinary"]
+    screened = _customers().assign(
+        tier=pd.Categorical(tiers, categories=TIERS),
+        exclusion=pd.Series(
+            [pd.NA, "not_worth_retaining", BELOW_THRESHOLD, *[pd.NA] * 4, "not_worth_retaining"],
+            dtype="string",
+        ),
+        exclusion_detail=pd.Series([pd.NA] * 8, dtype="string"),
+        risk_cause_1=causes,
+    )
+    return choose_actions(screened, action_table(PLAYBOOK, CAUSES), scoring)
+
+
+def test_cause_exclusions_actions_and_expected_net_value():
+    decided = _decide(
+        ["competitor_price", None, None, "natural", "credit_risk", None, "payment_lapse", None]
+    )
+    assert decided["exclusion"].tolist()[3:5] == [NATURAL, "not_worth_retaining"]
+    assert decided.loc[4, "tier"] == "not_worth_retaining"
+    assert decided.loc[4, "exclusion_detail"] == "credit_risk"
+    # 0.9 x 0.5 x 5000 - 100 and 0.6 x 0.1 x 600 - 2.
+    assert decided.loc[0, "expected_net_value"] == pytest.approx(2150.0)
+    assert decided.loc[5, "expected_net_value"] == pytest.approx(34.0)
+    assert decided.loc[5, "action"] == "check-in"
+    # 0.3 x 0.1 x 10 - 2 < 0: acting costs more than it keeps.
+    assert decided.loc[6, "exclusion"] == NEGATIVE_NET_VALUE
+    listed = decided[decided["exclusion"].isna()]
+    assert listed["customer_id"].tolist() == [1, 6]
+    assert listed["list_rank"].tolist() == [1, 1]  # first of each team
+
+
+def test_lists_rank_by_expected_net_value_then_customer_id():
+    frame = pd.DataFrame(
+        {
+            "customer_id": [9, 3, 5, 4],
+            "team": ["a"] * 4,
+            "expected_net_value": [10.0, 30.0, 10.0, 20.0],
+            "action_cost": [1.0] * 4,
+        }
+    )
+    assert rank_by_value(frame)["customer_id"].tolist() == [3, 4, 5, 9]
+
+
+def test_budget_cuts_each_teams_list_where_its_costs_exceed_it():
+    ranked = pd.DataFrame(
+        {
+            "team": ["a", "b", "a", "a", "b", "c"],
+            "action_cost": [40.0, 5.0, 40.0, 40.0, 5.0, 1e9],
+        }
+    )
+    kept = within_budget(ranked, {"a": 100.0, "b": 5.0, "c": None})
+    assert kept.tolist() == [True, True, True, False, False, True]
+
+
+def test_budget_cut_is_reported_as_an_exclusion():
+    decided = _decide(
+        ["competitor_price", None, None, "competitor_price", "competitor_price", None, None, None],
+        budgets={"account_management": 250.0},
+    )
+    # vip customers 1, 4 and 5 cost 100 each; the budget pays for the two most valuable.
+    vip = decided[decided["team"] == "account_management"].sort_values("expected_net_value")
+    assert vip["exclusion"].tolist() == [OVER_BUDGET, pd.NA, pd.NA]
+    assert vip["exclusion_detail"].iloc[0] == "account_management"
+
+
+# -- drift ------------------------------------------------------------------------------
+
+
+def test_psi_is_zero_for_the_same_population_and_matches_the_formula():
+    assert population_stability_index([0.5, 0.5], [0.5, 0.5]) == 0.0
+    expected = (0.8 - 0.5) * np.log(0.8 / 0.5) + (0.2 - 0.5) * np.log(0.2 / 0.5)
+    assert population_stability_index([0.5, 0.5], [0.8, 0.2]) == pytest.approx(expected)
+    rng = np.random.default_rng(0)
+    train_rows = pd.DataFrame(
+        {
+            "x": rng.normal(size=20_000),
+            "kind": pd.Series(rng.choice(["a", "b"], 20_000)).astype(object),
+        }
+    )
+    profile = reference_profile(train_rows, bins=10)
+    assert len(profile["features"]["x"]["shares"]) == 11  # ten deciles and missing
+    same = psi_by_feature(profile, train_rows)
+    assert same.max() == pytest.approx(0.0)
+    shifted = train_rows.assign(x=train_rows["x"] + 1.0, kind="c")
+    psi = psi_by_feature(profile, shifted)
+    assert psi["x"] > 0.25 and psi["kind"] > 1  # an unseen category is its own bin
+
+
+# -- the stage --------------------------------------------------------------------------
+
+
+def test_as_of_after_the_data_is_refused_and_a_malformed_one_stops_the_config():
+    end = pd.Timestamp("2024-11-25")
+    assert scoring_date(None, end) == end
+    assert scoring_date("2024-06-01", end) == pd.Timestamp("2024-06-01")
+    with pytest.raises(ConfigError, match="after the end of the data"):
+        scoring_date("2024-12-01", end)
+    # Checked when the config is loaded, before any table is read or model loaded.
+    for as_of, message in (("next week", "not a date"), ("2024-06-01T10:00", "without a time")):
+        with pytest.raises(ConfigError, match=message):
+            load_config(REPO / "params.yaml", [f"scoring.as_of={as_of}"])

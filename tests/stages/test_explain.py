@@ -1,0 +1,247 @@
+"""The explain stage: SHAP values of the trained model, causes, reports and tracking."""
+
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+import shap
+from mlflow import MlflowClient
+from scipy.special import logit
+from sklearn.calibration import CalibratedClassifierCV
+
+from contract.errors import ConfigError
+from models.estimators import model_inputs
+from models.explain import (
+    shap_values,
+    tree_parts,
+)
+from pipeline import explain, tracking
+from pipeline.artifacts import (
+    CAUSES,
+    EXPLAINED_CUSTOMERS,
+    MODEL_DIR,
+    PREDICTIONS,
+    RUN_RECORD,
+    SHAP_VALUES,
+)
+from pipeline.config import Config
+from tests.support import files_in, outputs_in, tracking_server_down
+
+KEYS = pd.DataFrame({"customer_id": [1, 2], "cutoff": pd.to_datetime(["2025-01-01"] * 2)})
+CAUSES_OF = {
+    "recency": "decline",
+    "trend": "decline",
+    "complaints": "complaint",
+    "tenure": "switch",
+}
+VALUES = pd.DataFrame(
+    {
+        "recency": [0.5, -0.1],
+        "trend": [0.25, -0.1],
+        "complaints": [0.25, 0.0],
+        "tenure": [-0.4, 0.3],
+    }
+)
+
+
+def _explained(cfg: Config) -> dict[str, pd.DataFrame]:
+    out = Path(cfg.paths.explanations_dir)
+    return {
+        name: pd.read_parquet(out / file)
+        for name, file in (
+            ("shap", SHAP_VALUES),
+            ("causes", CAUSES),
+            ("customers", EXPLAINED_CUSTOMERS),
+        )
+    }
+
+
+def _report(cfg: Config) -> dict:
+    return json.loads(Path(cfg.paths.explain_report).read_text())
+
+
+@pytest.fixture(scope="module")
+def explained(trained: Config) -> Config:
+    explain.run(trained)
+    return trained
+
+
+@pytest.fixture(scope="module")
+def model_and_inputs(trained: Config) -> tuple[CalibratedClassifierCV, pd.DataFrame]:
+    model = mlflow.sklearn.load_model(str(Path(trained.paths.models_dir) / MODEL_DIR))
+    keys = pd.read_parquet(Path(trained.paths.models_dir) / PREDICTIONS)
+    rows = explain._test_rows(Path(trained.paths.features_dir), keys[["customer_id", "cutoff"]])
+    return model, model_inputs(rows, list(tree_parts(model)[0].feature_names_in_))
+
+
+# -- causes from SHAP values -------------------------------------------------------------
+
+
+# -- fidelity ------------------------------------------------------------------------------
+
+
+# -- SHAP values of the trained model -------------------------------------------------------
+
+
+def test_shap_values_plus_expected_value_give_the_boosters_log_odds(model_and_inputs):
+    model, inputs = model_and_inputs
+    contributions = shap_values(model, inputs)
+    booster_probability = model.estimator.estimator.predict_proba(inputs)[:, 1]
+    total = contributions.expected_value + contributions.by_feature.sum(axis=1).to_numpy()
+    np.testing.assert_allclose(total, logit(booster_probability), atol=1e-9)
+    assert contributions.max_additivity_error() < 1e-9
+    assert list(contributions.by_feature.columns) == list(inputs.columns)
+
+
+def test_native_contributions_equal_shaps_tree_explainer(model_and_inputs):
+    model, inputs = model_and_inputs
+    contributions = shap_values(model, inputs.head(200))
+    encoder, classifier = tree_parts(model)
+    encoded = encoder.transform(inputs.head(200))
+    expected = shap.TreeExplainer(classifier.booster_)(encoded)
+    by_feature = pd.DataFrame(expected.values, columns=encoded.columns)[inputs.columns]
+    np.testing.assert_allclose(contributions.by_feature.to_numpy(), by_feature, atol=1e-12)
+    np.testing.assert_allclose(contributions.expected_value, expected.base_values)
+
+
+# -- the explain stage ----------------------------------------------------------------------
+
+
+def test_stage_explains_every_test_row_and_causes_add_up(explained):
+    tables = _explained(explained)
+    predictions = pd.read_parquet(Path(explained.paths.models_dir) / PREDICTIONS)
+    customers = tables["customers"]
+    assert customers[["customer_id", "cutoff"]].equals(predictions[["customer_id", "cutoff"]])
+    np.testing.assert_allclose(
+        customers["churn_probability"], predictions["probability_lightgbm"], rtol=1e-12
+    )
+    report = _report(explained)
+    features = tables["shap"].drop(columns=["customer_id", "cutoff"])
+    np.testing.assert_allclose(
+        report["expected_value"] + features.sum(axis=1), customers["raw_score"], atol=1e-5
+    )
+    catalogue = json.loads((Path(explained.paths.features_dir) / "catalogue.json").read_text())
+    cause_of = {spec["name"]: spec["cause"] for spec in catalogue}
+    expected = features.T.groupby(features.columns.map(cause_of)).sum().T
+    expected.index = tables["shap"]["customer_id"]
+    causes = tables["causes"].pivot_table(
+        index="customer_id", columns="cause", values="contribution", aggfunc="sum", fill_value=0
+    )
+    pd.testing.assert_frame_equal(
+        causes.reindex(index=expected.index, columns=expected.columns, fill_value=0.0),
+        expected,
+        check_names=False,
+        atol=1e-12,
+    )
+
+
+def test_tidy_table_ranks_each_direction_and_shares_sum_to_one(explained):
+    causes = _explained(explained)["causes"]
+    assert list(causes.columns) == [
+        "customer_id",
+        "cutoff",
+        "cause",
+        "direction",
+        "rank",
+        "contribution",
+        "share",
+    ]
+    groups = causes.groupby(["customer_id", "direction"])
+    np.testing.assert_allclose(groups["share"].sum(), 1.0)
+    assert (groups["rank"].max() == groups.size()).all()
+    assert not causes.duplicated(["customer_id", "cause"]).any()
+    customers = _explained(explained)["customers"]
+    first = causes.query("direction == 'risk' and rank == 1").set_index("customer_id")["cause"]
+    assert (
+        customers.set_index("customer_id")["risk_cause_1"]
+        .dropna()
+        .equals(first.reindex(customers["customer_id"]).dropna().rename("risk_cause_1"))
+    )
+
+
+def test_report_has_speed_scale_and_fidelity_next_to_the_constant_guess(explained):
+    report = _report(explained)
+    assert report["scale"].startswith("raw log-odds")
+    assert report["max_additivity_error"] < 1e-9
+    assert report["rows_per_second"] > 0
+    top = report["fidelity"]["top_risk"]["all"]
+    assert top["rows"] == int(np.ceil(0.1 * report["rows"])) or top["rows"] == round(
+        0.1 * report["rows"]
+    )
+    assert 0 <= top["agreement"] <= 1 and 0 < top["most_frequent_guess"] <= 1
+    assert set(report["fidelity"]) == {"top_risk", "true_top_risk", "true_churners"}
+    plots = Path(explained.paths.explain_plots)
+    assert {p.name for p in plots.iterdir()} >= {
+        "beeswarm.png",
+        "cause_importance.png",
+        "cause_importance.csv",
+        "features_by_cause.png",
+        "feature_importance.csv",
+        "waterfall.png",
+        "confusion_top_risk.png",
+        "causes_top_risk.csv",
+    }
+
+
+def test_metrics_and_figures_go_to_the_models_mlflow_run(explained):
+    run_id = json.loads((Path(explained.paths.models_dir) / RUN_RECORD).read_text())["run_id"]
+    run = MlflowClient().get_run(run_id)
+    assert "explain.rows_per_second" in run.data.metrics
+    assert "explain.fidelity.top_risk.all.agreement" in run.data.metrics
+    assert run.data.tags["explain.scale"].startswith("raw log-odds")
+    artifacts = {a.path for a in MlflowClient().list_artifacts(run_id, "explain")}
+    assert "explain/beeswarm.png" in artifacts and "explain/waterfall.png" in artifacts
+
+
+def test_a_feature_missing_from_the_cause_mapping_stops_the_stage(explained, tmp_path):
+    features = copy.deepcopy(explained.features)
+    del features.causes["credit_score"]
+    cfg = replace(
+        explained,
+        features=features,
+        paths=replace(explained.paths, explanations_dir=str(tmp_path / "explanations")),
+    )
+    with pytest.raises(ConfigError, match="credit_score: matches no pattern"):
+        explain.run(cfg)
+    assert not (tmp_path / "explanations").exists()
+
+
+def test_same_model_and_rows_give_the_samefiles_in(explained, tmp_path):
+    again = replace(explained, paths=outputs_in(explained.paths, tmp_path, "explain"))
+    explain.run(again)
+    files = files_in(Path(explained.paths.explanations_dir))
+    assert files == files_in(tmp_path / "explanations")
+    assert files_in(Path(explained.paths.explain_plots)) == files_in(
+        Path(again.paths.explain_plots)
+    )
+
+
+def test_failed_run_keeps_the_previous_explanations(explained, monkeypatch):
+    before = files_in(Path(explained.paths.explanations_dir))
+
+    monkeypatch.setattr(tracking, "use_tracking_store", tracking_server_down)
+    with pytest.raises(ConnectionError, match="unreachable"):
+        explain.run(explained)
+    assert files_in(Path(explained.paths.explanations_dir)) == before
+
+
+def test_real_data_get_explanations_without_a_fidelity_check(explained, tmp_path):
+    """Without the simulator's output there is no truth: no fidelity, no confusion plots."""
+    mine = replace(
+        explained,
+        data=replace(explained.data, dir=str(tmp_path / "my_tables")),
+        paths=outputs_in(explained.paths, tmp_path, "explain"),
+    )
+    explain.run(mine)
+    report = _report(mine)
+    assert report["fidelity"] is None
+    plots = {p.name for p in Path(mine.paths.explain_plots).iterdir()}
+    assert "waterfall.png" in plots and not any(name.startswith("confusion") for name in plots)
+    assert files_in(tmp_path / "explanations") == files_in(Path(explained.paths.explanations_dir))

@@ -1,0 +1,101 @@
+"""The featurize stage on simulated data: outputs, catalogue, determinism, and labels
+against the simulator's ground truth."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from contract.errors import ConfigError
+from pipeline import featurize
+from pipeline.artifacts import CATALOGUE, FEATURES
+from simulator.truth import true_churn
+from tests.support import TINY, Simulated, compose_config, featurize_simulated, simulate
+
+
+def test_table_is_keyed_by_customer_and_cutoff_and_matches_the_catalogue(tiny_features):
+    features, catalogue, report = tiny_features
+    assert not features.duplicated(["customer_id", "cutoff"]).any()
+    names = [entry["name"] for entry in catalogue]
+    assert list(features.columns) == [
+        "customer_id",
+        "cutoff",
+        *names,
+        "churn_definition",
+        "churned",
+    ]
+    assert {entry["dtype"] for entry in catalogue} == {"float32", "category"}
+    for entry in catalogue:
+        assert str(features[entry["name"]].dtype) == entry["dtype"], entry["name"]
+    assert report["n_features"] == len(names)
+    assert report["absent_families"] == {}
+    assert sum(c["rows"] for c in report["cutoffs"].values()) == len(features)
+
+
+def test_cutoffs_whose_window_passes_the_data_end_are_unlabelled(tiny_features):
+    features, _, report = tiny_features
+    assert report["observed_until"] == "2024-11-25"
+    labelled = features.groupby("cutoff")["churned"].apply(lambda s: s.notna().all())
+    unlabelled = features.groupby("cutoff")["churned"].apply(lambda s: s.isna().all())
+    # cutoff + 90 days must not pass 2024-11-25: labels up to the 2024-08-01 cutoff.
+    assert list(labelled[labelled].index.strftime("%Y-%m")) == [
+        "2024-03", "2024-04", "2024-05", "2024-06", "2024-07", "2024-08"
+    ]  # fmt: skip
+    assert list(unlabelled[unlabelled].index.strftime("%Y-%m")) == ["2024-09", "2024-10"]
+    assert report["cutoffs"]["2024-10-01"]["churn_rate"] is None
+
+
+def test_same_inputs_give_identical_files(tmp_path, tiny: Simulated, tiny_features):
+    again = simulate(tmp_path, *TINY)
+    featurize_simulated(again)
+    for name in (FEATURES, CATALOGUE):
+        first = Path(tiny.cfg.paths.features_dir) / name
+        second = Path(again.cfg.paths.features_dir) / name
+        assert first.read_bytes() == second.read_bytes(), name
+
+
+def test_a_failing_run_keeps_the_previous_output(tmp_path, tiny: Simulated, tiny_features):
+    out = Path(tiny.cfg.paths.features_dir)
+    before = {path.name: path.read_bytes() for path in out.iterdir()}
+    cfg = compose_config(
+        tmp_path,
+        *TINY,
+        f"paths.validated_dir={tiny.cfg.paths.validated_dir}",
+        f"paths.features_dir={out}",
+        "features.cutoffs.end=2025-06-01",
+    )
+    with pytest.raises(ConfigError, match="lie after the end of the data"):
+        featurize.run(cfg)
+    assert {path.name: path.read_bytes() for path in out.iterdir()} == before
+    assert sorted(p.name for p in out.parent.iterdir() if p.name.startswith(".")) == []
+
+
+@pytest.fixture(scope="module")
+def labels_and_truth(simulated: Simulated) -> pd.DataFrame:
+    features, _, _ = featurize_simulated(simulated)
+    rows = features[features["churned"].notna()].reset_index(drop=True)
+    horizon = simulated.cfg.features.label.horizon_days
+    return rows.assign(truth=true_churn(rows, simulated.truth, horizon))
+
+
+def test_contractual_labels_equal_the_true_churn(labels_and_truth):
+    rows = labels_and_truth[labels_and_truth["churn_definition"] == "contractual"]
+    assert (rows["churned"] == rows["truth"]).all()
+
+
+def test_non_contractual_label_rate_tracks_the_true_churn(labels_and_truth):
+    rows = labels_and_truth[labels_and_truth["churn_definition"] == "non_contractual"]
+    assert (rows["churned"] == rows["truth"]).mean() > 0.85
+    # "No purchase in 90 days" also catches live customers who buy rarely, more so when
+    # the window covers the summer low season: the label rate runs above the true rate.
+    rates = rows.groupby("cutoff")[["churned", "truth"]].mean()
+    gap = rates["churned"] - rates["truth"]
+    assert 0.0 < gap.mean() < 0.035, gap
+    assert gap.abs().max() < 0.07, gap
+
+
+def test_label_rate_per_cutoff_matches_the_truth(labels_and_truth):
+    rates = labels_and_truth.groupby("cutoff")[["churned", "truth"]].mean()
+    assert (rates["churned"] - rates["truth"]).abs().max() < 0.04, rates

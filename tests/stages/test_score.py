@@ -1,0 +1,276 @@
+"""The score stage: retention lists as of a date, atomic and tracked."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from mlflow import MlflowClient
+
+from contract.errors import ConfigError
+from pipeline import score, tracking
+from pipeline.artifacts import EXCLUDED, LISTS_DIR, MANIFEST, PREDICTIONS, RUN_RECORD
+from pipeline.config import Config, load_config
+from scoring.config import (
+    Delivery,
+    PairDelivery,
+    PlaybookConfig,
+    ScoringConfig,
+)
+from scoring.errors import DriftRefused, SchemaMismatch
+from scoring.playbook import action_table
+from scoring.selection import (
+    BELOW_THRESHOLD,
+    choose_actions,
+)
+from scoring.tiers import TIERS
+from tests.support import REPO, files_in, tracking_server_down
+
+CAUSES = ["competitor_price", "unresolved_complaint", "payment_lapse", "credit_risk", "natural"]
+
+
+DEFAULTS = load_config(REPO / "params.yaml")
+
+
+def _scoring(**changes) -> ScoringConfig:
+    """The repository's scoring config, with ``changes``."""
+    return replace(DEFAULTS.scoring, **changes)
+
+
+PLAYBOOK = PlaybookConfig(
+    tiers={
+        "vip": Delivery("visit", "account_management", 100.0, 0.5),
+        "ordinary": Delivery("e-mail", "crm", 2.0, 0.1),
+    },
+    content={"competitor_price": "value offer", "default": "check-in"},
+    pairs=[
+        PairDelivery(team="customer_service", cost=150.0, tier="vip", cause="unresolved_complaint")
+    ],
+)
+
+
+# -- customer value ---------------------------------------------------------------------
+
+
+# -- tiers ------------------------------------------------------------------------------
+
+
+# -- playbook ---------------------------------------------------------------------------
+
+
+# -- selection --------------------------------------------------------------------------
+
+
+def _customers() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "customer_id": [1, 2, 3, 4, 5, 6, 7, 8],
+            "churn_probability": [0.9, 0.9, 0.05, 0.5, 0.6, 0.6, 0.3, 0.3],
+            "customer_value": [5000.0, -10.0, 800.0, 900.0, 700.0, 600.0, 10.0, 500.0],
+            "credit_score": [800.0, 800.0, 800.0, 800.0, 800.0, 800.0, 800.0, 400.0],
+        }
+    )
+
+
+def _decide(causes: list[str | None], **changes) -> pd.DataFrame:
+    """``choose_actions`` on screened customers with the given top risk causes."""
+    scoring = _scoring(risk_threshold=0.2, playbook=PLAYBOOK, **changes)
+    tiers = ["vip", "vip", "ordinary", "vip", "vip", "ordinary", "ordinary", "ordinary"]
+    screened = _customers().assign(
+        tier=pd.Categorical(tiers, categories=TIERS),
+        exclusion=pd.Series(
+            [pd.NA, "not_worth_retaining", BELOW_THRESHOLD, *[pd.NA] * 4, "not_worth_retaining"],
+            dtype="string",
+        ),
+        exclusion_detail=pd.Series([pd.NA] * 8, dtype="string"),
+        risk_cause_1=causes,
+    )
+    return choose_actions(screened, action_table(PLAYBOOK, CAUSES), scoring)
+
+
+# -- drift ------------------------------------------------------------------------------
+
+
+# -- the stage --------------------------------------------------------------------------
+
+
+def _retention(cfg: Config) -> Path:
+    days = sorted(p for p in Path(cfg.paths.retention_dir).iterdir() if p.is_dir())
+    assert len(days) == 1
+    return days[0]
+
+
+@pytest.fixture(scope="module")
+def scored(trained: Config) -> Config:
+    cfg = replace(trained, scoring=replace(trained.scoring, model_source="pipeline"))
+    score.run(cfg)
+    return cfg
+
+
+def test_stage_lists_every_customer_once_with_action_and_reasons(scored):
+    out = _retention(scored)
+    manifest = json.loads((out / MANIFEST).read_text())
+    lists = {p.stem: pd.read_parquet(p) for p in (out / LISTS_DIR).glob("*.parquet")}
+    assert {stem: len(rows) for stem, rows in lists.items()} == manifest["counts"]["by_list"]
+    listed = pd.concat(lists.values(), ignore_index=True)
+    excluded = pd.read_parquet(out / f"{EXCLUDED}.parquet")
+    everyone = pd.concat([listed["customer_id"], excluded["customer_id"]])
+    assert everyone.is_unique and len(everyone) == manifest["counts"]["scored"]
+    assert len(listed) > 0
+    assert (listed["churn_probability"] >= scored.scoring.risk_threshold).all()
+    assert (listed["expected_net_value"] > 0).all()
+    assert listed["tier"].isin(["vip", "major", "ordinary", "small"]).all()
+    assert listed[["action", "channel", "team", "reasons", "lifecycle_stage"]].notna().all().all()
+    assert (listed["as_of"] == out.name).all()
+    for stem, rows in lists.items():
+        assert rows["list_rank"].tolist() == list(range(1, len(rows) + 1))
+        assert rows["expected_net_value"].is_monotonic_decreasing
+        tier, team = stem.split("__")
+        assert (rows["tier"] == tier).all() and (rows["team"] == team).all()
+        csv = pd.read_csv(out / LISTS_DIR / f"{stem}.csv")
+        assert csv["customer_id"].tolist() == rows["customer_id"].tolist()
+    reasons = manifest["counts"]["excluded_by_reason"]
+    assert sum(reasons.values()) == len(excluded)
+    assert excluded["exclusion"].notna().all()
+
+
+def test_scoring_at_the_test_cutoff_reproduces_the_train_stages_predictions(scored, tmp_path):
+    """Same feature code, same model: no training-serving skew."""
+    predictions = pd.read_parquet(Path(scored.paths.models_dir) / PREDICTIONS)
+    test_cutoff = str(predictions["cutoff"].iloc[0].date())
+    cfg = replace(
+        scored,
+        scoring=replace(scored.scoring, as_of=test_cutoff, risk_threshold=0.0),
+        paths=replace(scored.paths, retention_dir=str(tmp_path)),
+    )
+    score.run(cfg)
+    out = tmp_path / test_cutoff
+    rows = pd.concat(
+        [
+            pd.read_parquet(p)
+            for p in [*(out / LISTS_DIR).glob("*.parquet"), out / "excluded.parquet"]
+        ]
+    )
+    merged = predictions.merge(rows, on="customer_id", validate="one_to_one")
+    assert len(merged) == len(predictions) == len(rows)
+    np.testing.assert_allclose(
+        merged["churn_probability"], merged["probability_lightgbm"], rtol=0, atol=1e-12
+    )
+
+
+def test_rerunning_the_same_date_gives_identical_files(scored):
+    out = _retention(scored)
+    before = files_in(out)
+    score.run(scored)
+    after = files_in(out)
+    manifest_before = json.loads(before.pop(MANIFEST))
+    manifest_after = json.loads(after.pop(MANIFEST))
+    assert after == before
+    for run_specific in ("timings", "scoring_run_id"):
+        manifest_before.pop(run_specific)
+        manifest_after.pop(run_specific)
+    assert manifest_after == manifest_before
+
+
+def test_a_crash_mid_write_keeps_the_previous_lists(scored, monkeypatch):
+    out = _retention(scored)
+    before = files_in(out)
+
+    def crash(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(score, "excluded_table", crash)  # after the lists were written
+    with pytest.raises(OSError, match="disk full"):
+        score.run(scored)
+    assert files_in(out) == before
+    assert [p.name for p in out.parent.iterdir()] == [out.name]  # no temporary folder left
+
+
+def test_a_failed_tracking_server_exports_nothing(scored, monkeypatch):
+    out = _retention(scored)
+    before = files_in(out)
+    monkeypatch.setattr(tracking, "use_tracking_store", tracking_server_down)
+    with pytest.raises(ConnectionError):
+        score.run(scored)
+    assert files_in(out) == before
+
+
+def test_features_that_do_not_match_the_signature_stop_the_run(scored, tmp_path):
+    features = copy.deepcopy(scored.features)
+    features.windows_days = [30, 90, 180]  # spend_365d and friends become spend_180d
+    cfg = replace(
+        scored, features=features, paths=replace(scored.paths, retention_dir=str(tmp_path))
+    )
+    with pytest.raises(SchemaMismatch, match=r"missing \[.*'spend_365d'"):
+        score.run(cfg)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_drift_above_the_limit_refuses_to_export_and_names_the_features(scored, tmp_path):
+    reported = pd.read_csv(_retention(scored) / "drift.csv")
+    measured = reported[reported["status"] != "exempt"].sort_values("psi", ascending=False)
+    refuse = float(measured["psi"].iloc[2:4].mean())  # between the 3rd and 4th largest
+    drift = replace(scored.scoring.drift, warn_psi=refuse / 2, refuse_psi=refuse)
+    cfg = replace(
+        scored,
+        scoring=replace(scored.scoring, drift=drift),
+        paths=replace(scored.paths, retention_dir=str(tmp_path)),
+    )
+    with pytest.raises(DriftRefused, match=f"feature drift above PSI {refuse}") as refused:
+        score.run(cfg)
+    named = measured["feature"].tolist()
+    assert all(f"{name} (" in str(refused.value) for name in named[:3])
+    assert not any(f"{name} (" in str(refused.value) for name in named[3:])
+    (report,) = tmp_path.iterdir()  # the report, and no list
+    assert report.name == f"{_retention(scored).name}-refused-drift.csv"
+    statuses = pd.read_csv(report).set_index("feature")["status"]
+    assert (statuses[named[:3]] == "refuse").all() and "refuse" not in set(statuses[named[3:]])
+
+
+def test_scoring_run_is_tracked_and_linked_to_the_model_version(scored):
+    manifest = json.loads((_retention(scored) / MANIFEST).read_text())
+    run = MlflowClient().get_run(manifest["scoring_run_id"])
+    record = json.loads((Path(scored.paths.models_dir) / RUN_RECORD).read_text())
+    assert run.data.tags["model.version"] == record["version"]
+    assert run.data.tags["model.run_id"] == record["run_id"]
+    assert run.data.metrics["listed"] == manifest["counts"]["listed"]
+    assert manifest["model"]["version"] == record["version"]
+
+
+def test_registry_source_scores_with_the_champion_or_a_pinned_version(scored, tmp_path):
+    registry = replace(
+        scored,
+        scoring=replace(scored.scoring, model_source="registry"),
+        paths=replace(scored.paths, retention_dir=str(tmp_path)),
+    )
+    score.run(registry)
+    day = _retention(scored).name
+    lists = lambda root: files_in(root / day / LISTS_DIR)  # noqa: E731
+    assert lists(tmp_path) == lists(_retention(scored).parent)  # the champion is that model
+    pinned = replace(registry, scoring=replace(registry.scoring, model_version="99"))
+    with pytest.raises(ConfigError, match="no version 99 of model 'churn'"):
+        score.run(pinned)
+
+
+def test_scheduled_command_fails_with_a_clear_message_and_exit_code(scored):
+    params = Path(scored.paths.retention_dir).parent / "params.yaml"
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    result = subprocess.run(
+        [sys.executable, "-m", "pipeline.score", "--params", str(params), "as_of=2099-01-01"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=env,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "scoring.as_of: 2099-01-01 is after the end of the data" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -1,0 +1,218 @@
+"""The train stage on tiny simulated data: outputs, MLflow run and registry, reruns, failures."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+from mlflow import MlflowClient
+
+from contract.errors import ConfigError
+from features.columns import LABEL
+from models.estimators import model_inputs
+from pipeline import tracking, train, tune
+from pipeline.artifacts import MODEL_DIR, PREDICTIONS, RUN_RECORD
+from pipeline.config import Config
+from pipeline.tracking import use_tracking_store
+from tests.support import (
+    TINY,
+    TRAINABLE_DATA,
+    compose_config,
+    files_in,
+    outputs_in,
+    tracking_server_down,
+)
+
+
+def _report(cfg: Config) -> dict:
+    return json.loads(Path(cfg.paths.train_report).read_text())
+
+
+def _record(cfg: Config) -> dict:
+    return json.loads((Path(cfg.paths.models_dir) / RUN_RECORD).read_text())
+
+
+def _test_inputs(cfg: Config) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The test rows' model inputs, in the order of predictions.parquet, and the predictions."""
+    predictions = pd.read_parquet(Path(cfg.paths.models_dir) / PREDICTIONS)
+    features = pd.read_parquet(Path(cfg.paths.features_dir) / "features.parquet")
+    rows = predictions[["customer_id", "cutoff"]].merge(features, on=["customer_id", "cutoff"])
+    catalogue = json.loads((Path(cfg.paths.features_dir) / "catalogue.json").read_text())
+    return model_inputs(rows, [spec["name"] for spec in catalogue]), predictions
+
+
+def test_report_compares_the_model_with_baselines_and_the_oracle_on_the_test_cutoff(trained):
+    report = _report(trained)
+    assert report["split"]["test_cutoff"] == "2024-10-01"
+    assert report["split"]["validation_cutoff"] == "2024-09-01"
+    assert report["split"]["train_cutoffs"][-1] == "2024-08-01"
+    assert set(report["metrics"]) == {"lightgbm", "logreg_rfm", "rfm_rule", "oracle"}
+    rows = report["split"]["rows"]
+    for values in report["metrics"].values():
+        assert values["rows"] == rows["test"]
+        assert 0.5 < values["roc_auc"] <= 1 and 0 < values["brier"] < 0.25
+    oracle, model = report["metrics"]["oracle"], report["metrics"]["lightgbm"]
+    assert oracle["roc_auc"] > model["roc_auc"]
+
+
+def test_predictions_cover_the_test_rows_for_every_model(trained):
+    predictions = pd.read_parquet(Path(trained.paths.models_dir) / PREDICTIONS)
+    assert set(predictions["cutoff"]) == {pd.Timestamp("2024-10-01")}
+    assert predictions[LABEL].notna().all()
+    for name in ("lightgbm", "logreg_rfm", "rfm_rule", "oracle"):
+        probability = predictions[f"probability_{name}"]
+        assert probability.between(0, 1).all()
+
+
+def test_plots_are_written_for_dvc(trained):
+    plots = Path(trained.paths.train_plots)
+    names = {p.name for p in plots.iterdir()}
+    for stem in ("roc", "precision_recall", "calibration", "gain", "importance"):
+        assert {f"{stem}.csv", f"{stem}.png"} <= names
+    roc = pd.read_csv(plots / "roc.csv")
+    assert roc["false_positive_rate"].is_monotonic_increasing
+    assert roc.iloc[-1].tolist() == [1.0, 1.0]
+
+
+def test_mlflow_run_has_config_metrics_plots_and_lineage(trained):
+    record = _record(trained)
+    use_tracking_store(trained.tracking, trained.tracking.training_experiment)
+    run = MlflowClient().get_run(record["run_id"])
+    assert run.data.params["model.name"] == "lightgbm"
+    assert run.data.params["features.label.horizon_days"] == "30"
+    assert run.data.params["features.causes.recency_days"] == "lifecycle_decline"
+    assert run.data.metrics["roc_auc"] == pytest.approx(
+        _report(trained)["metrics"]["lightgbm"]["roc_auc"], abs=1e-6
+    )
+    assert {
+        "logreg_rfm.pr_auc",
+        "rfm_rule.pr_auc",
+        "oracle.roc_auc",
+        "oracle.gap_roc_auc",
+    } <= set(run.data.metrics)
+    assert len(run.data.tags["data_fingerprint"]) == 64
+    assert run.data.tags["git_commit"]
+    artifacts = {a.path for a in MlflowClient().list_artifacts(record["run_id"], "plots")}
+    assert "plots/roc.png" in artifacts and "plots/importance.csv" in artifacts
+
+
+def test_registered_model_loads_by_alias_and_predicts_the_same(trained):
+    record = _record(trained)
+    use_tracking_store(trained.tracking, trained.tracking.training_experiment)
+    assert record["promotion"]["promoted"]
+    inputs, predictions = _test_inputs(trained)
+    expected = predictions["probability_lightgbm"].to_numpy()
+    by_alias = mlflow.sklearn.load_model("models:/churn@champion")
+    np.testing.assert_allclose(by_alias.predict_proba(inputs)[:, 1], expected, rtol=1e-12)
+    pyfunc = mlflow.pyfunc.load_model("models:/churn@champion")
+    np.testing.assert_allclose(np.asarray(pyfunc.predict(inputs))[:, 1], expected, rtol=1e-12)
+    local = mlflow.sklearn.load_model(str(Path(trained.paths.models_dir) / MODEL_DIR))
+    np.testing.assert_allclose(local.predict_proba(inputs)[:, 1], expected, rtol=1e-12)
+
+
+def test_alias_stays_on_the_champion_when_a_worse_model_is_trained(trained, tmp_path):
+    champion = _record(trained)["version"]
+    worse = replace(
+        trained,
+        model=replace(trained.training.baselines["rfm_rule"]),
+        paths=outputs_in(trained.paths, tmp_path, "train"),
+    )
+    train.run(worse)
+    record = json.loads((tmp_path / "models" / RUN_RECORD).read_text())
+    assert record["version"] != champion
+    assert not record["promotion"]["promoted"]
+    assert record["promotion"]["champion_version"] == champion
+    client = MlflowClient()
+    assert str(client.get_model_version_by_alias("churn", "champion").version) == champion
+
+
+def test_same_inputs_and_config_give_the_same_predictions_and_report(trained, tmp_path):
+    before = files_in(Path(trained.paths.train_plots))
+    again = replace(
+        trained,
+        paths=outputs_in(trained.paths, tmp_path, "train"),
+    )
+    train.run(again)
+    assert (tmp_path / "models" / PREDICTIONS).read_bytes() == (
+        Path(trained.paths.models_dir) / PREDICTIONS
+    ).read_bytes()
+    assert files_in(tmp_path / "reports" / "train") == before
+    assert _report(again) == _report(trained)
+
+
+def test_failed_run_keeps_the_previous_model_and_plots(trained, monkeypatch):
+    models_before = files_in(Path(trained.paths.models_dir))
+    plots_before = files_in(Path(trained.paths.train_plots))
+
+    monkeypatch.setattr(tracking, "use_tracking_store", tracking_server_down)
+    with pytest.raises(ConnectionError, match="unreachable"):
+        train.run(trained)
+    assert files_in(Path(trained.paths.models_dir)) == models_before
+    assert files_in(Path(trained.paths.train_plots)) == plots_before
+
+
+def test_registry_metric_must_be_one_where_higher_is_better(trained, tmp_path):
+    registry = replace(trained.tracking.registry, metric="log_loss")
+    cfg = replace(
+        trained,
+        tracking=replace(trained.tracking, registry=registry),
+        paths=outputs_in(trained.paths, tmp_path, "train"),
+    )
+    with pytest.raises(ConfigError, match="'log_loss' is not a higher-is-better metric"):
+        train.run(cfg)
+    assert not (tmp_path / "models").exists()
+
+
+def test_tuning_logs_every_trial_and_scores_on_validation_only(trained, monkeypatch):
+    tuning = replace(trained.training.tuning, n_trials=2)
+    cfg = replace(trained, training=replace(trained.training, tuning=tuning))
+    scored_rows = []
+    original = tune.evaluate
+
+    def recording_evaluate(y, probability, *args):
+        scored_rows.append(len(y))
+        return original(y, probability, *args)
+
+    monkeypatch.setattr(tune, "evaluate", recording_evaluate)
+    tune.run(cfg)
+    report = _report(trained)
+    # Scored on the calibration customers of the validation cutoff, never the test cutoff.
+    assert scored_rows == [report["split"]["rows"]["calibration"]] * 2
+    use_tracking_store(cfg.tracking, cfg.tracking.training_experiment)
+    parent = mlflow.search_runs(filter_string="attributes.run_name = 'tune'", output_format="list")[
+        0
+    ]
+    trials = mlflow.search_runs(
+        filter_string=f"tags.mlflow.parentRunId = '{parent.info.run_id}'", output_format="list"
+    )
+    assert len(trials) == 2
+    assert {"learning_rate", "num_leaves"} <= set(trials[0].data.params)
+    assert "validation.pr_auc" in trials[0].data.metrics
+    assert "best.learning_rate" in parent.data.params
+
+
+def test_tuning_refuses_parameters_the_model_does_not_have(trained):
+    search = {"leaves": replace(next(iter(trained.training.tuning.search_space.values())))}
+    tuning = replace(trained.training.tuning, search_space=search)
+    with pytest.raises(ConfigError, match=r"\['leaves'\] are not in model.params"):
+        tune.run(replace(trained, training=replace(trained.training, tuning=tuning)))
+
+
+def test_model_logreg_is_one_override_away(trained, tmp_path):
+    composed = compose_config(tmp_path, *TINY, *TRAINABLE_DATA, "model=logreg")
+    cfg = replace(
+        trained,
+        model=composed.model,
+        paths=outputs_in(trained.paths, tmp_path, "train"),
+    )
+    train.run(cfg)
+    report = json.loads(Path(cfg.paths.train_report).read_text())
+    assert report["model"] == "logreg"
+    assert set(report["metrics"]) == {"logreg", "logreg_rfm", "rfm_rule", "oracle"}
+    importance = pd.read_csv(tmp_path / "reports" / "train" / "importance.csv")
+    assert importance["feature"].str.startswith(("numbers__", "categories__")).all()
