@@ -22,13 +22,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import shap
-from default_data import explain_against_truth, split_features
+from default_data import split_features
 from sklearn.metrics import average_precision_score
 
 from models.estimators import best_iteration
 from models.explain import shap_values, tree_parts
 from models.fit import model_data, train_model
 from pipeline.config import load_config
+from pipeline.explain import explain_with_truth
 from simulator.fidelity import fidelity_report
 
 RESULTS = Path(__file__).parent / "results" / "explain.md"
@@ -90,7 +91,7 @@ def tree_sizes(cfg, catalogue, parts) -> pd.DataFrame:
         trained = train_model(model_cfg, parts, catalogue, cfg.training.calibration, cfg.seed)
         validation = trained.model.predict_proba(data.inputs["calibration"])[:, 1]
         seconds = best_seconds(lambda model=trained.model: shap_values(model, test_inputs))
-        explained, truth = explain_against_truth(cfg, trained.model, parts["test"])
+        explained, truth = explain_with_truth(cfg, trained.model, parts["test"])
         fidelity = fidelity_report(
             truth,
             explained.customers["risk_cause_1"],

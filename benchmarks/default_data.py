@@ -1,18 +1,15 @@
-"""What the checks against the simulator's truth share: the split and the explanations of
-the data `dvc repro` wrote, and the ground truth beside them."""
+"""What the checks against the simulator's truth share: the train stage's split of the
+data `dvc repro` wrote, and the ground truth beside it."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pandas as pd
-from sklearn.calibration import CalibratedClassifierCV
 
-from models.explain import Explained, explain_rows
 from models.split import Split, out_of_time_parts
 from pipeline.config import Config
 from pipeline.io import read_feature_table, read_ground_truth
-from simulator.fidelity import true_causes
 from simulator.truth import GroundTruth
 
 
@@ -27,19 +24,3 @@ def split_features(cfg: Config) -> tuple[list[dict], Split, dict[str, pd.DataFra
 
 def ground_truth(cfg: Config) -> GroundTruth:
     return read_ground_truth(Path(cfg.paths.ground_truth_dir))
-
-
-def explain_against_truth(
-    cfg: Config, model: CalibratedClassifierCV, rows: pd.DataFrame
-) -> tuple[Explained, pd.DataFrame]:
-    """The explain stage's explanations of ``rows`` and their true causes."""
-    explained = explain_rows(
-        model,
-        rows,
-        cfg.features.causes,
-        list(cfg.causes),
-        cfg.explain.top_causes,
-        cfg.explain.top_risk_share,
-    )
-    truth = true_causes(ground_truth(cfg), rows, cfg.features.label.horizon_days)
-    return explained, truth

@@ -16,15 +16,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import mlflow
 import pandas as pd
-from default_data import explain_against_truth, ground_truth, split_features
+from default_data import ground_truth, split_features
 
 from models.explain import Explained
 from models.fit import train_model
 from pipeline.artifacts import MODEL_DIR, TRUTH_HAZARDS
 from pipeline.config import load_config
-from pipeline.explain import fidelity_groups
+from pipeline.explain import explain_with_truth, fidelity_groups
+from pipeline.registry import load_model
 from simulator.fidelity import fidelity_report
 from simulator.truth import true_churn
 
@@ -73,8 +73,8 @@ def cause_coverage(cfg, explained: Explained) -> pd.DataFrame:
 def main() -> None:
     cfg = load_config()
     catalogue, split, parts = split_features(cfg)
-    model = mlflow.sklearn.load_model(str(Path(cfg.paths.models_dir) / MODEL_DIR))
-    explained, truth = explain_against_truth(cfg, model, parts["test"])
+    model = load_model(Path(cfg.paths.models_dir) / MODEL_DIR)
+    explained, truth = explain_with_truth(cfg, model, parts["test"])
     top = explained.rows[explained.top_risk]
     composition = (
         pd.DataFrame(
@@ -98,7 +98,7 @@ def main() -> None:
         for name, rows in parts.items()
     }
     on_truth = train_model(cfg.model, relabelled, catalogue, cfg.training.calibration, cfg.seed)
-    explained_on_truth = explain_against_truth(cfg, on_truth.model, relabelled["test"])
+    explained_on_truth = explain_with_truth(cfg, on_truth.model, relabelled["test"])
 
     sections = [
         f"Test cutoff {split.test_cutoff.date()}, {len(explained.rows):,} rows.",

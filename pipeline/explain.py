@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from sklearn.calibration import CalibratedClassifierCV
 
 from features.columns import DEFINITION, KEYS
 from models.explain import SCALE, Explained, explain_rows
@@ -52,19 +53,7 @@ def run(cfg: Config) -> None:
     model = load_model(models_dir / MODEL_DIR)
     keys = pd.read_parquet(models_dir / PREDICTIONS, columns=list(KEYS))
     rows = _test_rows(Path(cfg.paths.features_dir), keys)
-    explained = explain_rows(
-        model,
-        rows,
-        cfg.features.causes,
-        list(cfg.causes),
-        cfg.explain.top_causes,
-        cfg.explain.top_risk_share,
-    )
-    truth_dir = ground_truth_dir(cfg.paths.ground_truth_dir, cfg.paths.raw_dir, cfg.data)
-    truth = None
-    if truth_dir is not None:
-        horizon = cfg.features.label.horizon_days
-        truth = true_causes(read_ground_truth(truth_dir), rows, horizon)
+    explained, truth = explain_with_truth(cfg, model, rows)
     report = _report(record, explained, truth)
 
     labels = {name: cause.label for name, cause in cfg.causes.items()}
@@ -81,6 +70,27 @@ def run(cfg: Config) -> None:
         write_plots(plots, tables, figures)
         log_explanations(cfg.tracking, record["run_id"], report, plots)
     write_json(report, Path(cfg.paths.explain_report))
+
+
+def explain_with_truth(
+    cfg: Config, model: CalibratedClassifierCV, rows: pd.DataFrame
+) -> tuple[Explained, pd.DataFrame | None]:
+    """The explanations of ``rows`` and, on simulated data, their true causes (None on
+    other data)."""
+    explain = cfg.explain
+    explained = explain_rows(
+        model,
+        rows,
+        cfg.features.causes,
+        list(cfg.causes),
+        explain.top_causes,
+        explain.top_risk_share,
+    )
+    truth_dir = ground_truth_dir(cfg.paths.ground_truth_dir, cfg.paths.raw_dir, cfg.data)
+    if truth_dir is None:
+        return explained, None
+    horizon = cfg.features.label.horizon_days
+    return explained, true_causes(read_ground_truth(truth_dir), rows, horizon)
 
 
 def _test_rows(features_dir: Path, keys: pd.DataFrame) -> pd.DataFrame:

@@ -146,6 +146,30 @@ def scoring_run(cfg: TrackingConfig, as_of: str, model: dict[str, str]) -> Itera
         yield run.info.run_id
 
 
+@contextmanager
+def tuning_run(cfg: TrackingConfig, metric: str) -> Iterator[None]:
+    """The parent MLflow run of a hyperparameter search scored on ``metric``."""
+    use_tracking_store(cfg, cfg.training_experiment)
+    with mlflow.start_run(run_name="tune"):
+        mlflow.set_tag("validation_metric", metric)
+        yield
+
+
+@contextmanager
+def trial_run(number: int) -> Iterator[None]:
+    """A trial's MLflow run, nested under the search's."""
+    with mlflow.start_run(run_name=f"trial {number}", nested=True):
+        yield
+
+
+def log_params(params: dict[str, Any]) -> None:
+    mlflow.log_params(params)
+
+
+def log_metrics(metrics: dict[str, float]) -> None:
+    mlflow.log_metrics(metrics)
+
+
 def log_metric(name: str, value: float) -> None:
     mlflow.log_metric(name, value)
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 
-import mlflow
 import optuna
 
 from contract.errors import ConfigError
@@ -26,7 +25,7 @@ from models.split import out_of_time_parts
 from pipeline.config import Config
 from pipeline.io import read_feature_table
 from pipeline.stage import run_stage
-from pipeline.tracking import use_tracking_store
+from pipeline.tracking import log_metrics, log_params, trial_run, tuning_run
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +55,7 @@ def run(cfg: Config) -> None:
             for name, search in cfg.training.tuning.search_space.items()
         }
         model_cfg = replace(cfg.model, params={**cfg.model.params, **proposed})
-        with mlflow.start_run(run_name=f"trial {trial.number}", nested=True):
+        with trial_run(trial.number):
             fitted = fit_uncalibrated(model_cfg, data, cfg.seed)
             probability = fitted.predict_proba(data.inputs["calibration"])[:, 1]
             score = evaluate(
@@ -65,22 +64,20 @@ def run(cfg: Config) -> None:
                 evaluation.top_fractions,
                 evaluation.calibration_bins,
             )[metric]
-            mlflow.log_params(proposed)
-            mlflow.log_metric(f"validation.{metric}", score)
             trees = best_iteration_of(fitted)
-            if trees:
-                mlflow.log_metric("best_iteration", trees)
+            log_params(proposed)
+            log_metrics(
+                {f"validation.{metric}": score, **({"best_iteration": trees} if trees else {})}
+            )
         return score
 
-    use_tracking_store(cfg.tracking, cfg.tracking.training_experiment)
     study = optuna.create_study(
         direction="maximize", sampler=optuna.samplers.TPESampler(seed=cfg.seed)
     )
-    with mlflow.start_run(run_name="tune"):
-        mlflow.set_tag("validation_metric", metric)
+    with tuning_run(cfg.tracking, metric):
         study.optimize(objective, n_trials=cfg.training.tuning.n_trials)
-        mlflow.log_params({f"best.{k}": v for k, v in study.best_params.items()})
-        mlflow.log_metric(f"best.validation.{metric}", study.best_value)
+        log_params({f"best.{k}": v for k, v in study.best_params.items()})
+        log_metrics({f"best.validation.{metric}": study.best_value})
     overrides = " ".join(f"-S model.params.{k}={v:.4g}" for k, v in study.best_params.items())
     log.info(
         "best validation %s %.4f (trial %d)", metric, study.best_value, study.best_trial.number

@@ -1,4 +1,5 @@
-"""Churn simulator: realistic data in the input contract, with ground truth.
+"""Churn simulator: realistic data in the input contract, with ground truth. It stands on
+the data contract alone; nothing below the stages imports it.
 
 Customers carry latent traits (price sensitivity, service tolerance, value, credit risk,
 relocation hazard, ...) and move through the lifecycle stages of ../shared/domain.md.

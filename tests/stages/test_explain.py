@@ -34,22 +34,6 @@ from pipeline.artifacts import (
 from pipeline.config import Config
 from tests.support import files_in, outputs_in, tracking_server_down
 
-KEYS = pd.DataFrame({"customer_id": [1, 2], "cutoff": pd.to_datetime(["2025-01-01"] * 2)})
-CAUSES_OF = {
-    "recency": "decline",
-    "trend": "decline",
-    "complaints": "complaint",
-    "tenure": "switch",
-}
-VALUES = pd.DataFrame(
-    {
-        "recency": [0.5, -0.1],
-        "trend": [0.25, -0.1],
-        "complaints": [0.25, 0.0],
-        "tenure": [-0.4, 0.3],
-    }
-)
-
 
 def _explained(cfg: Config) -> dict[str, pd.DataFrame]:
     out = Path(cfg.paths.explanations_dir)

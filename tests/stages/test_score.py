@@ -18,44 +18,9 @@ from mlflow import MlflowClient
 from contract.errors import ConfigError
 from pipeline import score, tracking
 from pipeline.artifacts import EXCLUDED, LISTS_DIR, MANIFEST, PREDICTIONS, RUN_RECORD
-from pipeline.config import Config, load_config
-from scoring.config import (
-    Delivery,
-    PairDelivery,
-    PlaybookConfig,
-    ScoringConfig,
-)
+from pipeline.config import Config
 from scoring.errors import DriftRefused, SchemaMismatch
-from scoring.playbook import action_table
-from scoring.selection import (
-    BELOW_THRESHOLD,
-    choose_actions,
-)
-from scoring.tiers import TIERS
 from tests.support import REPO, files_in, tracking_server_down
-
-CAUSES = ["competitor_price", "unresolved_complaint", "payment_lapse", "credit_risk", "natural"]
-
-
-DEFAULTS = load_config(REPO / "params.yaml")
-
-
-def _scoring(**changes) -> ScoringConfig:
-    """The repository's scoring config, with ``changes``."""
-    return replace(DEFAULTS.scoring, **changes)
-
-
-PLAYBOOK = PlaybookConfig(
-    tiers={
-        "vip": Delivery("visit", "account_management", 100.0, 0.5),
-        "ordinary": Delivery("e-mail", "crm", 2.0, 0.1),
-    },
-    content={"competitor_price": "value offer", "default": "check-in"},
-    pairs=[
-        PairDelivery(team="customer_service", cost=150.0, tier="vip", cause="unresolved_complaint")
-    ],
-)
-
 
 # -- customer value ---------------------------------------------------------------------
 
@@ -67,33 +32,6 @@ PLAYBOOK = PlaybookConfig(
 
 
 # -- selection --------------------------------------------------------------------------
-
-
-def _customers() -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "customer_id": [1, 2, 3, 4, 5, 6, 7, 8],
-            "churn_probability": [0.9, 0.9, 0.05, 0.5, 0.6, 0.6, 0.3, 0.3],
-            "customer_value": [5000.0, -10.0, 800.0, 900.0, 700.0, 600.0, 10.0, 500.0],
-            "credit_score": [800.0, 800.0, 800.0, 800.0, 800.0, 800.0, 800.0, 400.0],
-        }
-    )
-
-
-def _decide(causes: list[str | None], **changes) -> pd.DataFrame:
-    """``choose_actions`` on screened customers with the given top risk causes."""
-    scoring = _scoring(risk_threshold=0.2, playbook=PLAYBOOK, **changes)
-    tiers = ["vip", "vip", "ordinary", "vip", "vip", "ordinary", "ordinary", "ordinary"]
-    screened = _customers().assign(
-        tier=pd.Categorical(tiers, categories=TIERS),
-        exclusion=pd.Series(
-            [pd.NA, "not_worth_retaining", BELOW_THRESHOLD, *[pd.NA] * 4, "not_worth_retaining"],
-            dtype="string",
-        ),
-        exclusion_detail=pd.Series([pd.NA] * 8, dtype="string"),
-        risk_cause_1=causes,
-    )
-    return choose_actions(screened, action_table(PLAYBOOK, CAUSES), scoring)
 
 
 # -- drift ------------------------------------------------------------------------------
