@@ -1,0 +1,1 @@
+"""Tests of the logic tier (see tests/conftest.py)."""

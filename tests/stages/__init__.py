@@ -1,0 +1,1 @@
+"""Tests of the stages tier (see tests/conftest.py)."""
