@@ -89,10 +89,11 @@ class Timings:
 def run(cfg: Config) -> None:
     timings, scoring = Timings(), cfg.scoring
     actions = action_table(scoring.playbook, list(cfg.causes))  # checks the playbook first
-    tables = read_validated_tables(cfg.paths.validated_dir, cfg.data)
-    history = prepare_history(tables, cfg.features, cfg.data)
+    with timings.step("read_data"):
+        tables = read_validated_tables(cfg.paths.validated_dir, cfg.data)
+        history = prepare_history(tables, cfg.features, cfg.data)
     data_end = observed_until(history)
-    as_of = scoring_date(scoring.as_of, data_end)
+    as_of = scoring_date(scoring.as_of, data_end)  # a date after the data stops the run here
     day = str(as_of.date())
     with timings.step("load_model"):
         scorer = load_scoring_model(
