@@ -14,18 +14,21 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
-from matplotlib.figure import Figure
 
 from contract.config import DataConfig
 from contract.errors import ConfigError
 from contract.tables import MANDATORY_TABLES, OPTIONAL_TABLES
 from pipeline.artifacts import CATALOGUE, FEATURES, TRUTH_CUSTOMERS, TRUTH_HAZARDS
 from simulator.truth import CUSTOMER_COLUMNS, HAZARD_COLUMNS, GroundTruth
+
+if TYPE_CHECKING:  # matplotlib is slow to import; stages without figures never need it
+    from matplotlib.figure import Figure
 
 log = logging.getLogger(__name__)
 

@@ -17,9 +17,11 @@ registered, and the registry alias moves to it if it beats the champion.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+from sklearn.calibration import CalibratedClassifierCV
 
 from contract.errors import ConfigError
 from models.drift import reference_profile
@@ -52,6 +54,20 @@ from simulator.oracle import oracle_probability
 log = logging.getLogger(__name__)
 
 
+@dataclass
+class Evaluated:
+    """The split, each part's rows, the fitted models and every model's test metrics."""
+
+    split: Split
+    parts: dict[str, pd.DataFrame]
+    trained: dict[str, TrainedModel]
+    metrics: dict[str, dict[str, float]]
+
+    @property
+    def test(self) -> pd.DataFrame:
+        return self.parts["test"]
+
+
 def run(cfg: Config) -> None:
     _check_registry_metric(cfg)
     rows, catalogue = read_feature_table(cfg.paths.features_dir)
@@ -69,6 +85,7 @@ def run(cfg: Config) -> None:
         scores[ORACLE] = oracle_probability(truth, test, cfg.simulator, horizon)
     evaluation, y = cfg.training.evaluation, labels(test)
     metrics = evaluate_models(y, scores, evaluation.top_fractions, evaluation.calibration_bins)
+    result = Evaluated(split, parts, trained, metrics)
 
     targets = (Path(cfg.paths.models_dir), Path(cfg.paths.train_plots))
     with atomic_directories(*targets) as (out, plots):
@@ -78,10 +95,10 @@ def run(cfg: Config) -> None:
         form = ModelFormat.of(main.model, model_inputs(test, main.columns))
         training_rows = model_inputs(parts["train"], main.columns)
         write_json(reference_profile(training_rows, cfg.training.drift_bins), out / DRIFT_REFERENCE)
-        record = _track(cfg, split, trained, metrics, test, form, out, plots)
+        record = _track(cfg, result, form, out, plots)
         save_model(main.model, form, out)
         write_json(record, out / RUN_RECORD)
-    write_json(_report(cfg, split, parts, metrics), Path(cfg.paths.train_report))
+    write_json(_report(cfg, result), Path(cfg.paths.train_report))
 
 
 def _check_registry_metric(cfg: Config) -> None:
@@ -94,19 +111,10 @@ def _check_registry_metric(cfg: Config) -> None:
         )
 
 
-def _track(
-    cfg: Config,
-    split: Split,
-    trained: dict[str, TrainedModel],
-    metrics: dict[str, dict[str, float]],
-    test: pd.DataFrame,
-    form: ModelFormat,
-    out: Path,
-    plots: Path,
-) -> dict:
+def _track(cfg: Config, result: Evaluated, form: ModelFormat, out: Path, plots: Path) -> dict:
     """Log the run to MLflow, register the main model and move the alias if it wins;
     returns the run record."""
-    registry, main_name = cfg.tracking.registry, cfg.model.name
+    registry, main_name, split = cfg.tracking.registry, cfg.model.name, result.split
     features_dir = Path(cfg.paths.features_dir)
     tags = {
         "data_fingerprint": fingerprint(features_dir / FEATURES, features_dir / CATALOGUE),
@@ -120,14 +128,14 @@ def _track(
     }
     with training_run(cfg.tracking, main_name) as (tracking_uri, run_id):
         files = [features_dir / CATALOGUE, out / PREDICTIONS, out / DRIFT_REFERENCE]
-        flat = _flat_metrics(main_name, metrics, trained)
+        flat = _flat_metrics(main_name, result.metrics, result.trained)
         log_training_run(cfg, tags, flat, files, plots, split.as_dict())
         version, promotion = register_and_promote(
-            trained[main_name].model,
+            result.trained[main_name].model,
             form,
             registry,
-            metrics[main_name][registry.metric],
-            lambda model, columns: _score_on(model, columns, test, cfg),
+            result.metrics[main_name][registry.metric],
+            lambda model, columns: _score_on(model, columns, result.test, cfg),
         )
     return {
         "tracking_uri": tracking_uri,
@@ -138,7 +146,9 @@ def _track(
     }
 
 
-def _score_on(model: object, columns: list[str], test: pd.DataFrame, cfg: Config) -> float | None:
+def _score_on(
+    model: CalibratedClassifierCV, columns: list[str], test: pd.DataFrame, cfg: Config
+) -> float | None:
     """A registered model's registry metric on this run's test rows; None when the rows
     lack a feature it needs."""
     if not columns or not set(columns) <= set(test.columns):
@@ -168,15 +178,15 @@ def _flat_metrics(
     return flat
 
 
-def _report(
-    cfg: Config, split: Split, parts: dict[str, pd.DataFrame], metrics: dict[str, dict[str, float]]
-) -> dict:
+def _report(cfg: Config, result: Evaluated) -> dict:
     """The train report: what `dvc metrics diff` compares across experiments."""
+    rows = {name: len(part) for name, part in result.parts.items()}
     return {
         "model": cfg.model.name,
-        "split": {**split.as_dict(), "rows": {name: len(rows) for name, rows in parts.items()}},
+        "split": {**result.split.as_dict(), "rows": rows},
         "metrics": {
-            name: {k: round(v, 6) for k, v in values.items()} for name, values in metrics.items()
+            name: {k: round(v, 6) for k, v in values.items()}
+            for name, values in result.metrics.items()
         },
     }
 

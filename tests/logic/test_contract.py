@@ -1,4 +1,4 @@
-"""The data contract: every kind of bad input gets a precise message, and nothing is written."""
+"""The data contract: every kind of bad input gets a precise message naming where it is."""
 
 from __future__ import annotations
 
