@@ -90,10 +90,6 @@ def training_run(cfg: TrackingConfig, name: str) -> Iterator[tuple[str, str]]:
         yield uri, run.info.run_id
 
 
-def set_tags(tags: dict[str, str]) -> None:
-    mlflow.set_tags(tags)
-
-
 def log_training_run(
     cfg: Config,
     tags: dict[str, str],
