@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from matplotlib.figure import Figure
 from sklearn.calibration import CalibratedClassifierCV
 
 from features.columns import DEFINITION, KEYS
@@ -59,7 +60,8 @@ def run(cfg: Config) -> None:
     labels = {name: cause.label for name, cause in cfg.causes.items()}
     tables, figures = explanation_plots(explained, labels, cfg.seed, cfg.explain.plot_rows)
     if truth is not None:
-        _add_fidelity_plots(tables, figures, explained, truth)
+        fidelity_tables, fidelity_figures = _fidelity_plots(explained, truth)
+        tables, figures = tables | fidelity_tables, figures | fidelity_figures
     targets = (Path(cfg.paths.explanations_dir), Path(cfg.paths.explain_plots))
     with atomic_directories(*targets) as (out, plots):
         keys = rows[list(KEYS)].reset_index(drop=True)
@@ -111,11 +113,12 @@ def fidelity_groups(explained: Explained, truth: pd.DataFrame) -> dict[str, np.n
     }
 
 
-def _add_fidelity_plots(
-    tables: dict, figures: dict, explained: Explained, truth: pd.DataFrame
-) -> None:
+def _fidelity_plots(
+    explained: Explained, truth: pd.DataFrame
+) -> tuple[dict[str, pd.DataFrame], dict[str, Figure]]:
     """True dominant vs top attributed cause, as pairs (DVC plots) and confusion figures."""
     attributed = explained.customers["risk_cause_1"]
+    tables, figures = {}, {}
     for group, mask in fidelity_groups(explained, truth).items():
         pairs = pd.DataFrame(
             {"true_cause": truth["true_cause"][mask], "attributed_cause": attributed[mask]}
@@ -125,6 +128,7 @@ def _add_fidelity_plots(
             confusion(pairs["true_cause"], pairs["attributed_cause"]),
             f"{group.replace('_', ' ')}: true dominant vs top attributed cause",
         )
+    return tables, figures
 
 
 def _report(record: dict, explained: Explained, truth: pd.DataFrame | None) -> dict:
