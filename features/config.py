@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import pandas as pd
 from omegaconf import MISSING
 
 from contract.errors import ConfigError
@@ -14,6 +15,10 @@ class CutoffsConfig:
     start: str = MISSING
     end: str = MISSING
     freq: str = MISSING
+
+    def dates(self) -> pd.DatetimeIndex:
+        """The cutoff dates from ``start`` to ``end`` every ``freq``."""
+        return pd.date_range(self.start, self.end, freq=self.freq).as_unit("ns")
 
 
 CHURN_DEFINITIONS = ("contractual", "non_contractual")

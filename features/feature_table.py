@@ -7,7 +7,6 @@ family whose tables or columns are absent is left out, and the stage says so.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -33,8 +32,6 @@ from features.catalogue import FeatureSpec, assign_causes
 from features.columns import DEFINITION, LABEL, LIFECYCLE
 from features.history import CustomerHistory
 from features.labels import active_at, churn_definitions, churn_label
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -130,7 +127,7 @@ def observed_until(history: CustomerHistory) -> pd.Timestamp:
 def cutoff_dates(history: CustomerHistory, data_end: pd.Timestamp) -> list[pd.Timestamp]:
     """The configured cutoffs; none may lie after the end of the data."""
     spec = history.features.cutoffs
-    cutoffs = list(pd.date_range(spec.start, spec.end, freq=spec.freq).as_unit("ns"))
+    cutoffs = list(spec.dates())
     if not cutoffs:
         raise ConfigError(f"features.cutoffs: {spec} gives no dates")
     late = [str(cutoff.date()) for cutoff in cutoffs if cutoff > data_end]

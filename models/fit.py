@@ -12,7 +12,7 @@ from sklearn.calibration import CalibratedClassifierCV
 from sklearn.pipeline import Pipeline
 
 from contract.errors import ConfigError
-from features.columns import KEYS, LABEL
+from features.columns import DEFINITION, KEYS, LABEL
 from models.config import ModelConfig
 from models.estimators import (
     calibrate,
@@ -120,7 +120,7 @@ def candidate_models(
 
 def prediction_table(test: pd.DataFrame, scores: dict[str, np.ndarray]) -> pd.DataFrame:
     """The test rows' keys, churn definition and label with every model's probability."""
-    frame = test[[*KEYS, "churn_definition", LABEL]].reset_index(drop=True)
+    frame = test[[*KEYS, DEFINITION, LABEL]].reset_index(drop=True)
     for name, probability in scores.items():
         frame[f"probability_{name}"] = probability.astype("float64")
     return frame

@@ -14,7 +14,6 @@ from contextlib import ExitStack
 from dataclasses import asdict
 from pathlib import Path
 
-import pandas as pd
 from tqdm import tqdm
 
 from pipeline.artifacts import CALIBRATION, TRUTH_CUSTOMERS, TRUTH_HAZARDS
@@ -33,9 +32,7 @@ log = logging.getLogger(__name__)
 
 
 def run(cfg: Config) -> None:
-    cutoffs = cfg.features.cutoffs
-    truth_at = pd.date_range(cutoffs.start, cutoffs.end, freq=cutoffs.freq)
-    simulation = prepare_simulation(cfg.simulator, cfg.seed, truth_at)
+    simulation = prepare_simulation(cfg.simulator, cfg.seed, cfg.features.cutoffs.dates())
     log.info("hazard scale by cause: %s", simulation.calibration.hazard_scale)
     stems = {name: stem for name, stem in cfg.data.tables.items() if stem is not None}
     targets = (Path(cfg.paths.raw_dir), Path(cfg.paths.ground_truth_dir))

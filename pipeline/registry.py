@@ -41,22 +41,27 @@ MODEL_REQUIREMENTS = ("scikit-learn", "lightgbm", "pandas", "numpy", "skops")
 
 @dataclass(frozen=True)
 class ModelFormat:
-    """What MLflow stores with a model: its signature, an input example and requirements."""
+    """What MLflow stores with a model: its signature, an input example, the types skops
+    must trust to load it and the requirements."""
 
     signature: ModelSignature
     input_example: pd.DataFrame
+    trusted_types: list[str]
 
     @classmethod
     def of(cls, model: CalibratedClassifierCV, inputs: pd.DataFrame) -> ModelFormat:
-        return cls(infer_signature(inputs, model.predict_proba(inputs)), inputs.head(5))
+        signature = infer_signature(inputs, model.predict_proba(inputs))
+        # Our own freshly built object: whatever skops does not trust by default is ours.
+        trusted = skops.io.get_untrusted_types(data=skops.io.dumps(model))
+        return cls(signature, inputs.head(5), trusted)
 
-    def arguments(self, model: CalibratedClassifierCV) -> dict[str, Any]:
+    @property
+    def arguments(self) -> dict[str, Any]:
         return {
             "signature": self.signature,
             "input_example": self.input_example,
             "pip_requirements": [f"{p}=={version(p)}" for p in MODEL_REQUIREMENTS],
-            # Types skops must trust to load the model: our own freshly built object.
-            "skops_trusted_types": skops.io.get_untrusted_types(data=skops.io.dumps(model)),
+            "skops_trusted_types": self.trusted_types,
             "pyfunc_predict_fn": "predict_proba",
         }
 
@@ -68,7 +73,7 @@ def load_model(path: Path | str) -> CalibratedClassifierCV:
 
 def save_model(model: CalibratedClassifierCV, form: ModelFormat, models_dir: Path) -> None:
     """The model in MLflow format under ``models_dir``, for scoring from the pipeline."""
-    mlflow.sklearn.save_model(model, models_dir / MODEL_DIR, **form.arguments(model))
+    mlflow.sklearn.save_model(model, models_dir / MODEL_DIR, **form.arguments)
 
 
 def register_and_promote(
@@ -82,7 +87,7 @@ def register_and_promote(
     to it if its ``score`` beats the champion's, which ``score_model(model, its input
     columns)`` computes on the same rows (``promote_if_better``)."""
     info = mlflow.sklearn.log_model(
-        model, name="model", registered_model_name=registry.model_name, **form.arguments(model)
+        model, name="model", registered_model_name=registry.model_name, **form.arguments
     )
     version = str(info.registered_model_version)
     promotion = promote_if_better(

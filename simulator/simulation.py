@@ -70,7 +70,7 @@ class Simulation:
 
 def truth_cutoffs(sim: SimulatorConfig, cutoffs: pd.DatetimeIndex) -> pd.DatetimeIndex:
     """The ``cutoffs`` that fall inside the simulated period."""
-    dates = pd.DatetimeIndex(cutoffs).as_unit("ns")
+    dates = pd.DatetimeIndex(cutoffs)
     start = pd.Timestamp(sim.start_date)
     end = start + pd.Timedelta(weeks=sim.n_weeks)
     return dates[(dates >= start) & (dates < end)]
