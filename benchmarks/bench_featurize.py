@@ -32,7 +32,7 @@ TWELVE_FROM = "2025-07-01"
 def write_config(workdir: Path, n_customers: int, first_cutoff: str, name: str) -> Path:
     overrides = [
         f"simulator.n_customers={n_customers}",
-        f"paths.raw_dir={workdir}/raw",
+        f"paths.simulated_dir={workdir}/simulated",
         f"paths.ground_truth_dir={workdir}/ground_truth",
         f"paths.validated_dir={workdir}/validated",
         f"paths.features_dir={workdir}/features-{name}",

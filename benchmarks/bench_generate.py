@@ -47,7 +47,7 @@ def run_stage(module: str, params: Path) -> tuple[float, float]:
 def bench(n_customers: int, workdir: Path) -> dict:
     overrides = [
         f"simulator.n_customers={n_customers}",
-        f"paths.raw_dir={workdir}/raw",
+        f"paths.simulated_dir={workdir}/simulated",
         f"paths.ground_truth_dir={workdir}/ground_truth",
         f"paths.validated_dir={workdir}/validated",
         f"paths.reports_dir={workdir}/reports",

@@ -30,7 +30,7 @@ def bench(n_customers: int, workdir: Path) -> dict:
         raise SystemExit(f"no model in {MODELS_DIR}: run `make repro` first")
     overrides = [
         f"simulator.n_customers={n_customers}",
-        f"paths.raw_dir={workdir}/raw",
+        f"paths.simulated_dir={workdir}/simulated",
         f"paths.ground_truth_dir={workdir}/ground_truth",
         f"paths.validated_dir={workdir}/validated",
         f"paths.reports_dir={workdir}/reports",

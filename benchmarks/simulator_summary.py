@@ -1,6 +1,6 @@
 """Summarise simulated data against the simulator's config (figures for the README).
 
-Reads `data/raw` and `data/ground_truth` as written by `dvc repro` and prints the
+Reads `data/simulated` and `data/ground_truth` as written by `dvc repro` and prints the
 realised churn rate, cause mixture, complaint sparsity, lifecycle mix and sales
 concentration next to the configured targets.
 
@@ -22,7 +22,7 @@ from simulator.calibration import target_cause_shares
 def main() -> None:
     cfg = load_config()
     sim = cfg.simulator
-    raw, truth_dir = Path(cfg.paths.raw_dir), Path(cfg.paths.ground_truth_dir)
+    raw, truth_dir = Path(cfg.paths.simulated_dir), Path(cfg.paths.ground_truth_dir)
     customers = pd.read_parquet(raw / "customers.parquet")
     transactions = pd.read_parquet(raw / "transactions.parquet", columns=["customer_id", "amount"])
     truth = pd.read_parquet(truth_dir / TRUTH_CUSTOMERS)

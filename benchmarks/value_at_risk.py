@@ -104,7 +104,7 @@ def comparison(customers: pd.DataFrame, threshold: float) -> pd.DataFrame:
 
 def main() -> None:
     cfg = load_config()
-    truth_dir = ground_truth_dir(cfg.paths.ground_truth_dir, cfg.paths.raw_dir, cfg.data)
+    truth_dir = ground_truth_dir(cfg.paths.ground_truth_dir, cfg.data)
     if truth_dir is None:
         raise SystemExit("needs the simulator's data and ground truth: run `make repro` first")
     test_cutoff = pd.read_parquet(Path(cfg.paths.models_dir) / PREDICTIONS)["cutoff"].iloc[0]

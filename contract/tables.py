@@ -15,9 +15,12 @@ from pandera.engines.pandas_engine import DateTime
 
 from contract.config import DataConfig
 
-# Naive timestamps; text is parsed as ISO 8601 value by value, so a CSV column may mix
-# dates and date-times.
-TIMESTAMP = DateTime(unit="ns", to_datetime_kwargs={"format": "ISO8601"})
+
+# Naive timestamps; text is parsed as ISO 8601 value by value (a CSV column may mix dates
+# and date-times) unless data.date_format names a format.
+def timestamp_type(date_format: str | None) -> DateTime:
+    return DateTime(unit="ns", to_datetime_kwargs={"format": date_format or "ISO8601"})
+
 
 CONTRACT_TYPES = ("none", "month_to_month", "annual")
 COMPLAINT_CATEGORIES = ("billing", "service", "product", "delivery", "staff")
@@ -28,8 +31,20 @@ SURVEY_SCORE_RANGE = (1, 10)
 RESOLUTION_SATISFACTION_RANGE = (1, 5)
 CREDIT_SCORE_RANGE = (300, 850)
 
-MANDATORY_TABLES = ("customers", "transactions")
-OPTIONAL_TABLES = ("complaints", "payments", "service_incidents", "surveys", "competitor_offers")
+TABLES = (
+    "customers",
+    "transactions",
+    "complaints",
+    "payments",
+    "service_incidents",
+    "surveys",
+    "competitor_offers",
+)
+
+
+def required_tables(data: DataConfig) -> tuple[str, ...]:
+    """transactions (customers derive from it), or customers alone in snapshot mode."""
+    return ("customers",) if data.snapshot is not None else ("transactions",)
 
 
 @dataclass(frozen=True)
@@ -39,6 +54,8 @@ class TableContract:
     ``event_time`` is the column that must not precede the customer's signup date;
     None for tables without a customer (competitor offers) and for customers itself.
     ``scheduled`` columns hold planned dates (a contract's end), which may lie ahead.
+    Every column but the keys and ``event_time`` is optional (docs/data-contract.md says
+    what an absent one means).
     """
 
     name: str
@@ -56,8 +73,15 @@ class TableContract:
         return [
             name
             for name, column in self.schema.columns.items()
-            if column.dtype == TIMESTAMP and name not in self.scheduled
+            if isinstance(column.dtype, DateTime) and name not in self.scheduled
         ]
+
+    @property
+    def boolean_columns(self) -> list[str]:
+        return [name for name, column in self.schema.columns.items() if column.dtype == BOOLEAN]
+
+
+BOOLEAN = pa.dtypes.Bool()
 
 
 def _customer_id() -> pa.Column:
@@ -65,43 +89,44 @@ def _customer_id() -> pa.Column:
     return pa.Column(None, nullable=False)
 
 
-def _time(nullable: bool = False, required: bool = True) -> pa.Column:
-    return pa.Column(TIMESTAMP, nullable=nullable, required=required)
+def _optional(dtype: object, *checks: pa.Check, nullable: bool = False) -> pa.Column:
+    return pa.Column(dtype, list(checks), nullable=nullable, required=False)
 
 
 def _one_of(values: tuple | list) -> pa.Column:
-    return pa.Column(str, pa.Check.isin(list(values)))
+    return _optional(str, pa.Check.isin(list(values)))
 
 
 def _not_before(later: str, earlier: str) -> pa.Check:
-    """Row check: ``later`` is empty, absent (optional column) or not before ``earlier``."""
+    """Row check: ``later`` is empty, or either column absent, or not before ``earlier``."""
 
     def check(frame: pd.DataFrame) -> pd.Series | bool:
-        return later not in frame or ~(frame[later] < frame[earlier])
+        return later not in frame or earlier not in frame or ~(frame[later] < frame[earlier])
 
     return pa.Check(check, name=f"{later} not before {earlier}", title=later)
 
 
-def _customers(data: DataConfig) -> pa.DataFrameSchema:
+def _customers(data: DataConfig, time: DateTime) -> pa.DataFrameSchema:
+    # Declared columns must be there: the data config says they are.
     extra = {
         name: pa.Column(float if kind == "numeric" else str, nullable=True)
         for name, kind in data.extra_customer_columns.items()
     }
+    if data.snapshot is not None:
+        extra[data.snapshot.label] = pa.Column(BOOLEAN)
     return pa.DataFrameSchema(
         {
             "customer_id": pa.Column(None, nullable=False, unique=True),
-            "signup_date": _time(),
-            "region": pa.Column(str),
-            "acquisition_channel": pa.Column(str),
+            "signup_date": _optional(time),
+            "region": _optional(str),
+            "acquisition_channel": _optional(str),
             "contract_type": _one_of(CONTRACT_TYPES),
-            "contract_end": _time(nullable=True),
+            "contract_end": _optional(time, nullable=True),
             "loyalty_tier": _one_of(data.loyalty_tiers),
-            "autopay": pa.Column(bool),
-            "account_manager": pa.Column(bool),
-            "credit_score": pa.Column(
-                float, pa.Check.in_range(*CREDIT_SCORE_RANGE), nullable=True, required=False
-            ),
-            "churn_date": _time(nullable=True, required=False),
+            "autopay": _optional(BOOLEAN),
+            "account_manager": _optional(BOOLEAN),
+            "credit_score": _optional(float, pa.Check.in_range(*CREDIT_SCORE_RANGE), nullable=True),
+            "churn_date": _optional(time, nullable=True),
             **extra,
         },
         checks=[
@@ -124,25 +149,29 @@ def _events(
 
 
 def table_contracts(data: DataConfig) -> dict[str, TableContract]:
-    """The contract of every table, for the loyalty tiers and extra columns in ``data``."""
+    """The contract of every table, for the loyalty tiers, extra columns, snapshot label
+    and date format in ``data``."""
+    time = timestamp_type(data.date_format)
     return {
         "customers": TableContract(
-            "customers", _customers(data), event_time=None, scheduled=("contract_end",)
+            "customers", _customers(data, time), event_time=None, scheduled=("contract_end",)
         ),
         "transactions": TableContract(
             "transactions",
             _events(
                 {
                     "customer_id": _customer_id(),
-                    "timestamp": _time(),
-                    "amount": pa.Column(float, pa.Check.ge(0)),
-                    "discount": pa.Column(float, pa.Check.ge(0)),
-                    "category": pa.Column(str),
-                    "is_return": pa.Column(bool),
+                    "timestamp": pa.Column(time),
+                    "amount": _optional(float, pa.Check.ge(0)),
+                    "discount": _optional(float, pa.Check.ge(0)),
+                    "category": _optional(str),
+                    "is_return": _optional(BOOLEAN),
                 },
                 [
                     pa.Check(
-                        lambda t: t["discount"] <= t["amount"],
+                        lambda t: (
+                            "discount" not in t or "amount" not in t or t["discount"] <= t["amount"]
+                        ),
                         name="discount not above amount",
                         title="discount",
                     )
@@ -155,11 +184,11 @@ def table_contracts(data: DataConfig) -> dict[str, TableContract]:
             _events(
                 {
                     "customer_id": _customer_id(),
-                    "opened_at": _time(),
-                    "resolved_at": _time(nullable=True),
+                    "opened_at": pa.Column(time),
+                    "resolved_at": _optional(time, nullable=True),
                     "category": _one_of(COMPLAINT_CATEGORIES),
-                    "severity": pa.Column(int, pa.Check.isin(list(SEVERITIES))),
-                    "resolution_satisfaction": pa.Column(
+                    "severity": _optional(int, pa.Check.isin(list(SEVERITIES))),
+                    "resolution_satisfaction": _optional(
                         float, pa.Check.in_range(*RESOLUTION_SATISFACTION_RANGE), nullable=True
                     ),
                 },
@@ -172,14 +201,18 @@ def table_contracts(data: DataConfig) -> dict[str, TableContract]:
             _events(
                 {
                     "customer_id": _customer_id(),
-                    "due_date": _time(),
-                    "paid_date": _time(nullable=True),
-                    "amount": pa.Column(float, pa.Check.ge(0)),
+                    "due_date": pa.Column(time),
+                    "paid_date": _optional(time, nullable=True),
+                    "amount": _optional(float, pa.Check.ge(0)),
                     "status": _one_of(PAYMENT_STATUSES),
                 },
                 [
                     pa.Check(
-                        lambda p: (p["status"] == "failed") == p["paid_date"].isna(),
+                        lambda p: (
+                            "status" not in p
+                            or "paid_date" not in p
+                            or (p["status"] == "failed") == p["paid_date"].isna()
+                        ),
                         name="paid_date empty exactly when status is failed",
                         title="paid_date",
                     )
@@ -192,9 +225,9 @@ def table_contracts(data: DataConfig) -> dict[str, TableContract]:
             _events(
                 {
                     "customer_id": _customer_id(),
-                    "timestamp": _time(),
+                    "timestamp": pa.Column(time),
                     "kind": _one_of(INCIDENT_KINDS),
-                    "severity": pa.Column(int, pa.Check.isin(list(SEVERITIES))),
+                    "severity": _optional(int, pa.Check.isin(list(SEVERITIES))),
                 }
             ),
             event_time="timestamp",
@@ -204,8 +237,8 @@ def table_contracts(data: DataConfig) -> dict[str, TableContract]:
             _events(
                 {
                     "customer_id": _customer_id(),
-                    "timestamp": _time(),
-                    "score": pa.Column(int, pa.Check.in_range(*SURVEY_SCORE_RANGE)),
+                    "timestamp": pa.Column(time),
+                    "score": _optional(int, pa.Check.in_range(*SURVEY_SCORE_RANGE)),
                 }
             ),
             event_time="timestamp",
@@ -215,8 +248,8 @@ def table_contracts(data: DataConfig) -> dict[str, TableContract]:
             _events(
                 {
                     "region": pa.Column(str),
-                    "start_date": _time(),
-                    "end_date": _time(),
+                    "start_date": pa.Column(time),
+                    "end_date": pa.Column(time),
                     "discount": pa.Column(float, pa.Check.in_range(0, 1, include_min=False)),
                 },
                 [_not_before("end_date", "start_date")],

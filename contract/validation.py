@@ -19,7 +19,7 @@ from pandera.errors import SchemaErrors
 
 from contract.config import DataConfig, ValidationConfig
 from contract.errors import UserError
-from contract.tables import MANDATORY_TABLES, TableContract, table_contracts
+from contract.tables import TableContract, required_tables, table_contracts
 
 log = logging.getLogger(__name__)
 
@@ -68,16 +68,16 @@ def validate_tables(
     if unknown:
         raise ValueError(f"tables not in the contract: {unknown}; known: {sorted(contracts)}")
     violations = [
-        Violation(name, ALL_COLUMNS, "mandatory table is missing", None)
-        for name in MANDATORY_TABLES
+        Violation(name, ALL_COLUMNS, "required table is missing", None)
+        for name in required_tables(data)
         if name not in tables
     ]
     typed: dict[str, pd.DataFrame] = {}
-    customers_valid = False
+    customers_valid = True
     for name, frame in tables.items():
         checked, found = _check_table(contracts[name], frame, validation.max_examples)
         violations += found
-        customers_valid |= name == "customers" and not found
+        customers_valid &= name != "customers" or not found
         if checked is not None:
             typed[name] = checked
     if customers_valid:
@@ -106,16 +106,48 @@ def _check_table(
     contract: TableContract, frame: pd.DataFrame, max_examples: int
 ) -> tuple[pd.DataFrame | None, list[Violation]]:
     """Types pass, then content pass. Returns the typed frame (None if types failed)."""
+    frame, not_boolean = _booleans(contract, frame, max_examples)
     try:
         typed = _types_schema(contract.schema).validate(frame, lazy=True)
     except SchemaErrors as err:
-        return None, _schema_violations(contract, frame, err.failure_cases, max_examples)
+        found = _schema_violations(contract, frame, err.failure_cases, max_examples)
+        return None, not_boolean + found
+    if not_boolean:
+        return None, not_boolean
     typed = typed[[name for name in contract.schema.columns if name in typed.columns]]
     try:
         contract.schema.validate(typed, lazy=True, inplace=True)
     except SchemaErrors as err:
         return typed, _schema_violations(contract, typed, err.failure_cases, max_examples)
     return typed, []
+
+
+# Text and numbers a boolean column may hold; anything else ("yes", "Y", 2) must be mapped
+# in data.codes rather than read as true because it is not empty.
+_BOOLEAN_TEXT = {"true": True, "false": False, "1": True, "0": False, "1.0": True, "0.0": False}
+
+
+def _booleans(
+    contract: TableContract, frame: pd.DataFrame, max_examples: int
+) -> tuple[pd.DataFrame, list[Violation]]:
+    """Boolean columns parsed strictly: true/false (any case) or 1/0, else a violation."""
+    violations, parsed = [], {}
+    for column in contract.boolean_columns:
+        if column not in frame or frame[column].dtype == bool:
+            continue
+        values = frame[column]
+        present = values.notna()
+        text = values[present].astype(str).str.strip().str.lower()
+        bad = present.copy()
+        bad[present] = ~text.isin(list(_BOOLEAN_TEXT))
+        if bad.any():
+            check = "true/false or 1/0 (map other codes in data.codes)"
+            violations += _mask_violation(contract.name, column, check, frame, bad, max_examples)
+            continue
+        column_values = pd.Series(pd.NA, index=frame.index, dtype="boolean")
+        column_values[present] = text.map(_BOOLEAN_TEXT).astype(bool)
+        parsed[column] = column_values if not present.all() else column_values.astype(bool)
+    return frame.assign(**parsed) if parsed else frame, violations
 
 
 def _schema_violations(
@@ -213,19 +245,21 @@ def _cross_table_violations(
     contracts: dict[str, TableContract],
     validation: ValidationConfig,
 ) -> list[Violation]:
-    """Unknown customers, events before signup, and timestamps in the future."""
-    signup = tables["customers"].set_index("customer_id")["signup_date"]
+    """Unknown customers and events before signup (when customers and its signup_date are
+    given), and timestamps in the future."""
+    customers = tables.get("customers")
+    signup = None if customers is None else customers.set_index("customer_id").get("signup_date")
     future = reference_timestamp(validation)
     k = validation.max_examples
     violations = []
     for name, frame in tables.items():
         contract = contracts[name]
-        if contract.has_customer_id and name != "customers":
-            unknown = ~frame["customer_id"].isin(signup.index)
+        if customers is not None and contract.has_customer_id and name != "customers":
+            unknown = ~frame["customer_id"].isin(customers["customer_id"])
             violations += _mask_violation(
                 name, "customer_id", "customer_id exists in customers", frame, unknown, k
             )
-            if contract.event_time:
+            if contract.event_time and signup is not None:
                 before = frame[contract.event_time] < frame["customer_id"].map(signup)
                 check = "not before the customer's signup_date"
                 violations += _mask_violation(name, contract.event_time, check, frame, before, k)

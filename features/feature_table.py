@@ -36,35 +36,58 @@ from features.labels import active_at, churn_definitions, churn_label
 
 @dataclass(frozen=True)
 class Family:
-    """A feature family and what it needs: event tables and customer columns."""
+    """A feature family and the data it needs: tables ("payments") and columns
+    ("transactions.amount"). A family whose needs are not all met is not computed."""
 
     name: str
     describe: Callable[[CustomerHistory], dict[str, str]]
     compute: Callable[[CustomerHistory, pd.Timestamp], pd.DataFrame]
-    tables: tuple[str, ...] = ()
-    customer_columns: tuple[str, ...] = ()
+    needs: tuple[str, ...] = ()
 
-    def missing_tables(self, history: CustomerHistory) -> list[str]:
-        tables = [table for table in self.tables if not history.has(table)]
-        columns = [
-            f"customers.{column}"
-            for column in self.customer_columns
-            if column not in history.customers
-        ]
-        return tables + columns
+    def missing(self, history: CustomerHistory) -> list[str]:
+        return [needed for needed in self.needs if not history.has(needed)]
 
 
+# RFM and switching costs compute what the columns present allow (a purchase log with ids
+# and timestamps only gets recency, frequency, regularity and tenure); the other families
+# need every column they read.
 FAMILIES = (
     Family("rfm", rfm.describe, rfm.compute, ("transactions",)),
-    Family("returns", returns.describe, returns.compute, ("transactions",)),
-    Family("price", price.describe, price.compute, ("transactions",)),
-    Family("switching_cost", switching.describe, switching.compute, ("transactions",)),
-    Family("complaints", complaints.describe, complaints.compute, ("complaints",)),
-    Family("service", service.describe, service.compute, ("service_incidents",)),
-    Family("satisfaction", satisfaction.describe, satisfaction.compute, ("surveys",)),
-    Family("competition", competition.describe, competition.compute, ("competitor_offers",)),
-    Family("payments", payments.describe, payments.compute, ("payments",)),
-    Family("credit", credit.describe, credit.compute, (), ("credit_score",)),
+    Family("returns", returns.describe, returns.compute, ("transactions.is_return",)),
+    Family(
+        "price",
+        price.describe,
+        price.compute,
+        ("transactions.amount", "transactions.discount"),
+    ),
+    Family("switching_cost", switching.describe, switching.compute),
+    Family(
+        "complaints",
+        complaints.describe,
+        complaints.compute,
+        (
+            "complaints.category",
+            "complaints.resolved_at",
+            "complaints.resolution_satisfaction",
+        ),
+    ),
+    Family(
+        "service",
+        service.describe,
+        service.compute,
+        ("service_incidents.kind", "service_incidents.severity"),
+    ),
+    Family("satisfaction", satisfaction.describe, satisfaction.compute, ("surveys.score",)),
+    Family(
+        "competition",
+        competition.describe,
+        competition.compute,
+        ("competitor_offers", "customers.region"),
+    ),
+    Family(
+        "payments", payments.describe, payments.compute, ("payments.paid_date", "payments.status")
+    ),
+    Family("credit", credit.describe, credit.compute, ("customers.credit_score",)),
     Family("declared", declared.describe, declared.compute),
 )
 
@@ -86,7 +109,7 @@ def plan_features(history: CustomerHistory, cause_names: list[str]) -> FeaturePl
     """Choose the families the tables allow and catalogue their features with causes."""
     present, absent = [], {}
     for family in FAMILIES:
-        missing = family.missing_tables(history)
+        missing = family.missing(history)
         if missing:
             absent[family.name] = missing
         else:
@@ -96,7 +119,10 @@ def plan_features(history: CustomerHistory, cause_names: list[str]) -> FeaturePl
         for family in present
         for name, text in family.describe(history).items()
     ]
-    described.append(("lifecycle", LIFECYCLE, lifecycle.DESCRIPTION))
+    if history.has("transactions"):
+        described.append(("lifecycle", LIFECYCLE, lifecycle.DESCRIPTION))
+    else:
+        absent["lifecycle"] = ["transactions"]
     causes = assign_causes([name for _, name, _ in described], history.features.causes, cause_names)
     catalogue = tuple(
         FeatureSpec(name, text, family, _dtype(name, history), causes[name])
@@ -115,7 +141,10 @@ def _dtype(name: str, history: CustomerHistory) -> str:
 
 
 def observed_until(history: CustomerHistory) -> pd.Timestamp:
-    """End of the observed data: from config, else the day after the last transaction."""
+    """End of the observed data: the snapshot date in snapshot mode; else from config, or
+    the day after the last transaction."""
+    if history.data.snapshot is not None:
+        return pd.Timestamp(history.data.snapshot.date)
     if history.features.observed_until is not None:
         return pd.Timestamp(history.features.observed_until)
     last = history.events["transactions"]["timestamp"].max()
@@ -125,7 +154,10 @@ def observed_until(history: CustomerHistory) -> pd.Timestamp:
 
 
 def cutoff_dates(history: CustomerHistory, data_end: pd.Timestamp) -> list[pd.Timestamp]:
-    """The configured cutoffs; none may lie after the end of the data."""
+    """The configured cutoffs, none after the end of the data; the snapshot date alone in
+    snapshot mode."""
+    if history.data.snapshot is not None:
+        return [pd.Timestamp(history.data.snapshot.date)]
     spec = history.features.cutoffs
     cutoffs = list(spec.dates())
     if not cutoffs:
@@ -147,7 +179,8 @@ def snapshot(
     rows = np.flatnonzero(active_at(history, cutoff, definitions))
     frames = [family.compute(history, cutoff).iloc[rows] for family in plan.families]
     features = pd.concat(frames, axis=1).reset_index(drop=True)
-    features[LIFECYCLE] = lifecycle.assign_stage(features, history.features.lifecycle)
+    if LIFECYCLE in plan.feature_names:
+        features[LIFECYCLE] = lifecycle.assign_stage(features, history.features.lifecycle)
     computed = list(features.columns)
     if computed != plan.feature_names:
         raise RuntimeError(f"features {computed} differ from the catalogue {plan.feature_names}")

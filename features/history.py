@@ -39,10 +39,28 @@ class CustomerHistory:
     def n_customers(self) -> int:
         return len(self.customers)
 
-    def has(self, table: str) -> bool:
-        return table in self.events or (
-            table == "competitor_offers" and self.competitor_offers is not None
-        )
+    def has(self, needed: str) -> bool:
+        """Whether the data has a table ("payments") or a column ("transactions.amount")."""
+        table, _, column = needed.partition(".")
+        frame = {
+            "customers": self.customers,
+            "competitor_offers": self.competitor_offers,
+            **self.events,
+        }.get(table)
+        return frame is not None and (not column or column in frame)
+
+    @property
+    def contract_types(self) -> pd.Series:
+        """customers.contract_type; absent, every customer is non-contractual ("none")."""
+        if "contract_type" in self.customers:
+            return self.customers["contract_type"]
+        return pd.Series("none", index=self.customers.index)
+
+    @property
+    def snapshot_label(self) -> pd.Series | None:
+        """The label column of snapshot mode (data.snapshot), None otherwise."""
+        snapshot = self.data.snapshot
+        return None if snapshot is None else self.customers[snapshot.label]
 
 
 def prepare_history(
@@ -62,11 +80,11 @@ def prepare_history(
 
 
 def _prepare_transactions(transactions: pd.DataFrame) -> pd.DataFrame:
-    """Add ``previous_timestamp`` (the same customer's purchase before, NaT if first) and
-    ``category_code`` (an integer per category, for counting distinct categories)."""
+    """Add ``previous_timestamp`` (the same customer's purchase before, NaT if first) and,
+    with categories, ``category_code`` (an integer per category, to count distinct ones)."""
     previous = transactions["timestamp"].shift()
     first = transactions["customer"].ne(transactions["customer"].shift())
-    return transactions.assign(
-        previous_timestamp=previous.mask(first),
-        category_code=pd.factorize(transactions["category"], sort=True)[0],
-    )
+    prepared = transactions.assign(previous_timestamp=previous.mask(first))
+    if "category" in transactions:
+        prepared["category_code"] = pd.factorize(transactions["category"], sort=True)[0]
+    return prepared

@@ -1,14 +1,20 @@
 """Who gets a row at a cutoff, and the churn label of each row.
 
-Definitions per customer come from contract_type (features.label):
+Definitions per customer come from contract_type (features.label; without the column
+every customer is non-contractual):
 
-- contractual: churned if churn_date falls in (cutoff, cutoff + horizon];
+- contractual: churned if churn_date falls in [cutoff, cutoff + horizon), the cutoff day
+  included (the cutoff is the instant that starts it);
 - non_contractual: churned if no purchase happens in [cutoff, cutoff + horizon).
 
-A customer gets a row when signed up before the cutoff, not churned by it (churn_date
-after the cutoff or empty), and, for the non-contractual definition, active: bought or
-signed up within ``active_window_days`` before it. A label window that ends after the
-data does is censored: the label is missing and the row is for scoring only.
+A customer gets a row when signed up before the cutoff, not churned before it (churn_date
+on or after the cutoff, or empty), and, for the non-contractual definition, active:
+bought or signed up within ``active_window_days`` before it. A label window that ends
+after the data does is censored: the label is missing and the row is for scoring only.
+
+Snapshot mode (data.snapshot): the one cutoff is the snapshot date, every customer of the
+table signed up before it (or with no signup date) gets a row, and the label is the
+table's label column.
 """
 
 from __future__ import annotations
@@ -32,8 +38,10 @@ def churn_definitions(history: CustomerHistory) -> pd.Categorical:
             f"features.label.definition_by_contract_type: no definition for contract types "
             f"{missing}"
         )
-    definitions = pd.Categorical(history.customers["contract_type"].map(mapping), CHURN_DEFINITIONS)
-    if "contractual" in set(definitions) and "churn_date" not in history.customers:
+    definitions = pd.Categorical(history.contract_types.map(mapping), CHURN_DEFINITIONS)
+    label_given = history.snapshot_label is not None
+    contractual = "contractual" in set(definitions)
+    if contractual and "churn_date" not in history.customers and not label_given:
         raise ConfigError(
             "features.label: the contractual definition needs customers.churn_date, which the "
             "customers table does not have; map those contract types to non_contractual"
@@ -48,8 +56,10 @@ def active_at(
     customers = history.customers
     window = history.features.label.active_window_days
     signed_up = (customers["signup_date"] < cutoff).to_numpy()
+    if history.snapshot_label is not None:
+        return signed_up | customers["signup_date"].isna().to_numpy()
     alive = (
-        ~(customers["churn_date"] <= cutoff).to_numpy()
+        ~(customers["churn_date"] < cutoff).to_numpy()
         if "churn_date" in customers
         else np.ones(len(customers), dtype=bool)
     )
@@ -67,6 +77,8 @@ def churn_label(
     observed_until: pd.Timestamp,
 ) -> np.ndarray:
     """1.0 churned, 0.0 stayed, NaN when the label window runs past ``observed_until``."""
+    if history.snapshot_label is not None:
+        return history.snapshot_label.to_numpy(dtype=float)
     horizon = history.features.label.horizon_days * ev.DAY
     if cutoff + horizon > observed_until:
         return np.full(history.n_customers, np.nan)
@@ -79,7 +91,7 @@ def churn_label(
     )
     if "churn_date" in history.customers:
         churn_date = history.customers["churn_date"]
-        cancels = ((churn_date > cutoff) & (churn_date <= cutoff + horizon)).to_numpy()
+        cancels = ((churn_date >= cutoff) & (churn_date < cutoff + horizon)).to_numpy()
     else:
         cancels = np.zeros(history.n_customers, dtype=bool)
     contractual = np.asarray(definitions == "contractual")

@@ -1,4 +1,9 @@
-"""RFM: recency, frequency and monetary value, their trends and purchase regularity."""
+"""RFM: recency, frequency and monetary value, their trends and purchase regularity.
+
+Monetary features need transactions.amount; without it (a log of purchase times) the
+family is recency, frequency and regularity. Returned purchases (transactions.is_return)
+count as purchases but not as spend; without the column every purchase is spend.
+"""
 
 from __future__ import annotations
 
@@ -14,19 +19,26 @@ from features.history import CustomerHistory
 def describe(history: CustomerHistory) -> dict[str, str]:
     cfg = history.features
     long = cfg.long_window_days
+    monetary = history.has("transactions.amount")
     return {
         "recency_days": "days since the last purchase (NaN: never bought)",
         **{f"purchases_{w}d": f"purchases in the last {w} days" for w in cfg.windows_days},
         **{
             f"spend_{w}d": f"amount paid in the last {w} days, returned purchases excluded"
             for w in cfg.windows_days
+            if monetary
         },
-        f"avg_basket_{long}d": f"mean amount per purchase over the last {long} days",
+        **(
+            {f"avg_basket_{long}d": f"mean amount per purchase over the last {long} days"}
+            if monetary
+            else {}
+        ),
         **{
             f"trend_{what}_{w}d": f"{what} in the last {w} days against the {w} days before: "
             "(recent - previous) / (recent + previous), -1 = stopped"
             for w in cfg.trend_windows_days
             for what in ("purchases", "spend")
+            if monetary or what == "purchases"
         },
         f"interpurchase_days_mean_{long}d": f"mean days between purchases over {long} days",
         f"interpurchase_days_cv_{long}d": "regularity: coefficient of variation of the days "
@@ -40,7 +52,9 @@ def compute(history: CustomerHistory, cutoff: pd.Timestamp) -> pd.DataFrame:
     tx = history.events["transactions"]
     n = history.n_customers
     long = cfg.long_window_days
-    spend = tx["amount"].where(~tx["is_return"], 0.0)
+    monetary = history.has("transactions.amount")
+    if monetary:
+        spend = tx["amount"].where(~tx["is_return"], 0.0) if "is_return" in tx else tx["amount"]
 
     # Cached: windows, averages and trends ask for the same window more than once.
     @cache
@@ -69,11 +83,13 @@ def compute(history: CustomerHistory, cutoff: pd.Timestamp) -> pd.DataFrame:
 
     columns = {"recency_days": recency}
     columns |= {f"purchases_{w}d": purchases(w) for w in cfg.windows_days}
-    columns |= {f"spend_{w}d": amount(w) for w in cfg.windows_days}
-    columns[f"avg_basket_{long}d"] = ev.ratio(amount(long), purchases(long))
+    if monetary:
+        columns |= {f"spend_{w}d": amount(w) for w in cfg.windows_days}
+        columns[f"avg_basket_{long}d"] = ev.ratio(amount(long), purchases(long))
     for w in cfg.trend_windows_days:
         columns[f"trend_purchases_{w}d"] = ev.trend(purchases(w), purchases(w, shift=w))
-        columns[f"trend_spend_{w}d"] = ev.trend(amount(w), amount(w, shift=w))
+        if monetary:
+            columns[f"trend_spend_{w}d"] = ev.trend(amount(w), amount(w, shift=w))
     columns[f"interpurchase_days_mean_{long}d"] = gap_mean
     columns[f"interpurchase_days_cv_{long}d"] = np.where(
         n_gaps >= 2, ev.ratio(gap_sd, gap_mean), np.nan

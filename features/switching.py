@@ -1,8 +1,11 @@
 """Switching-cost proxies: what holds the customer (domain: time, economic, emotional costs).
 
-contract_type, loyalty tier, auto-pay and account manager come from the customers
-snapshot (current values, see docs/data-contract.md). Contract terms renew on the
-anniversary of signup_date: yearly for annual, monthly for month-to-month contracts.
+contract_type, contract_end, loyalty tier, auto-pay and account manager come from the
+customers snapshot (current values, see docs/data-contract.md); each feature is computed
+only when its column is there. A contract term renews on the anniversary of contract_end
+where given (the renewal date's day of year, or of month, is what counts, so a current
+snapshot value does not leak into earlier cutoffs), else of signup_date: yearly for annual,
+monthly for month-to-month contracts.
 """
 
 from __future__ import annotations
@@ -14,10 +17,21 @@ from contract.tables import CONTRACT_TYPES
 from features import events as ev
 from features.history import CustomerHistory
 
+# Feature -> the column it needs (tenure needs only signup_date, which every customers
+# table has once validated).
+_NEEDS = {
+    "contract_type": "customers.contract_type",
+    "days_to_contract_end": "customers.contract_type",
+    "loyalty_tier_rank": "customers.loyalty_tier",
+    "autopay": "customers.autopay",
+    "account_manager": "customers.account_manager",
+    "categories": "transactions.category",
+}
+
 
 def describe(history: CustomerHistory) -> dict[str, str]:
     long = history.features.long_window_days
-    return {
+    described = {
         "tenure_days": "days since signup",
         "contract_type": f"contract type: {', '.join(CONTRACT_TYPES)}",
         "days_to_contract_end": "days to the end of the current contract term, i.e. the next "
@@ -25,36 +39,59 @@ def describe(history: CustomerHistory) -> dict[str, str]:
         "loyalty_tier_rank": "loyalty tier as its rank in data.loyalty_tiers (0 = lowest)",
         "autopay": "automatic payment set up (1/0)",
         "account_manager": "has a dedicated account manager (1/0)",
-        f"categories_{long}d": f"distinct product categories bought in the last {long} days",
+        "categories": f"distinct product categories bought in the last {long} days",
     }
+    return {_name(feature, long): text for feature, text in _available(history, described)}
 
 
 def compute(history: CustomerHistory, cutoff: pd.Timestamp) -> pd.DataFrame:
     customers = history.customers
-    tx = history.events["transactions"]
     long = history.features.long_window_days
+    computed = {
+        "tenure_days": lambda: ev.days_before(cutoff, customers["signup_date"]),
+        "contract_type": lambda: pd.Categorical(customers["contract_type"], CONTRACT_TYPES),
+        "days_to_contract_end": lambda: days_to_renewal(
+            customers["contract_end"].fillna(customers["signup_date"])
+            if "contract_end" in customers
+            else customers["signup_date"],
+            customers["contract_type"],
+            cutoff,
+        ),
+        "loyalty_tier_rank": lambda: (
+            customers["loyalty_tier"]
+            .map({tier: rank for rank, tier in enumerate(history.data.loyalty_tiers)})
+            .to_numpy(dtype=float)
+        ),
+        "autopay": lambda: customers["autopay"].to_numpy(dtype=float),
+        "account_manager": lambda: customers["account_manager"].to_numpy(dtype=float),
+        "categories": lambda: _categories(history, cutoff, long),
+    }
+    return pd.DataFrame(
+        {_name(feature, long): make() for feature, make in _available(history, computed)}
+    )
+
+
+def _available(history: CustomerHistory, features: dict) -> list[tuple[str, object]]:
+    return [
+        (feature, value)
+        for feature, value in features.items()
+        if feature not in _NEEDS or history.has(_NEEDS[feature])
+    ]
+
+
+def _name(feature: str, long: int) -> str:
+    return f"categories_{long}d" if feature == "categories" else feature
+
+
+def _categories(history: CustomerHistory, cutoff: pd.Timestamp, long: int) -> np.ndarray:
+    """Distinct (customer, category) pairs in the long window, counted per customer."""
+    tx = history.events["transactions"]
     in_long = ev.in_window(tx["timestamp"], cutoff, long)
-    # Distinct (customer, category) pairs in the window, counted per customer.
     n_codes = np.int64(tx["category_code"].max() + 1) if len(tx) else np.int64(1)
     pairs = pd.unique(
         tx["customer"].to_numpy()[in_long] * n_codes + tx["category_code"].to_numpy()[in_long]
     )
-    n_categories = np.bincount(pairs // n_codes, minlength=history.n_customers)
-    return pd.DataFrame(
-        {
-            "tenure_days": ev.days_before(cutoff, customers["signup_date"]),
-            "contract_type": pd.Categorical(customers["contract_type"], CONTRACT_TYPES),
-            "days_to_contract_end": days_to_renewal(
-                customers["signup_date"], customers["contract_type"], cutoff
-            ),
-            "loyalty_tier_rank": customers["loyalty_tier"]
-            .map({tier: rank for rank, tier in enumerate(history.data.loyalty_tiers)})
-            .to_numpy(dtype=float),
-            "autopay": customers["autopay"].to_numpy(dtype=float),
-            "account_manager": customers["account_manager"].to_numpy(dtype=float),
-            f"categories_{long}d": n_categories.astype(float),
-        }
-    )
+    return np.bincount(pairs // n_codes, minlength=history.n_customers).astype(float)
 
 
 def days_to_renewal(

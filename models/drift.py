@@ -65,19 +65,22 @@ def population_stability_index(expected: list[float], actual: list[float]) -> fl
 
 
 def drift_table(
-    psi: pd.Series, warn: float, refuse: float, exempt: list[str] | None = None
+    psi: pd.Series, warn: float, refuse: float, exempt: dict[str, str] | None = None
 ) -> pd.DataFrame:
-    """One row per feature: its PSI and status, largest PSI first: ok, warn above
-    ``warn``, refuse above ``refuse``; a feature matching an ``exempt`` pattern (fnmatch)
-    is marked exempt above ``warn`` and never refuses."""
-    exempted = np.array(
-        [any(fnmatchcase(name, pattern) for pattern in exempt or []) for name in psi.index],
-        dtype=bool,
-    )
+    """One row per feature: its PSI and status: ok, warn above ``warn``, refuse above
+    ``refuse``. A feature matching an ``exempt`` pattern (fnmatch) is marked exempt above
+    ``warn`` and never refuses; ``exempt_because`` gives the pattern's reason."""
+    reasons = [
+        next((why for pattern, why in (exempt or {}).items() if fnmatchcase(name, pattern)), "")
+        for name in psi.index
+    ]
+    exempted = np.array([bool(reason) for reason in reasons], dtype=bool)
     status = np.select(
         [exempted & (psi > warn), psi > refuse, psi > warn], [EXEMPT, REFUSE, WARN], OK
     )
-    return pd.DataFrame({"feature": psi.index, "psi": psi.to_numpy(), "status": status})
+    return pd.DataFrame(
+        {"feature": psi.index, "psi": psi.to_numpy(), "status": status, "exempt_because": reasons}
+    )
 
 
 def _numeric_shares(values: np.ndarray, edges: np.ndarray) -> list[float]:

@@ -43,11 +43,10 @@ def refused_drift_report(retention_dir: str | Path, as_of: str) -> Path:
     return Path(retention_dir) / f"{as_of}-refused-drift.csv"
 
 
-def ground_truth_dir(ground_truth: str | Path, raw: str | Path, data: DataConfig) -> Path | None:
-    """The simulator's truth folder when the pipeline reads the simulator's own output
-    (``data.dir`` is the raw folder and the truth is there); None for other data, which
-    have no ground truth."""
+def ground_truth_dir(ground_truth: str | Path, data: DataConfig) -> Path | None:
+    """The simulator's truth folder when the data is the simulator's (``data.simulated``)
+    and its truth has been written; None for other data, which have no ground truth."""
     truth_dir = Path(ground_truth)
-    if data.dir != str(raw) or not (truth_dir / TRUTH_HAZARDS).exists():
+    if not data.simulated or not (truth_dir / TRUTH_HAZARDS).exists():
         return None
     return truth_dir

@@ -32,7 +32,7 @@ DEFAULT_PARAMS = Path("params.yaml")
 class PathsConfig:
     """Every location the stages write (conf/paths); dvc.yaml reaches the same keys."""
 
-    raw_dir: str = MISSING
+    simulated_dir: str = MISSING
     ground_truth_dir: str = MISSING
     validated_dir: str = MISSING
     features_dir: str = MISSING

@@ -88,7 +88,7 @@ def explain_with_truth(
         explain.top_causes,
         explain.top_risk_share,
     )
-    truth_dir = ground_truth_dir(cfg.paths.ground_truth_dir, cfg.paths.raw_dir, cfg.data)
+    truth_dir = ground_truth_dir(cfg.paths.ground_truth_dir, cfg.data)
     if truth_dir is None:
         return explained, None
     horizon = cfg.features.label.horizon_days

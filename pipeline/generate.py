@@ -1,10 +1,11 @@
 """Stage `generate`: simulate customers and write the contract's tables plus ground truth.
 
 Inputs: the `simulator` config; the truth is recorded at the feature cutoffs
-(`features.cutoffs`). Outputs: `paths.raw_dir` (one file per contract table named in
+(`features.cutoffs`). Outputs: `paths.simulated_dir` (one file per contract table named in
 `data.tables`, in `data.format`) and `paths.ground_truth_dir` (true customers, hazards per
 cutoff and the hazard calibration; file names in pipeline/artifacts.py), both replaced
-atomically.
+atomically. With data that is not simulated (`data.simulated: false`) both folders are
+left empty: the stage never writes anywhere else, so it cannot touch a user's data.
 """
 
 from __future__ import annotations
@@ -32,10 +33,14 @@ log = logging.getLogger(__name__)
 
 
 def run(cfg: Config) -> None:
+    targets = (Path(cfg.paths.simulated_dir), Path(cfg.paths.ground_truth_dir))
+    if not cfg.data.simulated:
+        log.info("data=%s is not simulated: nothing to simulate, no ground truth", cfg.data.name)
+        with atomic_directories(*targets):
+            return
     simulation = prepare_simulation(cfg.simulator, cfg.seed, cfg.features.cutoffs.dates())
     log.info("hazard scale by cause: %s", simulation.calibration.hazard_scale)
     stems = {name: stem for name, stem in cfg.data.tables.items() if stem is not None}
-    targets = (Path(cfg.paths.raw_dir), Path(cfg.paths.ground_truth_dir))
     with atomic_directories(*targets) as (raw, truth), ExitStack() as stack:
         writers = {
             name: stack.enter_context(TableWriter(table_path(raw, stem, cfg.data.format)))

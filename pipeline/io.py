@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 
 from contract.config import DataConfig
 from contract.errors import ConfigError
-from contract.tables import MANDATORY_TABLES, OPTIONAL_TABLES
+from contract.tables import TABLES, required_tables
 from pipeline.artifacts import CATALOGUE, FEATURES, TRUTH_CUSTOMERS, TRUTH_HAZARDS
 from simulator.truth import CUSTOMER_COLUMNS, HAZARD_COLUMNS, GroundTruth
 
@@ -98,14 +98,13 @@ def write_json(payload: dict, path: Path) -> None:
 
 
 def read_input_tables(data: DataConfig) -> dict[str, pd.DataFrame]:
-    """Read every table that ``data.tables`` names; null marks an absent optional table."""
-    known = MANDATORY_TABLES + OPTIONAL_TABLES
-    unknown = sorted(set(data.tables) - set(known))
+    """Read every table that ``data.tables`` names; null marks an absent table."""
+    unknown = sorted(set(data.tables) - set(TABLES))
     if unknown:
-        raise ConfigError(f"data.tables: unknown tables {unknown}; the contract has {known}")
-    missing_mandatory = [name for name in MANDATORY_TABLES if data.tables.get(name) is None]
-    if missing_mandatory:
-        raise ConfigError(f"data.tables: mandatory tables {missing_mandatory} must name a file")
+        raise ConfigError(f"data.tables: unknown tables {unknown}; the contract has {TABLES}")
+    missing = [name for name in required_tables(data) if data.tables.get(name) is None]
+    if missing:
+        raise ConfigError(f"data.tables: required tables {missing} must name a file")
     tables = {}
     for name, stem in data.tables.items():
         if stem is None:
@@ -121,12 +120,10 @@ def read_input_tables(data: DataConfig) -> dict[str, pd.DataFrame]:
 
 
 def validated_paths(validated_dir: str | Path, data: DataConfig) -> dict[str, Path]:
-    """Where the ``validate`` stage wrote each table ``data.tables`` names."""
-    return {
-        name: table_path(validated_dir, name, "parquet")
-        for name, stem in data.tables.items()
-        if stem is not None
-    }
+    """Where the ``validate`` stage wrote each table ``data.tables`` names, and customers
+    (derived from the events when the data has none)."""
+    names = dict.fromkeys(["customers", *data.present_tables])
+    return {name: table_path(validated_dir, name, "parquet") for name in names}
 
 
 def read_validated_tables(validated_dir: str | Path, data: DataConfig) -> dict[str, pd.DataFrame]:

@@ -78,7 +78,7 @@ def run(cfg: Config) -> None:
     trained = train_candidates(candidates, parts, catalogue, cfg.training.calibration, cfg.seed)
     main, test = trained[cfg.model.name], parts["test"]
     scores = {name: model.test_probability for name, model in trained.items()}
-    truth_dir = ground_truth_dir(cfg.paths.ground_truth_dir, cfg.paths.raw_dir, cfg.data)
+    truth_dir = ground_truth_dir(cfg.paths.ground_truth_dir, cfg.data)
     if truth_dir is not None:
         truth = read_ground_truth(truth_dir)
         horizon = cfg.features.label.horizon_days

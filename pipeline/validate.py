@@ -1,9 +1,11 @@
 """Stage `validate`: check the input tables against the data contract.
 
-Inputs: the tables named in `data.tables`, under `data.dir`. Outputs: `paths.validated_dir`
-(every present table, typed and restricted to contract columns, as Parquet) and
-`paths.validation_report` (rows per table, absent optional tables). On any
-contract violation it lists them all, exits non-zero and writes nothing.
+Inputs: the tables named in `data.tables`, under `data.dir`, mapped onto the contract by
+`data.columns` and `data.values`. Outputs: `paths.validated_dir` (every present table,
+typed and restricted to contract columns, as Parquet, plus the customers table derived from
+the events when the data has none) and `paths.validation_report` (rows and columns per
+table, absent tables, what was derived). On any contract violation it lists them all,
+exits non-zero and writes nothing.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from contract.customers import complete_customers
+from contract.mapping import map_to_contract
 from contract.validation import validate_tables
 from pipeline.config import Config
 from pipeline.io import atomic_path, read_input_tables, write_json
@@ -20,18 +24,25 @@ log = logging.getLogger(__name__)
 
 
 def run(cfg: Config) -> None:
-    tables = read_input_tables(cfg.data)
+    tables = map_to_contract(read_input_tables(cfg.data), cfg.data)
     absent = sorted(name for name, stem in cfg.data.tables.items() if stem is None)
     if absent:
-        log.warning("optional tables absent: %s; features built from them will be missing", absent)
+        log.warning("tables absent: %s; features built from them will be missing", absent)
     validated = validate_tables(tables, cfg.data, cfg.validation)
+    validated, derived = complete_customers(validated, cfg.data)
+    for note in derived:
+        log.info("%s", note)
     with atomic_path(Path(cfg.paths.validated_dir)) as out:
         out.mkdir()
         for name, frame in validated.items():
             frame.to_parquet(out / f"{name}.parquet", index=False)
     report = {
-        "tables": {name: {"rows": len(frame)} for name, frame in validated.items()},
+        "tables": {
+            name: {"rows": len(frame), "columns": list(frame.columns)}
+            for name, frame in validated.items()
+        },
         "absent_tables": absent,
+        "derived": derived,
     }
     write_json(report, Path(cfg.paths.validation_report))
     log.info("validated %s", {name: len(frame) for name, frame in validated.items()})

@@ -26,12 +26,16 @@ class ValueConfig:
     run_rate_days: int = MISSING
     horizon_days: int = MISSING
     weights: ValueWeights = MISSING
+    margin_per_purchase: float | None = MISSING
+    attribute: str | None = MISSING
 
     def __post_init__(self) -> None:
         if min(self.history_days, self.run_rate_days, self.horizon_days) <= 0:
             raise ConfigError(
                 "scoring.value: history_days, run_rate_days, horizon_days must be > 0"
             )
+        if self.margin_per_purchase is not None and self.margin_per_purchase < 0:
+            raise ConfigError("scoring.value.margin_per_purchase must be >= 0")
 
 
 @dataclass
@@ -72,9 +76,12 @@ class PlaybookConfig:
 class DriftConfig:
     warn_psi: float = MISSING
     refuse_psi: float = MISSING
-    exempt: list[str] = MISSING
+    exempt: dict[str, str] = MISSING
 
     def __post_init__(self) -> None:
+        unexplained = [pattern for pattern, why in self.exempt.items() if not why]
+        if unexplained:
+            raise ConfigError(f"scoring.drift.exempt: say why {unexplained} are exempt")
         if not 0 < self.warn_psi <= self.refuse_psi:
             raise ConfigError(
                 f"scoring.drift: need 0 < warn_psi <= refuse_psi, got {self.warn_psi} and "

@@ -73,6 +73,9 @@ def customers_to_decide(
     values = customer_value(history, active.as_of, value)
     values.insert(0, "customer_id", history.customers["customer_id"].to_numpy())
     flags = [name for name in ("credit_score", fraud_flag) if name is not None and name in rows]
-    customers = rows[["customer_id", LIFECYCLE, *flags]].reset_index(drop=True)
+    customers = rows[["customer_id", *flags]].reset_index(drop=True)
+    # Without a purchase history there is no lifecycle stage: the lists leave it empty.
+    stage = rows[LIFECYCLE] if LIFECYCLE in rows else pd.Series(pd.NA, index=rows.index)
+    customers.insert(1, LIFECYCLE, stage.to_numpy())
     customers.insert(1, "churn_probability", probability)
     return customers.merge(values, on="customer_id", how="left", validate="one_to_one")

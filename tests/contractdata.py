@@ -22,11 +22,17 @@ TABLE_STEMS = {
 
 def data_config(**changes) -> DataConfig:
     settings = {
+        "name": "test",
+        "simulated": False,
         "dir": "unused",
         "format": "parquet",
         "tables": dict(TABLE_STEMS),
+        "columns": {},
+        "codes": {},
+        "date_format": None,
         "loyalty_tiers": ["none", "silver", "gold"],
         "extra_customer_columns": {},
+        "snapshot": None,
     } | changes
     return DataConfig(**settings)
 

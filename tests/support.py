@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from contract.tables import MANDATORY_TABLES, OPTIONAL_TABLES
+from contract.tables import TABLES
 from pipeline import featurize, generate, validate
 from pipeline.artifacts import CATALOGUE, FEATURES, TRUTH_CUSTOMERS, TRUTH_HAZARDS
 from pipeline.config import Config, PathsConfig, load_config
@@ -39,7 +39,7 @@ TRAINABLE = (*TRAINABLE_DATA, "model.params.n_estimators=300")
 def compose_config(workdir: Path, *overrides: str) -> Config:
     """The repository's conf/ with every output path and the MLflow store inside ``workdir``."""
     paths = [
-        f"paths.raw_dir={workdir}/raw",
+        f"paths.simulated_dir={workdir}/simulated",
         f"paths.ground_truth_dir={workdir}/ground_truth",
         f"paths.validated_dir={workdir}/validated",
         f"paths.features_dir={workdir}/features",
@@ -84,8 +84,7 @@ def simulate(workdir: Path, *overrides: str) -> Simulated:
     cfg = compose_config(workdir, *overrides)
     generate.run(cfg)
     raw = {
-        name: pd.read_parquet(Path(cfg.paths.raw_dir) / f"{name}.parquet")
-        for name in (*MANDATORY_TABLES, *OPTIONAL_TABLES)
+        name: pd.read_parquet(Path(cfg.paths.simulated_dir) / f"{name}.parquet") for name in TABLES
     }
     truth_dir = Path(cfg.paths.ground_truth_dir)
     return Simulated(

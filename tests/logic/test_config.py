@@ -19,7 +19,7 @@ def test_committed_params_yaml_is_conf_composed():
 
 def test_composed_config_loads_into_the_schema():
     cfg = load_config(REPO / "params.yaml")
-    assert cfg.data.dir == cfg.paths.raw_dir
+    assert cfg.data.dir == cfg.paths.simulated_dir
     assert sum(cfg.simulator.churn.cause_shares.values()) == pytest.approx(1.0)
 
 

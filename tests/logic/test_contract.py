@@ -117,9 +117,9 @@ def _drop_column(table: str, column: str) -> Callable[[dict], None]:
             "row 0 (customer_id=1): 'ten'",
         ),
         (
-            _drop_column("customers", "signup_date"),
-            "customers",
-            "signup_date",
+            _drop_column("transactions", "timestamp"),
+            "transactions",
+            "timestamp",
             "mandatory column is missing",
             None,
             None,
@@ -203,11 +203,11 @@ def test_examples_are_capped_at_max_examples():
     assert violation.n_rows == 4 and len(violation.examples) == VALIDATION.max_examples
 
 
-def test_missing_mandatory_table_is_reported():
+def test_missing_required_table_is_reported():
     tables = valid_tables()
     del tables["transactions"]
     assert Violation(
-        "transactions", "(all columns)", "mandatory table is missing", None
+        "transactions", "(all columns)", "required table is missing", None
     ) in violations_of(tables)
 
 
@@ -265,8 +265,8 @@ def test_missing_file_and_unnamed_mandatory_table_are_clear(tmp_path):
         FileNotFoundError, match=r"table 'customers': no file at .*customers\.parquet"
     ):
         read_input_tables(data_config(dir=str(tmp_path)))
-    with pytest.raises(ConfigError, match=r"mandatory tables \['customers'\]"):
-        read_input_tables(data_config(tables=TABLE_STEMS | {"customers": None}))
+    with pytest.raises(ConfigError, match=r"required tables \['transactions'\]"):
+        read_input_tables(data_config(tables=TABLE_STEMS | {"transactions": None}))
     with pytest.raises(ConfigError, match=r"unknown tables \['complaint'\]"):
         read_input_tables(data_config(tables=TABLE_STEMS | {"complaint": "complaints"}))
 
@@ -275,8 +275,10 @@ def test_contract_document_lists_every_table_and_column():
     """docs/data-contract.md and pipeline/contract.py describe the same tables."""
     text = (REPO / "docs" / "data-contract.md").read_text(encoding="utf-8")
     sections = dict(
-        re.findall(r"^## (\w+) \((?:mandatory|optional)\)\n(.*?)(?=^## )", text, re.M | re.S)
+        re.findall(r"^## (\w+) \((?:required|optional)\)\n(.*?)(?=^## )", text, re.M | re.S)
     )
     for name, contract in table_contracts(data_config()).items():
-        documented = re.findall(r"^\| `(\w+)` \|", sections[name], re.M)
-        assert documented == list(contract.schema.columns), name
+        rows = re.findall(r"^\| `(\w+)` \| [^|]+ \| (yes|no)", sections[name], re.M)
+        assert [column for column, _ in rows] == list(contract.schema.columns), name
+        required = {column: flag == "yes" for column, flag in rows}
+        assert required == {c: col.required for c, col in contract.schema.columns.items()}, name

@@ -153,7 +153,9 @@ def test_labels_for_both_definitions(rows):
 
 @pytest.mark.parametrize(
     ("churn_date", "churned"),
-    [("2025-01-02", 1), ("2025-04-01", 1), ("2025-04-02", 0)],  # cutoff + 90 days = 04-01
+    # The cutoff (01-01) is the instant that starts its day: a cancellation that day is in
+    # the window, as is a purchase; cutoff + 90 days = 04-01 is the first day after it.
+    [("2025-01-01", 1), ("2025-01-02", 1), ("2025-03-31", 1), ("2025-04-01", 0)],
 )
 def test_contractual_label_window_is_cutoff_to_horizon(cfg, churn_date, churned):
     tables = hand_tables()

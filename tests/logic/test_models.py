@@ -183,14 +183,14 @@ def test_oracle_is_the_label_probability_under_the_true_state():
 
 
 def test_ground_truth_is_read_only_where_the_data_are_the_simulators(tmp_path: Path):
-    data = DEFAULTS.data
-    raw, truth = tmp_path / "raw", tmp_path / "truth"
-    simulated = replace(data, dir=str(raw))
-    assert ground_truth_dir(truth, raw, simulated) is None  # nothing simulated yet
+    simulated, truth = DEFAULTS.data, tmp_path / "truth"
+    assert simulated.simulated
+    assert ground_truth_dir(truth, simulated) is None  # nothing simulated yet
     truth.mkdir()
     (truth / TRUTH_HAZARDS).touch()
-    assert ground_truth_dir(truth, raw, simulated) == truth
-    assert ground_truth_dir(truth, raw, replace(data, dir=str(tmp_path / "mine"))) is None
+    assert ground_truth_dir(truth, simulated) == truth
+    mine = replace(simulated, name="mine", simulated=False, dir=str(tmp_path / "mine"))
+    assert ground_truth_dir(truth, mine) is None
 
 
 REGISTRY = RegistryConfig(

@@ -22,7 +22,7 @@ def _files(directory) -> dict[str, bytes]:
 
 def test_same_seed_and_config_give_identical_files(tmp_path, tiny: Simulated):
     again = simulate(tmp_path, *TINY)
-    for folder in ("raw_dir", "ground_truth_dir"):
+    for folder in ("simulated_dir", "ground_truth_dir"):
         first = _files(type(tmp_path)(getattr(tiny.cfg.paths, folder)))
         second = _files(type(tmp_path)(getattr(again.cfg.paths, folder)))
         assert first.keys() == second.keys()
