@@ -45,6 +45,18 @@ class SplitConfig:
 
 
 @dataclass
+class CrossValidationConfig:
+    folds: int = MISSING
+    validation_share: float = MISSING
+
+    def __post_init__(self) -> None:
+        if self.folds < 2:
+            raise ConfigError("training.cross_validation.folds must be at least 2")
+        if not 0 < self.validation_share < 1:
+            raise ConfigError("training.cross_validation.validation_share must be in (0, 1)")
+
+
+@dataclass
 class EvaluationConfig:
     top_fractions: list[float] = MISSING
     calibration_bins: int = MISSING
@@ -66,6 +78,7 @@ class TuningConfig:
 @dataclass
 class TrainingConfig:
     split: SplitConfig = MISSING
+    cross_validation: CrossValidationConfig = MISSING
     calibration: str = MISSING
     baselines: dict[str, ModelConfig] = MISSING
     evaluation: EvaluationConfig = MISSING

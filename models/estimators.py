@@ -64,7 +64,7 @@ class RFMRule(ClassifierMixin, BaseEstimator):
         self,
         recency: str = "recency_days",
         frequency: str = "purchases_365d",
-        monetary: str = "spend_365d",
+        monetary: str | None = "spend_365d",
         bins: int = 5,
     ) -> None:
         self.recency = recency
@@ -77,6 +77,7 @@ class RFMRule(ClassifierMixin, BaseEstimator):
         self.edges_ = {
             column: np.nanquantile(X[column].to_numpy(dtype=float), quantiles)
             for column in (self.recency, self.frequency, self.monetary)
+            if column is not None
         }
         self.classes_ = np.unique(y)
         return self
@@ -89,11 +90,13 @@ class RFMRule(ClassifierMixin, BaseEstimator):
         return np.where(np.isnan(values), self.bins - 1, score)
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
-        risk = (
-            self._risk(X, self.recency, risky_when_high=True)
-            + self._risk(X, self.frequency, risky_when_high=False)
-            + self._risk(X, self.monetary, risky_when_high=False)
-        ) / (3 * (self.bins - 1))
+        scores = [
+            self._risk(X, self.recency, risky_when_high=True),
+            self._risk(X, self.frequency, risky_when_high=False),
+        ]
+        if self.monetary is not None:
+            scores.append(self._risk(X, self.monetary, risky_when_high=False))
+        risk = sum(scores) / (len(scores) * (self.bins - 1))
         return np.column_stack([1 - risk, risk])
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
@@ -114,7 +117,10 @@ def fit_model(
         return _fit_lightgbm(cfg, train, y_train, early_stopping, categorical, seed)
     if cfg.name == "logreg":
         return _logreg(cfg, train, categorical, seed).fit(train, y_train)
-    return make_pipeline(RFMRule(**cfg.params)).fit(train, y_train)
+    params = dict(cfg.params)
+    if params.get("monetary") not in train:
+        params["monetary"] = None  # no amounts in the data: the rule is recency and frequency
+    return make_pipeline(RFMRule(**params)).fit(train, y_train)
 
 
 def _fit_lightgbm(

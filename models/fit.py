@@ -109,13 +109,27 @@ def train_candidates(
 
 
 def candidate_models(
-    main: ModelConfig, baselines: dict[str, ModelConfig]
+    main: ModelConfig, baselines: dict[str, ModelConfig], catalogue: list[dict]
 ) -> dict[str, ModelConfig]:
-    """The main model, under its estimator name, then the baselines (a baseline named like
-    the main model, as `rfm_rule` is under `model=rfm_rule`, is left out)."""
+    """The main model, under its estimator name, then the baselines whose feature families
+    the data has (a baseline named like the main model, as `rfm_rule` is under
+    `model=rfm_rule`, is left out)."""
     if ORACLE in baselines:
         raise ConfigError(f"training.baselines: {ORACLE!r} is reserved; rename the baseline")
-    return {main.name: main, **{k: v for k, v in baselines.items() if k != main.name}}
+    present = {spec["family"] for spec in catalogue}
+    missing = sorted(set(main.families or []) - present)
+    if missing:
+        raise ConfigError(
+            f"model.families: the data has no {missing} features; choose among {sorted(present)}"
+        )
+    candidates = {main.name: main}
+    for name, cfg in baselines.items():
+        missing = sorted(set(cfg.families or []) - present)
+        if missing:
+            log.warning("baseline %r left out: the data has no %s features", name, missing)
+        elif name != main.name:
+            candidates[name] = cfg
+    return candidates
 
 
 def prediction_table(test: pd.DataFrame, scores: dict[str, np.ndarray]) -> pd.DataFrame:

@@ -33,6 +33,7 @@ class Split:
 
     def as_dict(self) -> dict[str, str | list[str]]:
         return {
+            "mode": "out_of_time",
             "train_cutoffs": [str(c.date()) for c in self.train_cutoffs],
             "validation_cutoff": str(self.validation_cutoff.date()),
             "test_cutoff": str(self.test_cutoff.date()),

@@ -81,18 +81,16 @@ def register_and_promote(
     form: ModelFormat,
     registry: RegistryConfig,
     score: float,
-    score_model: Callable[[CalibratedClassifierCV, list[str]], float | None],
+    champion_score: Callable[[str], float | None],
 ) -> tuple[str, Promotion]:
     """Log the model to the active run, register it as a new version and move the alias
-    to it if its ``score`` beats the champion's, which ``score_model(model, its input
-    columns)`` computes on the same rows (``promote_if_better``)."""
+    to it if its ``score`` beats the champion's, ``champion_score(model_uri)``
+    (``promote_if_better``)."""
     info = mlflow.sklearn.log_model(
         model, name="model", registered_model_name=registry.model_name, **form.arguments
     )
     version = str(info.registered_model_version)
-    promotion = promote_if_better(
-        MlflowClient(), registry, version, score, champion_scorer(score_model)
-    )
+    promotion = promote_if_better(MlflowClient(), registry, version, score, champion_score)
     mlflow.set_tags({f"promotion.{k}": str(v) for k, v in promotion.as_dict().items()})
     return version, promotion
 
@@ -159,6 +157,16 @@ def promote_if_better(
         decision.reason,
     )
     return decision
+
+
+def recorded_metric(metric: str) -> Callable[[str], float | None]:
+    """Reads a registered model's ``metric`` from the run that logged it (None if absent)."""
+
+    def score(uri: str) -> float | None:
+        run_id = get_model_info(uri).run_id
+        return MlflowClient().get_run(run_id).data.metrics.get(metric)
+
+    return score
 
 
 def champion_scorer(

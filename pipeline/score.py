@@ -65,7 +65,7 @@ from scoring.export import (
     rounded_for_people,
 )
 from scoring.manifest import manifest
-from scoring.playbook import action_table
+from scoring.playbook import action_table, check_playbook
 from scoring.population import ActiveCustomers, active_customers, customers_to_decide, scoring_date
 from scoring.selection import choose_actions, screen
 
@@ -88,7 +88,7 @@ class Timings:
 
 def run(cfg: Config) -> None:
     timings, scoring = Timings(), cfg.scoring
-    actions = action_table(scoring.playbook, list(cfg.causes))  # checks the playbook first
+    check_playbook(scoring.playbook, list(cfg.causes))  # a bad playbook stops the run first
     with timings.step("read_data"):
         tables = read_validated_tables(cfg.paths.validated_dir, cfg.data)
         history = prepare_history(tables, cfg.features, cfg.data)
@@ -99,6 +99,7 @@ def run(cfg: Config) -> None:
         scorer = load_scoring_model(
             scoring.model_source, Path(cfg.paths.models_dir), cfg.tracking, scoring.model_version
         )
+    actions = action_table(scoring.playbook, list(cfg.causes), list(scorer.input_types))
     with timings.step("features"):
         active = active_customers(history, list(cfg.causes), as_of, data_end, scorer.input_types)
     with timings.step("drift"):

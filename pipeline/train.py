@@ -2,7 +2,9 @@
 
 Inputs: `paths.features_dir` (features and catalogue). The main model (`model`) and the
 baselines (`training.baselines`) are fitted on the training cutoffs, calibrated on held-out
-customers of the validation cutoff and scored on the test cutoff (models/split.py). On
+customers of the validation cutoff and scored on the test cutoff (models/split.py); on
+snapshot data (`data.snapshot`) they are cross-validated instead and scored out of fold
+(models/crossval.py). A baseline whose feature families the data lacks is left out. On
 simulated data the oracle (simulator/oracle.py) is scored too.
 
 Outputs: `paths.models_dir` with the calibrated main model in MLflow format, the
@@ -24,6 +26,7 @@ import pandas as pd
 from sklearn.calibration import CalibratedClassifierCV
 
 from contract.errors import ConfigError
+from models.crossval import CrossValidation, cross_validate
 from models.drift import reference_profile
 from models.estimators import best_iteration, labels, model_inputs
 from models.figures import training_plots
@@ -46,7 +49,13 @@ from pipeline.io import (
     write_json,
     write_plots,
 )
-from pipeline.registry import ModelFormat, register_and_promote, save_model
+from pipeline.registry import (
+    ModelFormat,
+    champion_scorer,
+    recorded_metric,
+    register_and_promote,
+    save_model,
+)
 from pipeline.stage import run_stage
 from pipeline.tracking import fingerprint, log_training_run, training_run
 from simulator.oracle import oracle_probability
@@ -56,9 +65,10 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Evaluated:
-    """The split, each part's rows, the fitted models and every model's test metrics."""
+    """The split (or cross-validation), each part's rows, the fitted models and every
+    model's test metrics (out of fold when cross-validated)."""
 
-    split: Split
+    split: Split | CrossValidation
     parts: dict[str, pd.DataFrame]
     trained: dict[str, TrainedModel]
     metrics: dict[str, dict[str, float]]
@@ -71,11 +81,15 @@ class Evaluated:
 def run(cfg: Config) -> None:
     _check_registry_metric(cfg)
     rows, catalogue = read_feature_table(cfg.paths.features_dir)
-    split, parts = out_of_time_parts(
-        rows, cfg.features.label.horizon_days, cfg.training.split, cfg.seed
-    )
-    candidates = candidate_models(cfg.model, cfg.training.baselines)
-    trained = train_candidates(candidates, parts, catalogue, cfg.training.calibration, cfg.seed)
+    candidates = candidate_models(cfg.model, cfg.training.baselines, catalogue)
+    if cfg.data.snapshot is None:
+        split, parts = out_of_time_parts(
+            rows, cfg.features.label.horizon_days, cfg.training.split, cfg.seed
+        )
+        calibration = cfg.training.calibration
+        trained = train_candidates(candidates, parts, catalogue, calibration, cfg.seed)
+    else:
+        split, parts, trained = cross_validate(candidates, rows, catalogue, cfg.training, cfg.seed)
     main, test = trained[cfg.model.name], parts["test"]
     scores = {name: model.test_probability for name, model in trained.items()}
     truth_dir = ground_truth_dir(cfg.paths.ground_truth_dir, cfg.data)
@@ -116,16 +130,27 @@ def _track(cfg: Config, result: Evaluated, form: ModelFormat, out: Path, plots: 
     returns the run record."""
     registry, main_name, split = cfg.tracking.registry, cfg.model.name, result.split
     features_dir = Path(cfg.paths.features_dir)
+    described = {k: str(v) for k, v in split.as_dict().items() if not isinstance(v, list)}
+    cross_validated = isinstance(split, CrossValidation)
+    compared = (
+        "its recorded cross-validated one" if cross_validated else "the champion's on the same rows"
+    )
     tags = {
         "data_fingerprint": fingerprint(features_dir / FEATURES, features_dir / CATALOGUE),
         "model": main_name,
-        "test_cutoff": str(split.test_cutoff.date()),
-        "validation_cutoff": str(split.validation_cutoff.date()),
+        **described,
         "promotion_rule": (
-            f"{registry.alias} moves when {registry.metric} on the test rows beats the "
-            f"champion's on the same rows by more than {registry.min_improvement}"
+            f"{registry.alias} moves when {registry.metric} on the test rows beats {compared} "
+            f"by more than {registry.min_improvement}"
         ),
     }
+    # Cross-validated, the champion may have been fitted on these very rows: its own
+    # out-of-fold figure is the fair comparison, not its score on them.
+    champion_score = (
+        recorded_metric(registry.metric)
+        if cross_validated
+        else champion_scorer(lambda model, columns: _score_on(model, columns, result.test, cfg))
+    )
     with training_run(cfg.tracking, main_name) as (tracking_uri, run_id):
         files = [features_dir / CATALOGUE, out / PREDICTIONS, out / DRIFT_REFERENCE]
         flat = _flat_metrics(main_name, result.metrics, result.trained)
@@ -135,7 +160,7 @@ def _track(cfg: Config, result: Evaluated, form: ModelFormat, out: Path, plots: 
             form,
             registry,
             result.metrics[main_name][registry.metric],
-            lambda model, columns: _score_on(model, columns, result.test, cfg),
+            champion_score,
         )
     return {
         "tracking_uri": tracking_uri,

@@ -69,6 +69,7 @@ class PairDelivery(Delivery):
 class PlaybookConfig:
     tiers: dict[str, Delivery] = MISSING
     content: dict[str, str] = MISSING
+    content_needs: dict[str, list[str]] = MISSING
     pairs: list[PairDelivery] = MISSING
 
 

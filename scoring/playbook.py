@@ -1,9 +1,12 @@
 """The retention playbook: tier x top risk cause -> action (conf/scoring, ``playbook``).
 
 The tier decides the delivery: channel, owner team, cost per customer and expected save
-rate (the share of would-be churners the action keeps). The cause decides the content.
-A tier x cause pair may override any part of its tier's delivery; a pair not listed falls
-back to the tier's delivery, a cause without content to the ``default`` content. A tier
+rate (the share of would-be churners the action keeps). The cause decides the content,
+if the model has the evidence the content acts on (``content_needs``): offering auto-pay
+set-up is no action when the data cannot say who has auto-pay, so without that evidence
+the content is the ``default`` one. A tier x cause pair may override any part of its
+tier's delivery; a pair not listed falls back to the tier's delivery, a cause without
+content to the ``default`` content. A tier
 without delivery gets no action except for the pairs that give a whole delivery (small
 customers: a payment reminder only).
 """
@@ -11,6 +14,7 @@ customers: a payment reminder only).
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields, replace
+from fnmatch import fnmatchcase
 
 import pandas as pd
 
@@ -31,9 +35,11 @@ class Action:
     save_rate: float
 
 
-def action_for(playbook: PlaybookConfig, tier: str, cause: str) -> Action | None:
-    """The action for a customer of ``tier`` whose top risk cause is ``cause``; None
-    when neither the tier nor the pair has a delivery."""
+def action_for(
+    playbook: PlaybookConfig, tier: str, cause: str, features: list[str]
+) -> Action | None:
+    """The action for a customer of ``tier`` whose top risk cause is ``cause``, given the
+    model's ``features``; None when neither the tier nor the pair has a delivery."""
     delivery = playbook.tiers.get(tier, Delivery())
     for pair in playbook.pairs:
         if (pair.tier, pair.cause) == (tier, cause):
@@ -42,7 +48,9 @@ def action_for(playbook: PlaybookConfig, tier: str, cause: str) -> Action | None
     if delivery.team is None:
         return None
     return Action(
-        action=playbook.content.get(cause, playbook.content[DEFAULT]),
+        action=playbook.content.get(cause, playbook.content[DEFAULT])
+        if has_evidence(playbook, cause, features)
+        else playbook.content[DEFAULT],
         channel=delivery.channel,
         team=delivery.team,
         action_cost=delivery.cost,
@@ -50,15 +58,25 @@ def action_for(playbook: PlaybookConfig, tier: str, cause: str) -> Action | None
     )
 
 
-def action_table(playbook: PlaybookConfig, causes: list[str]) -> pd.DataFrame:
+def has_evidence(playbook: PlaybookConfig, cause: str, features: list[str]) -> bool:
+    """Whether ``features`` include one the cause's content acts on (``content_needs``;
+    a cause not listed needs nothing beyond being the top cause)."""
+    patterns = playbook.content_needs.get(cause)
+    return patterns is None or any(
+        fnmatchcase(feature, pattern) for feature in features for pattern in patterns
+    )
+
+
+def action_table(playbook: PlaybookConfig, causes: list[str], features: list[str]) -> pd.DataFrame:
     """Every tier x cause pair that gets an action, one row each (tier, cause and
-    ``ACTION_COLUMNS``): what ``assign_actions`` merges on. Checks the playbook first."""
+    ``ACTION_COLUMNS``), for a model with ``features``: what ``assign_actions`` merges on.
+    Checks the playbook first."""
     check_playbook(playbook, causes)
     rows = [
         {"tier": tier, "cause": cause, **asdict(action)}
         for tier in WORTH_RETAINING_TIERS
         for cause in [*causes, NO_CAUSE]
-        if (action := action_for(playbook, tier, cause)) is not None
+        if (action := action_for(playbook, tier, cause, features)) is not None
     ]
     return pd.DataFrame(rows, columns=["tier", "cause", *ACTION_COLUMNS])
 
@@ -83,7 +101,7 @@ def check_playbook(playbook: PlaybookConfig, causes: list[str]) -> None:
                 f"scoring.playbook.{where}: save_rate must be in [0, 1], got {delivery.save_rate}"
             )
     named = set(playbook.content) - {DEFAULT}
-    named |= {pair.cause for pair in playbook.pairs}
+    named |= {pair.cause for pair in playbook.pairs} | set(playbook.content_needs)
     unknown = sorted(named - set(causes))
     if unknown:
         raise ConfigError(f"scoring.playbook: {unknown} are not causes; use one of {causes}")

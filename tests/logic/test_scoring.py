@@ -47,12 +47,14 @@ def _scoring(**changes) -> ScoringConfig:
     return replace(DEFAULTS.scoring, **changes)
 
 
+FEATURES = ["recency_days", "discount_share_365d"]
 PLAYBOOK = PlaybookConfig(
     tiers={
         "vip": Delivery("visit", "account_management", 100.0, 0.5),
         "ordinary": Delivery("e-mail", "crm", 2.0, 0.1),
     },
     content={"competitor_price": "value offer", "default": "check-in"},
+    content_needs={"competitor_price": ["discount_share_*"]},
     pairs=[
         PairDelivery(team="customer_service", cost=150.0, tier="vip", cause="unresolved_complaint")
     ],
@@ -148,49 +150,65 @@ def test_tiers_start_at_value_quantiles_of_the_worth_retaining():
 
 
 def test_playbook_pair_overrides_only_the_fields_it_names():
-    action = action_for(PLAYBOOK, "vip", "unresolved_complaint")
+    action = action_for(PLAYBOOK, "vip", "unresolved_complaint", FEATURES)
     assert action == Action("check-in", "visit", "customer_service", 150.0, 0.5)
 
 
 def test_playbook_falls_back_to_tier_delivery_and_default_content():
-    assert action_for(PLAYBOOK, "vip", "competitor_price") == Action(
+    assert action_for(PLAYBOOK, "vip", "competitor_price", FEATURES) == Action(
         "value offer", "visit", "account_management", 100.0, 0.5
     )
-    assert action_for(PLAYBOOK, "ordinary", "payment_lapse") == Action(
+    assert action_for(PLAYBOOK, "ordinary", "payment_lapse", FEATURES) == Action(
         "check-in", "e-mail", "crm", 2.0, 0.1
     )
-    assert action_for(PLAYBOOK, "ordinary", NO_CAUSE).action == "check-in"
-    assert action_for(PLAYBOOK, "small", "competitor_price") is None  # no delivery: no action
+    assert action_for(PLAYBOOK, "ordinary", NO_CAUSE, FEATURES).action == "check-in"
+    # No delivery: no action.
+    assert action_for(PLAYBOOK, "small", "competitor_price", FEATURES) is None
     reminder = PairDelivery("reminder", "billing", 0.2, 0.35, tier="small", cause="payment_lapse")
     only_pair = replace(PLAYBOOK, pairs=[reminder])
-    assert action_for(only_pair, "small", "payment_lapse") == Action(
+    assert action_for(only_pair, "small", "payment_lapse", FEATURES) == Action(
         "check-in", "reminder", "billing", 0.2, 0.35
     )
-    assert action_for(only_pair, "small", "competitor_price") is None
+    assert action_for(only_pair, "small", "competitor_price", FEATURES) is None
     incomplete = replace(PLAYBOOK, pairs=[replace(reminder, team=None)])
     with pytest.raises(ConfigError, match=r"pairs\[small, payment_lapse\]: missing \['team'\]"):
-        action_table(incomplete, CAUSES)
+        action_table(incomplete, CAUSES, FEATURES)
+
+
+def test_content_needs_its_evidence_among_the_model_features():
+    assert action_for(PLAYBOOK, "vip", "competitor_price", FEATURES).action == "value offer"
+    no_discounts = ["recency_days"]
+    assert action_for(PLAYBOOK, "vip", "competitor_price", no_discounts).action == "check-in"
+    scoring = _scoring()
+    purchase_log = ["recency_days", "purchases_90d", "tenure_days"]
+    table = action_table(scoring.playbook, list(DEFAULTS.causes), purchase_log)
+    actions = table.set_index(["tier", "cause"])["action"]
+    default = scoring.playbook.content["default"]
+    assert actions[("major", "low_switching_cost")] == default  # who has auto-pay? unknown
+    assert actions[("major", "lifecycle_decline")] == default  # no categories to talk about
+    assert actions[("major", "unresolved_complaint")].startswith("complaint resolution")
 
 
 def test_action_table_has_every_pair_with_an_action_and_checks_the_playbook():
-    table = action_table(PLAYBOOK, CAUSES)
+    table = action_table(PLAYBOOK, CAUSES, FEATURES)
     assert set(table["tier"]) == {"vip", "ordinary"}
     assert len(table) == 2 * (len(CAUSES) + 1)
     unknown = replace(PLAYBOOK, content={**PLAYBOOK.content, "pricing": "x"})
     with pytest.raises(ConfigError, match=r"\['pricing'\] are not causes"):
-        action_table(unknown, CAUSES)
+        action_table(unknown, CAUSES, FEATURES)
     incomplete = replace(PLAYBOOK, tiers={"vip": Delivery("visit", None, 1.0, 0.5)})
     with pytest.raises(ConfigError, match=r"tiers.vip: missing \['team'\]"):
-        action_table(incomplete, CAUSES)
+        action_table(incomplete, CAUSES, FEATURES)
     bad_rate = replace(PLAYBOOK, pairs=[PairDelivery(save_rate=1.5, tier="vip", cause="natural")])
     with pytest.raises(ConfigError, match="save_rate must be in"):
-        action_table(bad_rate, CAUSES)
+        action_table(bad_rate, CAUSES, FEATURES)
 
 
 def test_default_playbook_encodes_the_domain():
     scoring = _scoring()
     causes = list(DEFAULTS.causes)
-    table = action_table(scoring.playbook, causes).set_index(["tier", "cause"])
+    features = ["loyalty_tier_rank", "autopay", "categories_365d"]
+    table = action_table(scoring.playbook, causes, features).set_index(["tier", "cause"])
     assert table.loc[("vip", "competitor_price"), "team"] == "account_management"
     assert table.loc[("ordinary", "payment_lapse"), "action"].startswith("payment reminder")
     assert table.loc[("major", "low_switching_cost"), "action"].startswith("loyalty-programme")
@@ -218,7 +236,7 @@ def test_screen_excludes_everyone_who_cannot_reach_a_list_before_explaining():
     nudge = PairDelivery("e-mail", "crm", 1.0, 0.05, tier="small", cause="payment_lapse")
     playbook = replace(PLAYBOOK, pairs=[*PLAYBOOK.pairs, nudge])  # small: one pair, major: none
     scoring = _scoring(risk_threshold=0.2, playbook=playbook)
-    screened, thresholds = screen(_customers(), action_table(playbook, CAUSES), scoring)
+    screened, thresholds = screen(_customers(), action_table(playbook, CAUSES, FEATURES), scoring)
     assert screened["tier"].tolist() == [
         "vip", "not_worth_retaining", "ordinary", "major", "ordinary", "small", "small",
         "not_worth_retaining",
@@ -245,7 +263,7 @@ def _decide(causes: list[str | None], **changes) -> pd.DataFrame:
         exclusion_detail=pd.Series([pd.NA] * 8, dtype="string"),
         risk_cause_1=causes,
     )
-    return choose_actions(screened, action_table(PLAYBOOK, CAUSES), scoring)
+    return choose_actions(screened, action_table(PLAYBOOK, CAUSES, FEATURES), scoring)
 
 
 def test_cause_exclusions_actions_and_expected_net_value():
