@@ -14,7 +14,7 @@ export MLFLOW_DISABLE_TELEMETRY := true
 
 .PHONY: setup repro test test-fast params lock lint format bench bench-featurize simulator-summary \
 	features-vs-truth model-vs-oracle bench-explain explain-fidelity bench-score value-at-risk \
-	score tune ui clean
+	score tune ui clean own-data-demo
 
 setup: $(VENV)/.installed
 
@@ -84,6 +84,12 @@ explain-fidelity: setup
 ## Time and peak memory of a whole scoring run at 100k and 1M customers.
 bench-score: setup
 	python benchmarks/bench_score.py
+
+## The whole pipeline through `dvc repro` on (a) a two-column purchase log and (b) a CRM
+## snapshot with a label, derived from the simulator, each in a copy of the repository
+## under own-data-demo/ (README, "Your data in ten minutes").
+own-data-demo: setup
+	python -m demo.own_data --out own-data-demo
 
 ## Value at risk the retention lists capture vs ranking by probability (simulated data).
 value-at-risk: setup

@@ -37,8 +37,8 @@ def write_config(workdir: Path, n_customers: int, first_cutoff: str, name: str) 
         f"paths.validated_dir={workdir}/validated",
         f"paths.features_dir={workdir}/features-{name}",
         f"paths.reports_dir={workdir}/reports",
-        f"features.cutoffs.start={first_cutoff}",
-        f"features.cutoffs.end={LAST_CUTOFF}",
+        f"data.cutoffs.start={first_cutoff}",
+        f"data.cutoffs.end={LAST_CUTOFF}",
     ]
     params = workdir / f"params-{name}.yaml"
     write_params(params, compose_params(overrides=overrides))

@@ -10,9 +10,33 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+import pandas as pd
 from omegaconf import MISSING
 
 from contract.errors import ConfigError
+
+
+@dataclass
+class CutoffsConfig:
+    """The dates at which features and labels are computed (``data.cutoffs``)."""
+
+    start: str | None = MISSING
+    end: str | None = MISSING
+    freq: str = MISSING
+
+    def dates(
+        self, start: pd.Timestamp | None = None, end: pd.Timestamp | None = None
+    ) -> pd.DatetimeIndex:
+        """The cutoff dates every ``freq`` from ``start`` to ``end``; an unset (null) bound
+        is the one given here, derived from the data by the caller."""
+        first = self.start if self.start is not None else start
+        last = self.end if self.end is not None else end
+        if first is None or last is None:
+            raise ConfigError(
+                "data.cutoffs: start and end must be dates here (null derives them from the "
+                "data, which only the featurize stage reads)"
+            )
+        return pd.date_range(first, last, freq=self.freq).as_unit("ns")
 
 
 @dataclass
@@ -31,11 +55,16 @@ class DataConfig:
     dir: str = MISSING
     format: str = MISSING
     tables: dict[str, str | None] = MISSING
+    transactions_are_lines: bool = MISSING
     columns: dict[str, dict[str, str]] = MISSING
     codes: dict[str, dict[str, dict[str, Any]]] = MISSING
     date_format: str | None = MISSING
+    cutoffs: CutoffsConfig = MISSING
     loyalty_tiers: list[str] = MISSING
     extra_customer_columns: dict[str, str] = MISSING
+    attribute_causes: dict[str, str] = MISSING
+    margin_per_purchase: float | None = MISSING
+    value_attribute: str | None = MISSING
     snapshot: SnapshotConfig | None = MISSING
 
     def __post_init__(self) -> None:
@@ -50,6 +79,11 @@ class DataConfig:
         if kinds:
             raise ConfigError(
                 f"data.extra_customer_columns: kinds must be numeric or categorical, got {kinds}"
+            )
+        undeclared = sorted(set(self.attribute_causes) - set(self.extra_customer_columns))
+        if undeclared:
+            raise ConfigError(
+                f"data.attribute_causes: {undeclared} are not in data.extra_customer_columns"
             )
         if self.snapshot is not None and self.tables.get("customers") is None:
             raise ConfigError("data.snapshot: snapshot mode needs the customers table")

@@ -137,13 +137,14 @@ def _customers(data: DataConfig, time: DateTime) -> pa.DataFrameSchema:
 
 
 def _events(
-    columns: dict[str, pa.Column], checks: list[pa.Check] | None = None
+    columns: dict[str, pa.Column], checks: list[pa.Check] | None = None, lines: bool = False
 ) -> pa.DataFrameSchema:
-    """Schema of an event table: exact duplicate rows are always an error."""
+    """Schema of an event table: exact duplicate rows are an error (a double load), unless
+    the rows are ``lines`` of larger events (invoice lines), which may repeat."""
     return pa.DataFrameSchema(
         columns,
         checks=checks or [],
-        unique=list(columns),
+        unique=None if lines else list(columns),
         report_duplicates="exclude_first",
     )
 
@@ -176,6 +177,7 @@ def table_contracts(data: DataConfig) -> dict[str, TableContract]:
                         title="discount",
                     )
                 ],
+                lines=data.transactions_are_lines,
             ),
             event_time="timestamp",
         ),

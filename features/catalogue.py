@@ -1,7 +1,8 @@
 """The feature catalogue: every feature's name, description, family, dtype and churn cause.
 
-The cause comes from ``features.causes`` in config, a map of fnmatch patterns to causes.
-Each feature must match exactly one pattern and the cause must be a documented one, so a
+The cause comes from ``features.causes`` in config, a map of fnmatch patterns to causes,
+and, for the declared customer attributes, ``data.attribute_causes``. Each feature must
+match exactly one pattern and the cause must be a documented one, so a
 feature can never silently drop out of (or be counted twice in) the explanations.
 """
 
@@ -10,7 +11,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from fnmatch import fnmatchcase
 
+from contract.config import DataConfig
 from contract.errors import ConfigError
+from features.columns import DECLARED_PREFIX
+from features.config import FeaturesConfig
 
 
 @dataclass(frozen=True)
@@ -20,6 +24,12 @@ class FeatureSpec:
     family: str
     dtype: str
     cause: str
+
+
+def cause_patterns(features: FeaturesConfig, data: DataConfig) -> dict[str, str]:
+    """Feature pattern -> cause: ``features.causes`` and the declared attributes' causes."""
+    declared = {f"{DECLARED_PREFIX}{name}": cause for name, cause in data.attribute_causes.items()}
+    return features.causes | declared
 
 
 def assign_causes(names: list[str], patterns: dict[str, str], causes: list[str]) -> dict[str, str]:
@@ -41,8 +51,8 @@ def assign_causes(names: list[str], patterns: dict[str, str], causes: list[str])
             problems.append(f"{name}: matches several patterns {matches}")
     if problems:
         raise ConfigError(
-            "features.causes must map every feature to exactly one cause:\n  - "
-            + "\n  - ".join(problems)
+            "features.causes (and data.attribute_causes, for declared attributes) must map "
+            "every feature to exactly one cause:\n  - " + "\n  - ".join(problems)
         )
     return assigned
 

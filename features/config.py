@@ -4,22 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import pandas as pd
 from omegaconf import MISSING
 
 from contract.errors import ConfigError
-
-
-@dataclass
-class CutoffsConfig:
-    start: str = MISSING
-    end: str = MISSING
-    freq: str = MISSING
-
-    def dates(self) -> pd.DatetimeIndex:
-        """The cutoff dates from ``start`` to ``end`` every ``freq``."""
-        return pd.date_range(self.start, self.end, freq=self.freq).as_unit("ns")
-
 
 CHURN_DEFINITIONS = ("contractual", "non_contractual")
 
@@ -52,7 +39,6 @@ class LifecycleRulesConfig:
 
 @dataclass
 class FeaturesConfig:
-    cutoffs: CutoffsConfig = MISSING
     observed_until: str | None = MISSING
     label: LabelConfig = MISSING
     windows_days: list[int] = MISSING

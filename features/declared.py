@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import pandas as pd
 
+from features.columns import DECLARED_PREFIX
 from features.history import CustomerHistory
-
-PREFIX = "declared_"
 
 
 def describe(history: CustomerHistory) -> dict[str, str]:
     return {
-        f"{PREFIX}{name}": f"declared customer attribute {name!r} ({kind}), a snapshot value"
+        f"{DECLARED_PREFIX}{name}": (
+            f"declared customer attribute {name!r} ({kind}), a snapshot value"
+        )
         for name, kind in history.data.extra_customer_columns.items()
     }
 
@@ -25,7 +26,7 @@ def compute(history: CustomerHistory, cutoff: pd.Timestamp) -> pd.DataFrame:
     columns = {}
     for name, kind in history.data.extra_customer_columns.items():
         values = customers[name]
-        columns[f"{PREFIX}{name}"] = (
+        columns[f"{DECLARED_PREFIX}{name}"] = (
             values.to_numpy(dtype=float, na_value=float("nan"))
             if kind == "numeric"
             else pd.Categorical(values, sorted(values.dropna().unique()))

@@ -28,8 +28,8 @@ from features import (
     service,
     switching,
 )
-from features.catalogue import FeatureSpec, assign_causes
-from features.columns import DEFINITION, LABEL, LIFECYCLE
+from features.catalogue import FeatureSpec, assign_causes, cause_patterns
+from features.columns import DECLARED_PREFIX, DEFINITION, LABEL, LIFECYCLE
 from features.history import CustomerHistory
 from features.labels import active_at, churn_definitions, churn_label
 
@@ -123,7 +123,8 @@ def plan_features(history: CustomerHistory, cause_names: list[str]) -> FeaturePl
         described.append(("lifecycle", LIFECYCLE, lifecycle.DESCRIPTION))
     else:
         absent["lifecycle"] = ["transactions"]
-    causes = assign_causes([name for _, name, _ in described], history.features.causes, cause_names)
+    patterns = cause_patterns(history.features, history.data)
+    causes = assign_causes([name for _, name, _ in described], patterns, cause_names)
     catalogue = tuple(
         FeatureSpec(name, text, family, _dtype(name, history), causes[name])
         for family, name, text in described
@@ -133,7 +134,7 @@ def plan_features(history: CustomerHistory, cause_names: list[str]) -> FeaturePl
 
 def _dtype(name: str, history: CustomerHistory) -> str:
     categorical = {LIFECYCLE, "contract_type", "payment_last_status"} | {
-        f"{declared.PREFIX}{column}"
+        f"{DECLARED_PREFIX}{column}"
         for column, kind in history.data.extra_customer_columns.items()
         if kind == "categorical"
     }
@@ -155,17 +156,20 @@ def observed_until(history: CustomerHistory) -> pd.Timestamp:
 
 def cutoff_dates(history: CustomerHistory, data_end: pd.Timestamp) -> list[pd.Timestamp]:
     """The configured cutoffs, none after the end of the data; the snapshot date alone in
-    snapshot mode."""
+    snapshot mode. An unset start is the first date with the longest feature window of
+    history after the first transaction; an unset end is the end of the data."""
     if history.data.snapshot is not None:
         return [pd.Timestamp(history.data.snapshot.date)]
-    spec = history.features.cutoffs
-    cutoffs = list(spec.dates())
+    spec = history.data.cutoffs
+    first = history.events["transactions"]["timestamp"].min().normalize()
+    start = first + pd.Timedelta(days=history.features.long_window_days)
+    cutoffs = list(spec.dates(start, data_end))
     if not cutoffs:
-        raise ConfigError(f"features.cutoffs: {spec} gives no dates")
+        raise ConfigError(f"data.cutoffs: {spec} gives no dates")
     late = [str(cutoff.date()) for cutoff in cutoffs if cutoff > data_end]
     if late:
         raise ConfigError(
-            f"features.cutoffs: {late} lie after the end of the data ({data_end.date()}); "
+            f"data.cutoffs: {late} lie after the end of the data ({data_end.date()}); "
             "features there would be computed from missing events"
         )
     return cutoffs

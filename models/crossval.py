@@ -100,7 +100,7 @@ def learning_parts(
     labelled = _labelled(rows, cfg)
     per_customer = labelled.groupby("customer_id", sort=True)[LABEL].last()
     learn, held_out = train_test_split(
-        per_customer.index,
+        per_customer.index.to_numpy(),
         test_size=cfg.validation_share,
         stratify=per_customer.to_numpy(),
         random_state=seed,

@@ -57,7 +57,7 @@ def plan_split(labelled_cutoffs: list[pd.Timestamp], horizon_days: int, cfg: Spl
     if not train:
         raise ConfigError(
             f"training: no cutoff's {horizon_days}-day label window closes by the validation "
-            f"cutoff {validation.date()}; add earlier cutoffs (features.cutoffs) or move it"
+            f"cutoff {validation.date()}; add earlier cutoffs (data.cutoffs) or move it"
         )
     return Split(tuple(train), validation, test)
 

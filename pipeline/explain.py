@@ -24,6 +24,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from sklearn.calibration import CalibratedClassifierCV
 
+from features.catalogue import cause_patterns
 from features.columns import DEFINITION, KEYS
 from models.explain import SCALE, Explained, explain_rows
 from models.explain_figures import confusion_figure, explanation_plots
@@ -83,7 +84,7 @@ def explain_with_truth(
     explained = explain_rows(
         model,
         rows,
-        cfg.features.causes,
+        cause_patterns(cfg.features, cfg.data),
         list(cfg.causes),
         explain.top_causes,
         explain.top_risk_share,

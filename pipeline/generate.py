@@ -1,7 +1,7 @@
 """Stage `generate`: simulate customers and write the contract's tables plus ground truth.
 
 Inputs: the `simulator` config; the truth is recorded at the feature cutoffs
-(`features.cutoffs`). Outputs: `paths.simulated_dir` (one file per contract table named in
+(`data.cutoffs`). Outputs: `paths.simulated_dir` (one file per contract table named in
 `data.tables`, in `data.format`) and `paths.ground_truth_dir` (true customers, hazards per
 cutoff and the hazard calibration; file names in pipeline/artifacts.py), both replaced
 atomically. With data that is not simulated (`data.simulated: false`) both folders are
@@ -38,7 +38,9 @@ def run(cfg: Config) -> None:
         log.info("data=%s is not simulated: nothing to simulate, no ground truth", cfg.data.name)
         with atomic_directories(*targets):
             return
-    simulation = prepare_simulation(cfg.simulator, cfg.seed, cfg.features.cutoffs.dates())
+    simulation = prepare_simulation(
+        cfg.simulator, cfg.seed, cfg.data.cutoffs.dates()
+    )  # explicit dates for simulated data
     log.info("hazard scale by cause: %s", simulation.calibration.hazard_scale)
     stems = {name: stem for name, stem in cfg.data.tables.items() if stem is not None}
     with atomic_directories(*targets) as (raw, truth), ExitStack() as stack:

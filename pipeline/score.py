@@ -31,7 +31,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from features.catalogue import assign_causes
+from features.catalogue import assign_causes, cause_patterns
 from features.feature_table import observed_until
 from features.history import prepare_history
 from models.drift import EXEMPT, REFUSE, WARN, drift_table, psi_by_feature
@@ -148,7 +148,8 @@ def decide(
         screened, thresholds = screen(customers, actions, cfg.scoring)
     with timings.step("explain"):
         candidates = screened["exclusion"].isna().to_numpy()
-        causes_of = assign_causes(scorer.columns, cfg.features.causes, list(cfg.causes))
+        patterns = cause_patterns(cfg.features, cfg.data)
+        causes_of = assign_causes(scorer.columns, patterns, list(cfg.causes))
         causes = explain_causes(
             scorer.model,
             rows[candidates],

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from contract.customers import complete_customers
 from contract.mapping import map_to_contract
+from contract.purchases import purchases_from_lines
 from contract.validation import validate_tables
 from pipeline.config import Config
 from pipeline.io import atomic_path, read_input_tables, write_json
@@ -29,7 +30,12 @@ def run(cfg: Config) -> None:
     if absent:
         log.warning("tables absent: %s; features built from them will be missing", absent)
     validated = validate_tables(tables, cfg.data, cfg.validation)
-    validated, derived = complete_customers(validated, cfg.data)
+    derived = []
+    if cfg.data.transactions_are_lines and "transactions" in validated:
+        validated["transactions"], note = purchases_from_lines(validated["transactions"])
+        derived.append(note)
+    validated, customers_note = complete_customers(validated, cfg.data)
+    derived += customers_note
     for note in derived:
         log.info("%s", note)
     with atomic_path(Path(cfg.paths.validated_dir)) as out:

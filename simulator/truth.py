@@ -25,9 +25,10 @@ class GroundTruth:
 def true_churn(rows: pd.DataFrame, truth: pd.DataFrame, horizon_days: int) -> pd.Series:
     """Whether each (customer_id, cutoff, churn_definition) row truly churned.
 
-    Contractual: the true churn day falls in (cutoff, cutoff + horizon], as churn_date
-    does. Non-contractual: the customer is gone by the end of the horizon; that includes
-    those who left silently before the cutoff but were still active by their purchases.
+    Contractual: the true churn day falls in [cutoff, cutoff + horizon), as churn_date
+    does (the cutoff is the instant that starts its day). Non-contractual: the customer is
+    gone by the end of the horizon; that includes those who left silently before the
+    cutoff but were still active by their purchases.
     """
     churn_time = (
         rows[["customer_id"]]
@@ -37,6 +38,6 @@ def true_churn(rows: pd.DataFrame, truth: pd.DataFrame, horizon_days: int) -> pd
     churn_time = pd.Series(churn_time, index=rows.index)
     horizon_end = rows["cutoff"] + pd.Timedelta(days=horizon_days)
     churn_day = churn_time.dt.normalize()
-    contractual = (churn_day > rows["cutoff"]) & (churn_day <= horizon_end)
+    contractual = (churn_day >= rows["cutoff"]) & (churn_day < horizon_end)
     gone = churn_time < horizon_end
     return contractual.where(rows["churn_definition"] == "contractual", gone)

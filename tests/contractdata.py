@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from contract.config import DataConfig, ValidationConfig
+from contract.config import CutoffsConfig, DataConfig, ValidationConfig
 from pipeline.io import table_path, write_table
 
 TABLE_STEMS = {
@@ -27,11 +27,16 @@ def data_config(**changes) -> DataConfig:
         "dir": "unused",
         "format": "parquet",
         "tables": dict(TABLE_STEMS),
+        "transactions_are_lines": False,
         "columns": {},
         "codes": {},
         "date_format": None,
         "loyalty_tiers": ["none", "silver", "gold"],
         "extra_customer_columns": {},
+        "attribute_causes": {},
+        "margin_per_purchase": None,
+        "value_attribute": None,
+        "cutoffs": CutoffsConfig("2024-10-01", "2025-06-01", "MS"),
         "snapshot": None,
     } | changes
     return DataConfig(**settings)

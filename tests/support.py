@@ -24,8 +24,8 @@ TINY = (
     "simulator.churn.calibration_customers=800",
     "simulator.churn.calibration_rounds=3",
     # The data end on 2024-11-25: the last two cutoffs have no label (censored).
-    "features.cutoffs.start=2024-03-01",
-    "features.cutoffs.end=2024-10-01",
+    "data.cutoffs.start=2024-03-01",
+    "data.cutoffs.end=2024-10-01",
 )
 
 

@@ -220,7 +220,7 @@ def test_real_data_get_explanations_without_a_fidelity_check(explained, tmp_path
     """Without the simulator's output there is no truth: no fidelity, no confusion plots."""
     mine = replace(
         explained,
-        data=replace(explained.data, dir=str(tmp_path / "my_tables")),
+        data=replace(explained.data, name="mine", simulated=False, dir=str(tmp_path / "mine")),
         paths=outputs_in(explained.paths, tmp_path, "explain"),
     )
     explain.run(mine)

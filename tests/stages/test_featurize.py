@@ -64,7 +64,7 @@ def test_a_failing_run_keeps_the_previous_output(tmp_path, tiny: Simulated, tiny
         *TINY,
         f"paths.validated_dir={tiny.cfg.paths.validated_dir}",
         f"paths.features_dir={out}",
-        "features.cutoffs.end=2025-06-01",
+        "data.cutoffs.end=2025-06-01",
     )
     with pytest.raises(ConfigError, match="lie after the end of the data"):
         featurize.run(cfg)

@@ -156,7 +156,7 @@ def test_absent_optional_tables_are_not_written(tmp_path):
     sim_dir.mkdir()
     cfg = compose_config(sim_dir, *TINY, "data.tables.complaints=null", "data.tables.surveys=null")
     generate.run(cfg)
-    written = {path.stem for path in (sim_dir / "raw").iterdir()}
+    written = {path.stem for path in (sim_dir / "simulated").iterdir()}
     assert written == {
         "customers",
         "transactions",
@@ -169,7 +169,7 @@ def test_absent_optional_tables_are_not_written(tmp_path):
 def test_csv_output_round_trips_through_validation(tmp_path):
     cfg = compose_config(tmp_path, *TINY, "data.format=csv")
     generate.run(cfg)
-    assert sorted(path.suffix for path in (tmp_path / "raw").iterdir()) == [".csv"] * 7
+    assert sorted(path.suffix for path in (tmp_path / "simulated").iterdir()) == [".csv"] * 7
     validate.run(cfg)
     validated = pd.read_parquet(tmp_path / "validated" / "complaints.parquet")
     assert validated["opened_at"].dtype == "datetime64[ns]"
@@ -179,7 +179,7 @@ def test_csv_output_round_trips_through_validation(tmp_path):
 def test_failed_generate_leaves_previous_output_untouched(tmp_path, monkeypatch):
     cfg = compose_config(tmp_path, *TINY)
     generate.run(cfg)
-    before = _files(tmp_path / "raw")
+    before = _files(tmp_path / "simulated")
     runs = 0
     second_block = cfg.simulator.churn.calibration_rounds + 2  # pilot rounds run blocks too
 
@@ -194,8 +194,12 @@ def test_failed_generate_leaves_previous_output_untouched(tmp_path, monkeypatch)
     monkeypatch.setattr(BlockSimulation, "run", fail_on_second_block)
     with pytest.raises(MemoryError, match="after the first block"):
         generate.run(compose_config(tmp_path, *TINY, "seed=99"))
-    assert _files(tmp_path / "raw") == before
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["ground_truth", "params.yaml", "raw"]
+    assert _files(tmp_path / "simulated") == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "ground_truth",
+        "params.yaml",
+        "simulated",
+    ]
 
 
 def test_defects_follow_the_category_multipliers(simulated: Simulated):

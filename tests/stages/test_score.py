@@ -194,7 +194,7 @@ def test_registry_source_scores_with_the_champion_or_a_pinned_version(scored, tm
     lists = lambda root: files_in(root / day / LISTS_DIR)  # noqa: E731
     assert lists(tmp_path) == lists(_retention(scored).parent)  # the champion is that model
     pinned = replace(registry, scoring=replace(registry.scoring, model_version="99"))
-    with pytest.raises(ConfigError, match="no version 99 of model 'churn'"):
+    with pytest.raises(ConfigError, match="no version 99 of model 'churn-simulated'"):
         score.run(pinned)
 
 

@@ -51,7 +51,7 @@ def test_report_compares_the_model_with_baselines_and_the_oracle_on_the_test_cut
     assert report["split"]["test_cutoff"] == "2024-10-01"
     assert report["split"]["validation_cutoff"] == "2024-09-01"
     assert report["split"]["train_cutoffs"][-1] == "2024-08-01"
-    assert set(report["metrics"]) == {"lightgbm", "logreg_rfm", "rfm_rule", "oracle"}
+    assert set(report["metrics"]) == {"lightgbm", "logreg", "logreg_rfm", "rfm_rule", "oracle"}
     rows = report["split"]["rows"]
     for values in report["metrics"].values():
         assert values["rows"] == rows["test"]
@@ -64,7 +64,7 @@ def test_predictions_cover_the_test_rows_for_every_model(trained):
     predictions = pd.read_parquet(Path(trained.paths.models_dir) / PREDICTIONS)
     assert set(predictions["cutoff"]) == {pd.Timestamp("2024-10-01")}
     assert predictions[LABEL].notna().all()
-    for name in ("lightgbm", "logreg_rfm", "rfm_rule", "oracle"):
+    for name in ("lightgbm", "logreg", "logreg_rfm", "rfm_rule", "oracle"):
         probability = predictions[f"probability_{name}"]
         assert probability.between(0, 1).all()
 
@@ -107,9 +107,11 @@ def test_registered_model_loads_by_alias_and_predicts_the_same(trained):
     assert record["promotion"]["promoted"]
     inputs, predictions = _test_inputs(trained)
     expected = predictions["probability_lightgbm"].to_numpy()
-    by_alias = mlflow.sklearn.load_model("models:/churn@champion")
+    name = trained.tracking.registry.model_name
+    assert name == "churn-simulated"  # named after the dataset
+    by_alias = mlflow.sklearn.load_model(f"models:/{name}@champion")
     np.testing.assert_allclose(by_alias.predict_proba(inputs)[:, 1], expected, rtol=1e-12)
-    pyfunc = mlflow.pyfunc.load_model("models:/churn@champion")
+    pyfunc = mlflow.pyfunc.load_model(f"models:/{name}@champion")
     np.testing.assert_allclose(np.asarray(pyfunc.predict(inputs))[:, 1], expected, rtol=1e-12)
     local = mlflow.sklearn.load_model(str(Path(trained.paths.models_dir) / MODEL_DIR))
     np.testing.assert_allclose(local.predict_proba(inputs)[:, 1], expected, rtol=1e-12)
@@ -128,7 +130,8 @@ def test_alias_stays_on_the_champion_when_a_worse_model_is_trained(trained, tmp_
     assert not record["promotion"]["promoted"]
     assert record["promotion"]["champion_version"] == champion
     client = MlflowClient()
-    assert str(client.get_model_version_by_alias("churn", "champion").version) == champion
+    name = trained.tracking.registry.model_name
+    assert str(client.get_model_version_by_alias(name, "champion").version) == champion
 
 
 def test_same_inputs_and_config_give_the_same_predictions_and_report(trained, tmp_path):
