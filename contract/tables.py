@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 import pandera.pandas as pa
+from pandera.engines import pandas_engine
 from pandera.engines.pandas_engine import DateTime
 
 from contract.config import DataConfig
@@ -81,7 +82,7 @@ class TableContract:
         return [name for name, column in self.schema.columns.items() if column.dtype == BOOLEAN]
 
 
-BOOLEAN = pa.dtypes.Bool()
+BOOLEAN = pandas_engine.Engine.dtype(bool)
 
 
 def _customer_id() -> pa.Column:

@@ -1,0 +1,100 @@
+"""Data we did not make, through `dvc repro`: the own-data demo on a small simulation.
+
+A two-column purchase log (no customers table, no amounts, day-first dates, invoice lines)
+and a CRM snapshot with a label (plan names, Yes/No codes, string ids) each run in their
+own copy of the repository and must reach retention lists, with no simulator truth.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from demo.own_data import DemoResult, run_demo
+from tests.support import TINY
+
+pytestmark = pytest.mark.e2e
+
+# TINY's simulation with enough customers to train on; both runs on a 30-day horizon, the
+# purchase log with cutoffs from March (the default start, a year after the first
+# purchase, would leave too few labelled cutoffs in 60 weeks of data).
+SIMULATOR = [*TINY, "simulator.n_customers=3000"]
+SMALL_MODEL = ["features.label.horizon_days=30", "model.params.n_estimators=200"]
+PIPELINE = {
+    "purchase_log": ["data.cutoffs.start=2024-03-01", *SMALL_MODEL],
+    "snapshot": ["data.snapshot.date=2024-10-01", *SMALL_MODEL],
+}
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, DemoResult]:
+    out = tmp_path_factory.mktemp("own-data")
+    return {result.name: result for result in run_demo(out, SIMULATOR, PIPELINE)}
+
+
+def _repo(result: DemoResult) -> Path:
+    return result.lists.parents[3]
+
+
+def _json(result: DemoResult, path: str) -> dict:
+    return json.loads((_repo(result) / path).read_text(encoding="utf-8"))
+
+
+def test_both_datasets_reach_retention_lists_without_simulator_data(demo):
+    for result in demo.values():
+        repo = _repo(result)
+        lists = sorted(result.lists.glob("*.csv"))
+        assert lists and result.listed > 0, result.name
+        listed = pd.concat([pd.read_csv(path) for path in lists])
+        assert len(listed) == result.listed
+        assert listed["action"].notna().all() and (listed["expected_net_value"] > 0).all()
+        # generate never touched the user's data and wrote no truth.
+        assert not any((repo / "data" / "simulated").iterdir())
+        assert not any((repo / "data" / "ground_truth").iterdir())
+        assert "oracle" not in result.metrics
+        assert not (repo / "data" / "reports" / "explain" / "causes_top_risk.csv").exists()
+
+
+def test_purchase_log_is_two_columns_and_only_evidenced_families_run(demo):
+    result = demo["purchase_log"]
+    log = pd.read_csv(_repo(result) / "data" / "own" / "purchase_log" / "purchases.csv")
+    assert list(log.columns) == ["CustomerID", "InvoiceDate"]
+    assert log.duplicated().any()  # invoice lines: identical rows are one purchase
+    validation = _json(result, "data/reports/validation.json")
+    assert validation["tables"]["customers"]["columns"] == ["customer_id", "signup_date"]
+    assert any("lines are" in note for note in validation["derived"])
+    features = _json(result, "data/reports/features.json")
+    assert {"price", "returns", "complaints", "payments", "credit"} <= set(
+        features["absent_families"]
+    )
+    catalogue = json.loads(
+        (_repo(result) / "data" / "features" / "catalogue.json").read_text(encoding="utf-8")
+    )
+    names = {spec["name"] for spec in catalogue}
+    assert "recency_days" in names and "tenure_days" in names
+    assert not names & {"spend_90d", "autopay", "loyalty_tier_rank", "contract_type"}
+    # Nothing in the data says who has auto-pay or a loyalty card: no such offer.
+    assert not any("auto-pay" in action for action in result.listed_by_action)
+    assert result.split["mode"] == "out_of_time"
+    assert {"lightgbm", "logreg", "logreg_rfm", "rfm_rule"} == set(result.metrics)
+    drift = pd.read_csv(result.lists.parent / "drift.csv").set_index("feature")
+    assert drift.loc["tenure_days", "exempt_because"].startswith("grows with the calendar")
+
+
+def test_snapshot_is_cross_validated_and_lists_the_snapshots_customers(demo):
+    result = demo["snapshot"]
+    assert result.split["mode"] == "cross_validation"
+    assert "no split in time" in result.split["caveat"]
+    assert set(result.metrics) == {"lightgbm", "logreg"}  # no purchases: no RFM baselines
+    assert result.metrics["lightgbm"]["roc_auc"] > 0.7
+    export = pd.read_csv(_repo(result) / "data" / "own" / "snapshot" / "crm_export.csv")
+    predictions = pd.read_parquet(_repo(result) / "data" / "models" / "predictions.parquet")
+    assert len(predictions) == len(export)  # every customer scored out of fold
+    listed = pd.concat([pd.read_csv(path) for path in result.lists.glob("*.csv")])
+    assert set(listed["customer_id"]) <= set(export["Customer"])
+    assert (listed["as_of"] == "2024-10-01").all()
+    run = _json(result, "data/models/run.json")
+    assert run["registered_model"] == "churn-demo_snapshot"
