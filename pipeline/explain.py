@@ -40,7 +40,13 @@ from pipeline.artifacts import (
     ground_truth_dir,
 )
 from pipeline.config import Config
-from pipeline.io import atomic_directories, read_ground_truth, write_json, write_plots
+from pipeline.io import (
+    atomic_directories,
+    read_catalogue,
+    read_ground_truth,
+    write_json,
+    write_plots,
+)
 from pipeline.registry import load_model
 from pipeline.stage import run_stage
 from pipeline.tracking import log_explanations
@@ -56,7 +62,7 @@ def run(cfg: Config) -> None:
     keys = pd.read_parquet(models_dir / PREDICTIONS, columns=list(KEYS))
     rows = _test_rows(Path(cfg.paths.features_dir), keys)
     explained, truth = explain_with_truth(cfg, model, rows)
-    report = _report(record, explained, truth)
+    report = _report(record, explained, truth, read_catalogue(cfg.paths.features_dir))
 
     labels = {name: cause.label for name, cause in cfg.causes.items()}
     tables, figures = explanation_plots(explained, labels, cfg.seed, cfg.explain.plot_rows)
@@ -132,9 +138,14 @@ def _fidelity_plots(
     return tables, figures
 
 
-def _report(record: dict, explained: Explained, truth: pd.DataFrame | None) -> dict:
-    """The explain report: what `dvc metrics` shows and compares across experiments."""
+def _report(
+    record: dict, explained: Explained, truth: pd.DataFrame | None, catalogue: list[dict]
+) -> dict:
+    """The explain report: what `dvc metrics` shows and compares across experiments, and
+    the evidence the explanations stand on (the model's feature families and causes)."""
     contributions = explained.contributions
+    explained_features = set(contributions.by_feature.columns)
+    used = [spec for spec in catalogue if spec["name"] in explained_features]
     fidelity = None
     if truth is not None:
         fidelity = fidelity_report(
@@ -152,6 +163,8 @@ def _report(record: dict, explained: Explained, truth: pd.DataFrame | None) -> d
         "seconds": round(explained.seconds, 3),
         "rows_per_second": explained.rows_per_second,
         "fidelity": fidelity,
+        "families": sorted({spec["family"] for spec in used}),
+        "causes_with_evidence": sorted({spec["cause"] for spec in used}),
     }
 
 

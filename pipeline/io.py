@@ -138,10 +138,12 @@ def read_validated_tables(validated_dir: str | Path, data: DataConfig) -> dict[s
 
 def read_feature_table(features_dir: str | Path) -> tuple[pd.DataFrame, list[dict]]:
     """The feature table and its catalogue, as the featurize stage wrote them."""
-    features_dir = Path(features_dir)
-    rows = pd.read_parquet(features_dir / FEATURES)
-    catalogue = json.loads((features_dir / CATALOGUE).read_text(encoding="utf-8"))
-    return rows, catalogue
+    return pd.read_parquet(Path(features_dir) / FEATURES), read_catalogue(features_dir)
+
+
+def read_catalogue(features_dir: str | Path) -> list[dict]:
+    """Each feature's name, description, family, dtype and cause (featurize)."""
+    return json.loads((Path(features_dir) / CATALOGUE).read_text(encoding="utf-8"))
 
 
 def write_plots(

@@ -76,6 +76,9 @@ def test_purchase_log_is_two_columns_and_only_evidenced_families_run(demo):
     names = {spec["name"] for spec in catalogue}
     assert "recency_days" in names and "tenure_days" in names
     assert not names & {"spend_90d", "autopay", "loyalty_tier_rank", "contract_type"}
+    explain = _json(result, "data/reports/explain.json")
+    assert explain["families"] == ["lifecycle", "rfm", "switching_cost"]
+    assert explain["fidelity"] is None
     # Nothing in the data says who has auto-pay or a loyalty card: no such offer.
     assert not any("auto-pay" in action for action in result.listed_by_action)
     assert result.split["mode"] == "out_of_time"
