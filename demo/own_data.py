@@ -24,6 +24,7 @@ import os
 import shutil
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,26 +60,41 @@ def run_demo(out: Path, simulator: list[str], pipeline: dict[str, list[str]]) ->
     `dvc repro` with its ``pipeline`` overrides (Hydra overrides of conf/, by dataset)."""
     out.mkdir(parents=True, exist_ok=True)
     tables = _simulate(out / "simulation", simulator)
-    results = []
-    for name in DATASETS:
-        repo = _repository_copy(out / name)
-        overrides = [f"data=demo_{name}", *pipeline.get(name, [])]
-        cfg = _config(repo / "conf", overrides, repo / "params.yaml")
-        data_dir = repo / cfg.data.dir
-        data_dir.mkdir(parents=True)
-        if name == "purchase_log":
-            purchase_log(tables).to_csv(data_dir / "purchases.csv", index=False)
-        else:
-            date = pd.Timestamp(cfg.data.snapshot.date)
-            horizon = cfg.features.label.horizon_days
-            crm_snapshot(tables, date, horizon).to_csv(data_dir / "crm_export.csv", index=False)
-        log.info("%s: dvc repro in %s", name, repo)
-        _run(sys.executable, "-m", "dvc", "repro", cwd=repo)
-        results.append(_result(name, repo, cfg.paths))
+    prepared = {
+        name: _prepare(out / name, name, tables, pipeline.get(name, [])) for name in DATASETS
+    }
+    # The two runs are independent (own copy, own MLflow store): run them side by side.
+    with ThreadPoolExecutor(max_workers=len(DATASETS)) as pool:
+        runs = [
+            pool.submit(_run, sys.executable, "-m", "dvc", "repro", cwd=repo)
+            for repo, _ in prepared.values()
+        ]
+        for run in runs:
+            run.result()
+    results = [_result(name, repo, paths) for name, (repo, paths) in prepared.items()]
     (out / "summary.json").write_text(
         json.dumps([_as_dict(result) for result in results], indent=2) + "\n", encoding="utf-8"
     )
     return results
+
+
+def _prepare(
+    target: Path, name: str, tables: dict[str, pd.DataFrame], overrides: list[str]
+) -> tuple[Path, PathsConfig]:
+    """A repository copy with dataset ``name`` derived from ``tables`` in its data folder
+    and its params composed with ``overrides``."""
+    repo = _repository_copy(target, f"demo_{name}")
+    cfg = _config(repo / "conf", overrides, repo / "params.yaml")
+    data_dir = repo / cfg.data.dir
+    data_dir.mkdir(parents=True)
+    if name == "purchase_log":
+        purchase_log(tables).to_csv(data_dir / "purchases.csv", index=False)
+    else:
+        date = pd.Timestamp(cfg.data.snapshot.date)
+        horizon = cfg.features.label.horizon_days
+        crm_snapshot(tables, date, horizon).to_csv(data_dir / "crm_export.csv", index=False)
+    log.info("%s: dvc repro in %s", name, repo)
+    return repo, cfg.paths
 
 
 def purchase_log(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
@@ -175,8 +191,10 @@ def _config(conf: Path, overrides: list[str], params: Path) -> Config:
     return load_config(params)
 
 
-def _repository_copy(target: Path) -> Path:
-    """The repository's tracked files, committed in a fresh git repository at ``target``."""
+def _repository_copy(target: Path, data: str) -> Path:
+    """The repository's tracked files, with ``data`` as the default dataset (as the README
+    tells users to set it, so that `dvc exp run -S ...` composes it too), committed in a
+    fresh git repository at ``target``."""
     if target.exists():
         shutil.rmtree(target)
     listed = _run("git", "ls-files", "-z", "--cached", "--others", "--exclude-standard", cwd=REPO)
@@ -186,6 +204,11 @@ def _repository_copy(target: Path) -> Path:
             (target / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, target / name)
     (target / "dvc.lock").unlink(missing_ok=True)
+    root = target / "conf" / "config.yaml"
+    root.write_text(
+        root.read_text(encoding="utf-8").replace("- data: simulated", f"- data: {data}"),
+        encoding="utf-8",
+    )
     _run("git", "init", "-q", cwd=target)
     _run("git", "add", "-A", cwd=target)
     _run("git", "commit", "-qm", "copy of the repository", cwd=target)

@@ -8,12 +8,13 @@ own copy of the repository and must reach retention lists, with no simulator tru
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from demo.own_data import DemoResult, run_demo
+from demo.own_data import DemoResult, _run, run_demo
 from tests.support import TINY
 
 pytestmark = pytest.mark.e2e
@@ -101,3 +102,24 @@ def test_snapshot_is_cross_validated_and_lists_the_snapshots_customers(demo):
     assert (listed["as_of"] == "2024-10-01").all()
     run = _json(result, "data/models/run.json")
     assert run["registered_model"] == "churn-demo_snapshot"
+
+
+def test_dvc_exp_run_selects_own_data_and_a_population_preset(demo):
+    """`dvc exp run -S data=<name>`, as the README says, with the lapse-study population:
+    customers silent for up to a year keep their rows. Run up to featurize, to keep the
+    suite fast; the stages after it are the ones the demo ran."""
+    result = demo["purchase_log"]
+    repo = _repo(result)
+    before = _json(result, "data/reports/features.json")["cutoffs"]
+    overrides = ["data=demo_purchase_log", "population=lapse_study", *PIPELINE["purchase_log"]]
+    flags = [part for override in overrides for part in ("-S", override)]
+    dvc = (sys.executable, "-m", "dvc")
+    _run(*dvc, "exp", "run", "featurize", "-n", "lapse", *flags, cwd=repo)
+    params = (repo / "params.yaml").read_text(encoding="utf-8")
+    assert "name: demo_purchase_log" in params and "active_window_days: 365" in params
+    after = _json(result, "data/reports/features.json")["cutoffs"]
+    assert all(after[day]["rows"] > before[day]["rows"] for day in before)
+    experiments = _run(*dvc, "exp", "show", "--json", cwd=repo)
+    assert '"lapse"' in experiments and '"active_window_days": 365' in experiments
+    diff = _run(*dvc, "metrics", "diff", cwd=repo)
+    assert "metrics.lightgbm.pr_auc" in diff and "rows_per_second" in diff
