@@ -40,6 +40,11 @@ def suggest(trial: optuna.Trial, name: str, search: SearchRange, current: object
 def run(cfg: Config) -> None:
     if cfg.model.name != "lightgbm":
         raise ConfigError(f"tuning searches LightGBM parameters; model is {cfg.model.name!r}")
+    if cfg.data.snapshot is not None:
+        raise ConfigError(
+            "data.snapshot: tuning scores trials on the validation cutoff of the out-of-time "
+            "split, which one snapshot date does not have; tune on event data"
+        )
     unknown = sorted(set(cfg.training.tuning.search_space) - set(cfg.model.params))
     if unknown:
         raise ConfigError(f"training.tuning.search_space: {unknown} are not in model.params")
