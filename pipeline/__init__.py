@@ -4,3 +4,12 @@ One module per DVC stage (generate, validate, featurize, train, explain, score) 
 tune.py, each a thin ``run(cfg)`` that reads, calls the logic packages, writes and logs;
 and what the stages share: the root config, file I/O, output file names and MLflow.
 """
+
+import os
+
+# Nothing phones home, whatever the entry point (`dvc repro`, `dvc exp run`, a cron call of
+# `python -m pipeline.score`, a notebook): MLflow telemetry and DVC analytics are switched
+# off here, before any stage imports MLflow, not only in the Makefile.
+os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
+os.environ["DO_NOT_TRACK"] = "true"
+os.environ["DVC_NO_ANALYTICS"] = "1"
