@@ -13,3 +13,6 @@ import os
 os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
 os.environ["DO_NOT_TRACK"] = "true"
 os.environ["DVC_NO_ANALYTICS"] = "1"
+# MLflow prints "View run ... at <tracking URI>" for a server store: the URI may hold a
+# password, and the stage logs say where the run went (redacted) already.
+os.environ["MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"] = "true"

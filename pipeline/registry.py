@@ -31,7 +31,7 @@ from sklearn.calibration import CalibratedClassifierCV
 from contract.errors import ConfigError
 from pipeline.artifacts import DRIFT_REFERENCE, MODEL_DIR, RUN_RECORD
 from pipeline.config import RegistryConfig, TrackingConfig
-from pipeline.tracking import use_tracking_store
+from pipeline.tracking import redacted, use_tracking_store
 from scoring.errors import SchemaMismatch
 
 log = logging.getLogger(__name__)
@@ -248,7 +248,8 @@ def _from_registry(tracking: TrackingConfig, pinned: str | None) -> ScoringModel
         wanted = f"version {pinned}" if pinned else f"alias {registry.alias!r}"
         raise ConfigError(
             f"model registry: no {wanted} of model {registry.model_name!r} in "
-            f"{mlflow.get_tracking_uri()}; train one (dvc repro) or fix scoring.model_version"
+            f"{redacted(mlflow.get_tracking_uri())}; train one (dvc repro) or fix "
+            "scoring.model_version"
         ) from err
     uri = f"models:/{registry.model_name}/{version.version}"
     try:

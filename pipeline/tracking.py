@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import mlflow
 import pandas as pd
@@ -43,7 +44,25 @@ def use_tracking_store(cfg: TrackingConfig, experiment: str) -> str:
     if mlflow.get_experiment_by_name(experiment) is None:
         mlflow.create_experiment(experiment, artifact_location=artifacts)
     mlflow.set_experiment(experiment)
-    return uri
+    return redacted(uri)
+
+
+def redacted(uri: str) -> str:
+    """``uri`` without the password of its user information, for anything logged, written
+    or tagged: ``https://ann:secret@host`` -> ``https://ann:***@host``. Pass credentials as
+    MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD instead (README, MLflow)."""
+    parts = urlsplit(uri)
+    if parts.password is None:
+        return uri
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
+
+
+def public_config(cfg: Config) -> dict[str, Any]:
+    """The whole configuration as a dict, with the tracking URI's password redacted."""
+    config = asdict(cfg)
+    config["tracking"]["tracking_uri"] = redacted(cfg.tracking.tracking_uri)
+    return config
 
 
 def flat_config(cfg: Config) -> dict[str, Any]:
@@ -52,7 +71,7 @@ def flat_config(cfg: Config) -> dict[str, Any]:
     Characters MLflow refuses in a name (the ``*`` of cause patterns) become ``_``; the
     run's ``config.yaml`` artifact has the exact keys.
     """
-    flat = pd.json_normalize(asdict(cfg), sep=".").iloc[0].to_dict()
+    flat = pd.json_normalize(public_config(cfg), sep=".").iloc[0].to_dict()
     return {PARAM_NAME_FORBIDDEN.sub("_", key): value for key, value in flat.items()}
 
 
@@ -101,7 +120,7 @@ def log_training_run(
     """Everything a train run records besides the model: the whole config (as params and
     as ``config.yaml``), identifying tags, metrics, the plots and the given files."""
     mlflow.log_params(flat_config(cfg))
-    mlflow.log_dict(asdict(cfg), "config.yaml")
+    mlflow.log_dict(public_config(cfg), "config.yaml")
     mlflow.set_tags({"git_commit": git_commit(), **tags})
     mlflow.log_metrics(metrics)
     mlflow.log_artifacts(str(plots), artifact_path="plots")
