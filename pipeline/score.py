@@ -60,9 +60,9 @@ from scoring.errors import DriftRefused
 from scoring.export import (
     describe,
     excluded_table,
+    for_people,
     list_columns,
     retention_lists,
-    rounded_for_people,
 )
 from scoring.manifest import manifest
 from scoring.playbook import action_table, check_playbook
@@ -199,9 +199,9 @@ def _export(out: Path, decided: pd.DataFrame, top_causes: int, drift: pd.DataFra
     listed = decided[decided["exclusion"].isna()]
     lists = retention_lists(listed, list_columns(top_causes))
     for name, rows in lists.items():
-        write_parquet_and_csv(rows, rounded_for_people(rows), out / LISTS_DIR / name)
+        write_parquet_and_csv(rows, for_people(rows), out / LISTS_DIR / name)
     excluded = excluded_table(decided[decided["exclusion"].notna()])
-    write_parquet_and_csv(excluded, rounded_for_people(excluded), out / EXCLUDED)
+    write_parquet_and_csv(excluded, for_people(excluded), out / EXCLUDED)
     drift.to_csv(out / DRIFT_REPORT, index=False, float_format="%.6g")
     return {name: len(rows) for name, rows in lists.items()}
 

@@ -3,7 +3,8 @@
 - one retention list per tier and owner team (``<tier>__<team>``), in the order to act
   (``list_rank``), with readable reasons;
 - every scored customer not on a list, with the reason;
-- for people, the same tables rounded (``rounded_for_people``); systems get full precision.
+- for people, the same tables rounded and safe to open in a spreadsheet (``for_people``);
+  systems get full precision and the values as they are.
 
 The stage writes them (pipeline/score.py, file names in pipeline/artifacts.py).
 """
@@ -114,8 +115,28 @@ def excluded_table(excluded: pd.DataFrame) -> pd.DataFrame:
     return ordered.reset_index(drop=True)
 
 
-def rounded_for_people(frame: pd.DataFrame) -> pd.DataFrame:
-    """Money to cents, probabilities and shares to a few digits: the CSV a team reads."""
+def for_people(frame: pd.DataFrame) -> pd.DataFrame:
+    """The CSV a team reads: money to cents, probabilities and shares to a few digits, and
+    text that a spreadsheet would run as a formula (a customer id ``=HYPERLINK(...)``)
+    escaped with a leading apostrophe, which spreadsheets show as text."""
     rounding = {k: v for k, v in CSV_ROUNDING.items() if k in frame}
     rounding |= {name: 3 for name in frame if name.startswith("risk_share_")}
-    return frame.round(rounding)
+    rounded = frame.round(rounding)
+    text = [
+        name
+        for name, dtype in rounded.dtypes.items()
+        if pd.api.types.is_object_dtype(dtype)
+        or pd.api.types.is_string_dtype(dtype)
+        or isinstance(dtype, pd.CategoricalDtype)
+    ]
+    return rounded.assign(**{name: _formula_safe(rounded[name].astype(object)) for name in text})
+
+
+# Cell starts a spreadsheet runs as a formula (OWASP, "CSV injection").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _formula_safe(column: pd.Series) -> pd.Series:
+    is_text = column.map(lambda value: isinstance(value, str))
+    risky = is_text & column.where(is_text, "").astype(str).str.startswith(FORMULA_STARTS)
+    return column.mask(risky, "'" + column.where(risky, "").astype(str))

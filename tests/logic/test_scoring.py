@@ -19,6 +19,7 @@ from scoring.config import (
     PlaybookConfig,
     ScoringConfig,
 )
+from scoring.export import for_people
 from scoring.playbook import NO_CAUSE, Action, action_for, action_table
 from scoring.population import scoring_date
 from scoring.selection import (
@@ -354,3 +355,25 @@ def test_as_of_after_the_data_is_refused_and_a_malformed_one_stops_the_config():
     for as_of, message in (("next week", "not a date"), ("2024-06-01T10:00", "without a time")):
         with pytest.raises(ConfigError, match=message):
             load_config(REPO / "params.yaml", [f"scoring.as_of={as_of}"])
+
+
+def test_csv_for_people_escapes_cells_a_spreadsheet_would_run_as_formulas():
+    frame = pd.DataFrame(
+        {
+            "customer_id": ['=HYPERLINK("http://x")', "+1", "-2", "@SUM(A1)", "\tx", "ok-1"],
+            "tier": pd.Categorical(["vip", "vip", "major", "major", "small", "small"]),
+            "churn_probability": [0.123456, -0.5, 0.2, 0.3, 0.4, 0.5],
+        }
+    )
+    shown = for_people(frame)
+    assert shown["customer_id"].tolist() == [
+        '\'=HYPERLINK("http://x")',
+        "'+1",
+        "'-2",
+        "'@SUM(A1)",
+        "'\tx",
+        "ok-1",
+    ]
+    assert shown["tier"].tolist() == frame["tier"].tolist()
+    assert shown["churn_probability"].tolist()[:2] == [0.1235, -0.5]  # numbers stay numbers
+    assert frame["customer_id"].iloc[0].startswith("=")  # the Parquet twin keeps the value
