@@ -7,3 +7,7 @@ class UserError(ValueError):
 
 class ConfigError(UserError):
     """The configuration does not match the schema or contradicts the data."""
+
+
+class InputFileError(UserError):
+    """An input file cannot be read as the table it should hold."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 from pandera.engines import pandas_engine
@@ -78,11 +79,26 @@ class TableContract:
         ]
 
     @property
+    def timestamp_columns(self) -> list[str]:
+        return [
+            name
+            for name, column in self.schema.columns.items()
+            if isinstance(column.dtype, DateTime)
+        ]
+
+    @property
+    def integer_columns(self) -> list[str]:
+        return [name for name, column in self.schema.columns.items() if column.dtype == INTEGER]
+
+    @property
     def boolean_columns(self) -> list[str]:
         return [name for name, column in self.schema.columns.items() if column.dtype == BOOLEAN]
 
 
 BOOLEAN = pandas_engine.Engine.dtype(bool)
+INTEGER = pandas_engine.Engine.dtype(int)
+# Numbers are finite: an infinite amount would make an infinitely valuable customer.
+FINITE = pa.Check(lambda values: ~np.isinf(values), name="finite (not inf)")
 
 
 def _customer_id() -> pa.Column:
@@ -91,6 +107,8 @@ def _customer_id() -> pa.Column:
 
 
 def _optional(dtype: object, *checks: pa.Check, nullable: bool = False) -> pa.Column:
+    if dtype is float:
+        checks = (FINITE, *checks)
     return pa.Column(dtype, list(checks), nullable=nullable, required=False)
 
 
@@ -110,7 +128,9 @@ def _not_before(later: str, earlier: str) -> pa.Check:
 def _customers(data: DataConfig, time: DateTime) -> pa.DataFrameSchema:
     # Declared columns must be there: the data config says they are.
     extra = {
-        name: pa.Column(float if kind == "numeric" else str, nullable=True)
+        name: pa.Column(float, FINITE, nullable=True)
+        if kind == "numeric"
+        else pa.Column(str, nullable=True)
         for name, kind in data.extra_customer_columns.items()
     }
     if data.snapshot is not None:
@@ -253,7 +273,9 @@ def table_contracts(data: DataConfig) -> dict[str, TableContract]:
                     "region": pa.Column(str),
                     "start_date": pa.Column(time),
                     "end_date": pa.Column(time),
-                    "discount": pa.Column(float, pa.Check.in_range(0, 1, include_min=False)),
+                    "discount": pa.Column(
+                        float, [FINITE, pa.Check.in_range(0, 1, include_min=False)]
+                    ),
                 },
                 [_not_before("end_date", "start_date")],
             ),

@@ -72,6 +72,11 @@ def validate_tables(
         for name in required_tables(data)
         if name not in tables
     ]
+    violations += [
+        Violation(name, ALL_COLUMNS, "required table has no rows", None)
+        for name in required_tables(data)
+        if name in tables and tables[name].empty
+    ]
     typed: dict[str, pd.DataFrame] = {}
     customers_valid = True
     for name, frame in tables.items():
@@ -105,15 +110,20 @@ def _types_schema(schema: pa.DataFrameSchema) -> pa.DataFrameSchema:
 def _check_table(
     contract: TableContract, frame: pd.DataFrame, max_examples: int
 ) -> tuple[pd.DataFrame | None, list[Violation]]:
-    """Types pass, then content pass. Returns the typed frame (None if types failed)."""
-    frame, not_boolean = _booleans(contract, frame, max_examples)
+    """Checks no coercion may hide (text booleans, fractional integers, time zones, blank
+    ids), then the types pass, then the content pass. Returns the typed frame (None if
+    the types failed)."""
+    frame, strict = _booleans(contract, frame, max_examples)
+    strict += _fractional_integers(contract, frame, max_examples)
+    strict += _zoned_timestamps(contract, frame, max_examples)
+    strict += _blank_ids(contract, frame, max_examples)
     try:
         typed = _types_schema(contract.schema).validate(frame, lazy=True)
     except SchemaErrors as err:
         found = _schema_violations(contract, frame, err.failure_cases, max_examples)
-        return None, not_boolean + found
-    if not_boolean:
-        return None, not_boolean
+        return None, strict + found
+    if strict:
+        return None, strict
     typed = typed[[name for name in contract.schema.columns if name in typed.columns]]
     try:
         contract.schema.validate(typed, lazy=True, inplace=True)
@@ -140,14 +150,72 @@ def _booleans(
         text = values[present].astype(str).str.strip().str.lower()
         bad = present.copy()
         bad[present] = ~text.isin(list(_BOOLEAN_TEXT))
-        if bad.any():
+        if bad.any() or not present.all():
             check = "true/false or 1/0 (map other codes in data.codes)"
             violations += _mask_violation(contract.name, column, check, frame, bad, max_examples)
+            empty = "no empty values"
+            violations += _mask_violation(
+                contract.name, column, empty, frame, ~present, max_examples
+            )
             continue
         column_values = pd.Series(pd.NA, index=frame.index, dtype="boolean")
         column_values[present] = text.map(_BOOLEAN_TEXT).astype(bool)
         parsed[column] = column_values if not present.all() else column_values.astype(bool)
     return frame.assign(**parsed) if parsed else frame, violations
+
+
+def _fractional_integers(
+    contract: TableContract, frame: pd.DataFrame, max_examples: int
+) -> list[Violation]:
+    """Integer columns hold whole numbers: 2.7 would become 2 on coercion."""
+    violations = []
+    for column in contract.integer_columns:
+        if column not in frame or pd.api.types.is_integer_dtype(frame[column]):
+            continue
+        numbers = pd.to_numeric(frame[column], errors="coerce")
+        fractional = (numbers.notna() & (numbers != numbers.round())).fillna(False)
+        check = "whole numbers (a fraction would be cut off)"
+        violations += _mask_violation(contract.name, column, check, frame, fractional, max_examples)
+    return violations
+
+
+# An ISO 8601 UTC offset or zone designator at the end of a timestamp.
+_ZONED = r"(?:Z|[+-]\d{2}:?\d{2})\s*$"
+
+
+def _zoned_timestamps(
+    contract: TableContract, frame: pd.DataFrame, max_examples: int
+) -> list[Violation]:
+    """Timestamps are naive local times: a time zone or UTC offset would shift those rows
+    (only those) on parsing, so it is an error that says to export local times."""
+    violations = []
+    check = "no time zone or UTC offset; export naive local times, one zone for all"
+    for column in contract.timestamp_columns:
+        if column not in frame:
+            continue
+        values = frame[column]
+        if isinstance(values.dtype, pd.DatetimeTZDtype):
+            zoned = values.notna()
+        elif pd.api.types.is_object_dtype(values) or pd.api.types.is_string_dtype(values):
+            text = values.where(values.map(lambda v: isinstance(v, str)), "")
+            zoned = text.astype(str).str.contains(_ZONED, regex=True)
+        else:
+            continue
+        violations += _mask_violation(contract.name, column, check, frame, zoned, max_examples)
+    return violations
+
+
+def _blank_ids(contract: TableContract, frame: pd.DataFrame, max_examples: int) -> list[Violation]:
+    """A customer id of blanks is no id (an empty cell is caught as empty already)."""
+    if "customer_id" not in frame or not (
+        pd.api.types.is_object_dtype(frame["customer_id"])
+        or pd.api.types.is_string_dtype(frame["customer_id"])
+    ):
+        return []
+    ids = frame["customer_id"]
+    blank = ids.map(lambda v: isinstance(v, str) and not v.strip())
+    check = "not blank"
+    return _mask_violation(contract.name, "customer_id", check, frame, blank, max_examples)
 
 
 def _schema_violations(

@@ -265,7 +265,7 @@ def metrics_table(results: list[DemoResult], metrics: tuple[str, ...]) -> str:
         for result in results
         for model, values in result.metrics.items()
     ]
-    return pd.DataFrame(rows).to_markdown(index=False, floatfmt=".3f")
+    return pd.DataFrame(rows).to_string(index=False, float_format="%.3f")
 
 
 def main() -> None:

@@ -15,6 +15,7 @@ import argparse
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
 from omegaconf import MISSING, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
@@ -92,6 +93,10 @@ def load_config(path: Path = DEFAULT_PARAMS, overrides: list[str] | None = None)
         config = OmegaConf.to_object(merged)
     except OmegaConfBaseException as err:
         raise ConfigError(f"{path} {' '.join(overrides or [])}: {err}") from err
+    except yaml.YAMLError as err:
+        raise ConfigError(
+            f"{path}: not valid YAML ({err}); recompose it from conf/ with `make params`"
+        ) from err
     return config
 
 

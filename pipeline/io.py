@@ -22,7 +22,7 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from contract.config import DataConfig
-from contract.errors import ConfigError
+from contract.errors import ConfigError, InputFileError
 from contract.tables import TABLES, required_tables
 from pipeline.artifacts import CATALOGUE, FEATURES, TRUTH_CUSTOMERS, TRUTH_HAZARDS
 from simulator.truth import CUSTOMER_COLUMNS, HAZARD_COLUMNS, GroundTruth
@@ -43,13 +43,40 @@ def table_path(directory: str | Path, stem: str, fmt: str) -> Path:
 def read_table(path: Path) -> pd.DataFrame:
     """Read a Parquet or CSV file (chosen by suffix) into a DataFrame.
 
-    CSV columns arrive untyped; the contract's schema coerces them.
+    CSV is read as comma-separated UTF-8 text, its columns untyped (the contract's schema
+    coerces them). A file that is not what its suffix says is an InputFileError naming the
+    file and what to do.
     """
     if path.suffix == ".parquet":
-        return pd.read_parquet(path)
+        try:
+            return pd.read_parquet(path)
+        except (OSError, ValueError) as err:  # pyarrow's ArrowInvalid is a ValueError
+            raise InputFileError(
+                f"{path}: not a readable Parquet file ({err}); export the table again"
+            ) from err
     if path.suffix == ".csv":
-        return pd.read_csv(path)
+        return _read_csv(path)
     raise ValueError(f"{path}: unsupported file type; expected one of {FORMATS}")
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    try:
+        frame = pd.read_csv(path, encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise InputFileError(
+            f"{path}: not UTF-8 text (byte {err.object[err.start]:#04x} at byte "
+            f"{err.start:,}); export it as UTF-8"
+        ) from err
+    except pd.errors.EmptyDataError as err:
+        raise InputFileError(f"{path}: the file is empty, not even a header row") from err
+    except pd.errors.ParserError as err:
+        raise InputFileError(f"{path}: not a well-formed CSV file ({err})") from err
+    if len(frame.columns) == 1 and any(sep in str(frame.columns[0]) for sep in ";\t|"):
+        raise InputFileError(
+            f"{path}: one column named {str(frame.columns[0])[:60]!r}: the file looks "
+            "separated by ';', tab or '|'; export it comma-separated"
+        )
+    return frame
 
 
 @contextmanager
