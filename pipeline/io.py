@@ -84,16 +84,49 @@ def atomic_path(target: Path) -> Iterator[Path]:
     """Yield a temporary path next to ``target``; rename it to ``target`` on success.
 
     Works for files and directories. On error the temporary path is removed and
-    ``target`` keeps its previous content.
+    ``target`` keeps its previous content. A kill at any instruction keeps either the
+    previous or the new content: what a killed run left next to ``target`` is recovered
+    (``recover``) before the next replacement starts.
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent)) / target.name
+    recover(target)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-{os.getpid()}-", dir=target.parent))
+    tmp = staging / target.name
     try:
         yield tmp
         _replace(tmp, target)
     finally:
-        shutil.rmtree(tmp.parent, ignore_errors=True)
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def recover(target: Path) -> None:
+    """Undo what a killed replacement of ``target`` left behind: put the previous content
+    back if the kill fell between the two renames of a directory swap, and remove the
+    temporary folders of processes that are gone."""
+    for old in target.parent.glob(f".{target.name}.old-*"):
+        if _alive(old.name.rpartition("-")[2]):
+            continue
+        if target.exists():
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            old.rename(target)
+            log.warning("%s: restored the previous output a killed run had moved aside", target)
+    prefix = f".{target.name}.tmp-"
+    for staging in target.parent.glob(f"{prefix}*"):
+        if not _alive(staging.name.removeprefix(prefix).partition("-")[0]):
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+def _alive(pid: str) -> bool:
+    """Whether process ``pid`` (text from a temporary name) still runs."""
+    try:
+        os.kill(int(pid), 0)
+    except (ValueError, ProcessLookupError):
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 @contextmanager
