@@ -105,7 +105,7 @@ def recover(target: Path) -> None:
     back if the kill fell between the two renames of a directory swap, and remove the
     temporary folders of processes that are gone."""
     for old in target.parent.glob(f".{target.name}.old-*"):
-        if _alive(old.name.rpartition("-")[2]):
+        if process_alive(old.name.rpartition("-")[2]):
             continue
         if target.exists():
             shutil.rmtree(old, ignore_errors=True)
@@ -114,12 +114,13 @@ def recover(target: Path) -> None:
             log.warning("%s: restored the previous output a killed run had moved aside", target)
     prefix = f".{target.name}.tmp-"
     for staging in target.parent.glob(f"{prefix}*"):
-        if not _alive(staging.name.removeprefix(prefix).partition("-")[0]):
+        if not process_alive(staging.name.removeprefix(prefix).partition("-")[0]):
             shutil.rmtree(staging, ignore_errors=True)
 
 
-def _alive(pid: str) -> bool:
-    """Whether process ``pid`` (text from a temporary name) still runs."""
+def process_alive(pid: str) -> bool:
+    """Whether process ``pid`` (as text: from a temporary name or a run tag) still runs
+    on this machine."""
     try:
         os.kill(int(pid), 0)
     except (ValueError, ProcessLookupError):

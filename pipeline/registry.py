@@ -76,21 +76,22 @@ def save_model(model: CalibratedClassifierCV, form: ModelFormat, models_dir: Pat
     mlflow.sklearn.save_model(model, models_dir / MODEL_DIR, **form.arguments)
 
 
-def register_and_promote(
+def register_and_decide(
     model: CalibratedClassifierCV,
     form: ModelFormat,
     registry: RegistryConfig,
     score: float,
     champion_score: Callable[[str], float | None],
 ) -> tuple[str, Promotion]:
-    """Log the model to the active run, register it as a new version and move the alias
-    to it if its ``score`` beats the champion's, ``champion_score(model_uri)``
-    (``promote_if_better``)."""
+    """Log the model to the active run, register it as a new version and decide whether
+    the alias should move to it: when its ``score`` beats the champion's,
+    ``champion_score(model_uri)`` (``promotion_decision``). The alias itself moves later
+    (``move_alias``), once every output of the run is written."""
     info = mlflow.sklearn.log_model(
         model, name="model", registered_model_name=registry.model_name, **form.arguments
     )
     version = str(info.registered_model_version)
-    promotion = promote_if_better(MlflowClient(), registry, version, score, champion_score)
+    promotion = promotion_decision(MlflowClient(), registry, score, champion_score)
     mlflow.set_tags({f"promotion.{k}": str(v) for k, v in promotion.as_dict().items()})
     return version, promotion
 
@@ -106,18 +107,15 @@ class Promotion:
         return asdict(self)
 
 
-def promote_if_better(
+def promotion_decision(
     client: MlflowClient,
     registry: RegistryConfig,
-    version: str,
     score: float,
     champion_score: Callable[[str], float | None],
 ) -> Promotion:
-    """Move the alias to ``version`` when its ``score`` beats the champion's.
-
-    ``champion_score(model_uri)`` scores the current champion on the same rows as
-    ``score``, or returns None when the champion cannot read the current features.
-    """
+    """Whether a new version scoring ``score`` should take the alias: when it beats the
+    champion's ``champion_score(model_uri)`` (on the same rows; None when the champion
+    cannot read the current features) by more than the minimum improvement."""
     try:
         champion = client.get_model_version_by_alias(registry.model_name, registry.alias)
     except MlflowException:
@@ -147,7 +145,19 @@ def promote_if_better(
                 champion_version,
                 previous,
             )
+    return decision
+
+
+def move_alias(
+    registry: RegistryConfig,
+    version: str,
+    decision: Promotion,
+    client: MlflowClient | None = None,
+) -> None:
+    """Point the alias at ``version`` if ``decision`` says so: the last step of a train
+    run, so that a run killed earlier never leaves the champion on unfinished outputs."""
     if decision.promoted:
+        client = client or MlflowClient()
         client.set_registered_model_alias(registry.model_name, registry.alias, version)
     log.info(
         "alias %r %s version %s: %s",
@@ -156,7 +166,6 @@ def promote_if_better(
         version,
         decision.reason,
     )
-    return decision
 
 
 def recorded_metric(metric: str) -> Callable[[str], float | None]:

@@ -9,8 +9,10 @@ unless ``MLFLOW_TRACKING_URI`` is set, e.g. to a shared server.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import re
+import socket
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,10 +23,15 @@ from urllib.parse import urlsplit, urlunsplit
 
 import mlflow
 import pandas as pd
+from mlflow import MlflowClient
 
 from pipeline.config import Config, TrackingConfig
+from pipeline.io import process_alive
+
+log = logging.getLogger(__name__)
 
 SQLITE = "sqlite:///"
+PROCESS_HOST, PROCESS_PID = "process.host", "process.pid"
 PARAM_NAME_FORBIDDEN = re.compile(r"[^\w\-. :/]")
 
 
@@ -43,8 +50,30 @@ def use_tracking_store(cfg: TrackingConfig, experiment: str) -> str:
     mlflow.set_tracking_uri(uri)
     if mlflow.get_experiment_by_name(experiment) is None:
         mlflow.create_experiment(experiment, artifact_location=artifacts)
-    mlflow.set_experiment(experiment)
+    fail_abandoned_runs(mlflow.set_experiment(experiment).experiment_id)
     return redacted(uri)
+
+
+def _process_tags() -> dict[str, str]:
+    """Which process a run belongs to, so a later start can tell that it was killed."""
+    return {PROCESS_HOST: socket.gethostname(), PROCESS_PID: str(os.getpid())}
+
+
+def fail_abandoned_runs(experiment_id: str) -> list[str]:
+    """Mark FAILED the runs of ``experiment_id`` still RUNNING although the process that
+    started them on this machine is gone (killed); returns their ids."""
+    client = MlflowClient()
+    host = socket.gethostname()
+    abandoned = [
+        run.info.run_id
+        for run in client.search_runs([experiment_id], "attributes.status = 'RUNNING'")
+        if run.data.tags.get(PROCESS_HOST) == host
+        and not process_alive(run.data.tags.get(PROCESS_PID, ""))
+    ]
+    for run_id in abandoned:
+        client.set_terminated(run_id, "FAILED")
+        log.warning("MLflow run %s was left RUNNING by a killed process: marked FAILED", run_id)
+    return abandoned
 
 
 def redacted(uri: str) -> str:
@@ -105,7 +134,7 @@ def fingerprint(*paths: Path) -> str:
 def training_run(cfg: TrackingConfig, name: str) -> Iterator[tuple[str, str]]:
     """An MLflow run of the training experiment; yields the tracking URI and run id."""
     uri = use_tracking_store(cfg, cfg.training_experiment)
-    with mlflow.start_run(run_name=name) as run:
+    with mlflow.start_run(run_name=name, tags=_process_tags()) as run:
         yield uri, run.info.run_id
 
 
@@ -156,7 +185,7 @@ def scoring_run(cfg: TrackingConfig, as_of: str, model: dict[str, str]) -> Itera
     """An MLflow run of the scoring experiment for the lists as of ``as_of``, tagged with
     the model it uses; yields the run id."""
     use_tracking_store(cfg, cfg.scoring_experiment)
-    with mlflow.start_run(run_name=f"score {as_of}") as run:
+    with mlflow.start_run(run_name=f"score {as_of}", tags=_process_tags()) as run:
         mlflow.set_tags({"as_of": as_of, **{f"model.{k}": v for k, v in model.items()}})
         yield run.info.run_id
 
@@ -165,7 +194,7 @@ def scoring_run(cfg: TrackingConfig, as_of: str, model: dict[str, str]) -> Itera
 def tuning_run(cfg: TrackingConfig, metric: str) -> Iterator[None]:
     """The parent MLflow run of a hyperparameter search scored on ``metric``."""
     use_tracking_store(cfg, cfg.training_experiment)
-    with mlflow.start_run(run_name="tune"):
+    with mlflow.start_run(run_name="tune", tags=_process_tags()):
         mlflow.set_tag("validation_metric", metric)
         yield
 
@@ -173,7 +202,7 @@ def tuning_run(cfg: TrackingConfig, metric: str) -> Iterator[None]:
 @contextmanager
 def trial_run(number: int) -> Iterator[None]:
     """A trial's MLflow run, nested under the search's."""
-    with mlflow.start_run(run_name=f"trial {number}", nested=True):
+    with mlflow.start_run(run_name=f"trial {number}", nested=True, tags=_process_tags()):
         yield
 
 

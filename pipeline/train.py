@@ -51,9 +51,11 @@ from pipeline.io import (
 )
 from pipeline.registry import (
     ModelFormat,
+    Promotion,
     champion_scorer,
+    move_alias,
     recorded_metric,
-    register_and_promote,
+    register_and_decide,
     save_model,
 )
 from pipeline.stage import run_stage
@@ -113,6 +115,8 @@ def run(cfg: Config) -> None:
         save_model(main.model, form, out)
         write_json(record, out / RUN_RECORD)
     write_json(_report(cfg, result), Path(cfg.paths.train_report))
+    promotion = Promotion(**record["promotion"])
+    move_alias(cfg.tracking.registry, record["version"], promotion)  # last: outputs are in
 
 
 def _check_registry_metric(cfg: Config) -> None:
@@ -155,7 +159,7 @@ def _track(cfg: Config, result: Evaluated, form: ModelFormat, out: Path, plots: 
         files = [features_dir / CATALOGUE, out / PREDICTIONS, out / DRIFT_REFERENCE]
         flat = _flat_metrics(main_name, result.metrics, result.trained)
         log_training_run(cfg, tags, flat, files, plots, split.as_dict())
-        version, promotion = register_and_promote(
+        version, promotion = register_and_decide(
             result.trained[main_name].model,
             form,
             registry,

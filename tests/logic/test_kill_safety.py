@@ -1,4 +1,5 @@
-"""A kill at any instruction keeps the previous outputs (or the new ones, complete).
+"""A kill at any instruction keeps the previous outputs (or the new ones, complete), and
+leaves no MLflow run RUNNING after the next start.
 
 A child process replaces a folder through ``atomic_path`` and SIGKILLs itself at its n-th
 rename. Whatever n, the folder then holds the old or the new content, never nothing and
@@ -7,15 +8,19 @@ never a mix; the next replacement recovers what the killed one left behind.
 
 from __future__ import annotations
 
+import os
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from mlflow import MlflowClient
 
 from pipeline.io import atomic_path
-from tests.support import REPO
+from pipeline.tracking import PROCESS_HOST, PROCESS_PID, use_tracking_store
+from tests.support import REPO, compose_config
 
 pytestmark = pytest.mark.fault
 
@@ -77,3 +82,26 @@ def test_between_the_two_renames_the_previous_output_comes_back(tmp_path):
         tmp.mkdir()
         (tmp / "lists.csv").write_text("next")
     assert _contents(target) == {"lists.csv": "next"}
+
+
+def test_runs_left_running_by_a_killed_process_are_marked_failed(tmp_path, monkeypatch):
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    tracking = compose_config(tmp_path).tracking
+    use_tracking_store(tracking, "killed")
+    client = MlflowClient()
+    experiment = client.get_experiment_by_name("killed").experiment_id
+    child = subprocess.Popen(["true"])
+    child.wait()  # reaped: its pid names no process now
+    dead_pid = str(child.pid)
+    host = socket.gethostname()
+    runs = {
+        name: client.create_run(experiment, tags={PROCESS_HOST: h, PROCESS_PID: pid}).info.run_id
+        for name, h, pid in [
+            ("killed", host, dead_pid),
+            ("alive", host, str(os.getpid())),
+            ("elsewhere", "another-host", dead_pid),
+        ]
+    }
+    use_tracking_store(tracking, "killed")  # what the next stage start does
+    status = {name: client.get_run(run_id).info.status for name, run_id in runs.items()}
+    assert status == {"killed": "FAILED", "alive": "RUNNING", "elsewhere": "RUNNING"}

@@ -21,7 +21,7 @@ from models.metrics import evaluate, expected_calibration_error, gain_table, top
 from models.split import plan_split, split_rows
 from pipeline.artifacts import TRUTH_HAZARDS, ground_truth_dir
 from pipeline.config import RegistryConfig, load_config
-from pipeline.registry import promote_if_better
+from pipeline.registry import Promotion, move_alias, promotion_decision
 from simulator.oracle import oracle_probability
 from simulator.truth import GroundTruth
 from tests.support import REPO
@@ -204,15 +204,21 @@ def test_alias_moves_only_to_a_model_that_beats_the_champion(tmp_path: Path):
     versions = [
         str(client.create_model_version("churn", source=str(tmp_path)).version) for _ in range(4)
     ]
-    first = promote_if_better(client, REGISTRY, versions[0], 0.30, lambda uri: None)
+
+    def promote(version: str, score: float, champion_score) -> Promotion:
+        decision = promotion_decision(client, REGISTRY, score, champion_score)
+        move_alias(REGISTRY, version, decision, client)
+        return decision
+
+    first = promote(versions[0], 0.30, lambda uri: None)
     assert first.promoted and first.reason == "no champion yet"
     scores = {f"models:/churn/{versions[0]}": 0.30}
     # Better, but by less than min_improvement: the alias stays.
-    close = promote_if_better(client, REGISTRY, versions[1], 0.305, scores.get)
+    close = promote(versions[1], 0.305, scores.get)
     assert not close.promoted and close.champion_score == 0.30
-    worse = promote_if_better(client, REGISTRY, versions[2], 0.20, scores.get)
+    worse = promote(versions[2], 0.20, scores.get)
     assert not worse.promoted
     assert str(client.get_model_version_by_alias("churn", "champion").version) == versions[0]
-    better = promote_if_better(client, REGISTRY, versions[3], 0.35, scores.get)
+    better = promote(versions[3], 0.35, scores.get)
     assert better.promoted and better.champion_version == versions[0]
     assert str(client.get_model_version_by_alias("churn", "champion").version) == versions[3]
