@@ -21,7 +21,7 @@ from default_data import ground_truth, split_features
 
 from models.explain import Explained
 from models.fit import train_model
-from pipeline.artifacts import MODEL_DIR, TRUTH_HAZARDS
+from pipeline.artifacts import TRUTH_HAZARDS
 from pipeline.config import load_config
 from pipeline.explain import explain_with_truth, fidelity_groups
 from pipeline.registry import load_model
@@ -73,7 +73,7 @@ def cause_coverage(cfg, explained: Explained) -> pd.DataFrame:
 def main() -> None:
     cfg = load_config()
     catalogue, split, parts = split_features(cfg)
-    model = load_model(Path(cfg.paths.models_dir) / MODEL_DIR)
+    model = load_model(Path(cfg.paths.models_dir))
     explained, truth = explain_with_truth(cfg, model, parts["test"])
     top = explained.rows[explained.top_risk]
     composition = (

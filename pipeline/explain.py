@@ -33,7 +33,6 @@ from pipeline.artifacts import (
     CAUSES,
     EXPLAINED_CUSTOMERS,
     FEATURES,
-    MODEL_DIR,
     PREDICTIONS,
     RUN_RECORD,
     SHAP_VALUES,
@@ -58,7 +57,7 @@ log = logging.getLogger(__name__)
 def run(cfg: Config) -> None:
     models_dir = Path(cfg.paths.models_dir)
     record = json.loads((models_dir / RUN_RECORD).read_text(encoding="utf-8"))
-    model = load_model(models_dir / MODEL_DIR)
+    model = load_model(models_dir)
     keys = pd.read_parquet(models_dir / PREDICTIONS, columns=list(KEYS))
     rows = _test_rows(Path(cfg.paths.features_dir), keys)
     explained, truth = explain_with_truth(cfg, model, rows)

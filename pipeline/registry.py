@@ -22,7 +22,6 @@ from typing import Any
 
 import mlflow
 import pandas as pd
-import skops.io
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 from mlflow.models import ModelSignature, get_model_info, infer_signature
@@ -31,6 +30,16 @@ from sklearn.calibration import CalibratedClassifierCV
 from contract.errors import ConfigError
 from pipeline.artifacts import DRIFT_REFERENCE, MODEL_DIR, RUN_RECORD
 from pipeline.config import RegistryConfig, TrackingConfig
+from pipeline.model_file import (
+    DIGEST_TAG,
+    TRUSTED_TYPES,
+    UnsafeModel,
+    digest,
+    load_checked,
+    load_registered,
+    registered_digest,
+    untrusted_types,
+)
 from pipeline.tracking import redacted, use_tracking_store
 from scoring.errors import SchemaMismatch
 
@@ -46,14 +55,17 @@ class ModelFormat:
 
     signature: ModelSignature
     input_example: pd.DataFrame
-    trusted_types: list[str]
 
     @classmethod
     def of(cls, model: CalibratedClassifierCV, inputs: pd.DataFrame) -> ModelFormat:
+        unknown = untrusted_types(model)
+        if unknown:
+            raise RuntimeError(
+                f"the model holds types pipeline/model_file.py does not trust: {unknown}; "
+                "add them to TRUSTED_TYPES if they are this pipeline's own"
+            )
         signature = infer_signature(inputs, model.predict_proba(inputs))
-        # Our own freshly built object: whatever skops does not trust by default is ours.
-        trusted = skops.io.get_untrusted_types(data=skops.io.dumps(model))
-        return cls(signature, inputs.head(5), trusted)
+        return cls(signature, inputs.head(5))
 
     @property
     def arguments(self) -> dict[str, Any]:
@@ -61,19 +73,24 @@ class ModelFormat:
             "signature": self.signature,
             "input_example": self.input_example,
             "pip_requirements": [f"{p}=={version(p)}" for p in MODEL_REQUIREMENTS],
-            "skops_trusted_types": self.trusted_types,
+            "serialization_format": "skops",
+            "skops_trusted_types": list(TRUSTED_TYPES),
             "pyfunc_predict_fn": "predict_proba",
         }
 
 
-def load_model(path: Path | str) -> CalibratedClassifierCV:
-    """A model saved in MLflow format (``save_model``), or a ``models:/`` registry URI."""
-    return mlflow.sklearn.load_model(str(path))
+def load_model(models_dir: Path) -> CalibratedClassifierCV:
+    """The train stage's model in ``models_dir``, checked against the digest its run
+    record holds (pipeline/model_file.py)."""
+    record = json.loads((models_dir / RUN_RECORD).read_text(encoding="utf-8"))
+    return load_checked(models_dir / MODEL_DIR, record.get(DIGEST_TAG))
 
 
-def save_model(model: CalibratedClassifierCV, form: ModelFormat, models_dir: Path) -> None:
-    """The model in MLflow format under ``models_dir``, for scoring from the pipeline."""
+def save_model(model: CalibratedClassifierCV, form: ModelFormat, models_dir: Path) -> str:
+    """The model in MLflow format under ``models_dir``, for scoring from the pipeline;
+    returns its file's SHA-256, for the run record."""
     mlflow.sklearn.save_model(model, models_dir / MODEL_DIR, **form.arguments)
+    return digest(models_dir / MODEL_DIR)
 
 
 def register_and_decide(
@@ -91,7 +108,10 @@ def register_and_decide(
         model, name="model", registered_model_name=registry.model_name, **form.arguments
     )
     version = str(info.registered_model_version)
-    promotion = promotion_decision(MlflowClient(), registry, score, champion_score)
+    client = MlflowClient()
+    uri = f"models:/{registry.model_name}/{version}"
+    client.set_model_version_tag(registry.model_name, version, DIGEST_TAG, registered_digest(uri))
+    promotion = promotion_decision(client, registry, score, champion_score)
     mlflow.set_tags({f"promotion.{k}": str(v) for k, v in promotion.as_dict().items()})
     return version, promotion
 
@@ -182,16 +202,28 @@ def champion_scorer(
     score_rows: Callable[[CalibratedClassifierCV, list[str]], float | None],
 ) -> Callable[[str], float | None]:
     """Scores a registered model with ``score_rows(model, its input columns)``; None when
-    the model has no signature."""
+    the model has no signature or cannot be loaded safely (it is then replaced)."""
 
     def score(uri: str) -> float | None:
         signature = get_model_info(uri).signature
         if signature is None:
             return None
         columns = list(signature.inputs.input_names())
-        return score_rows(mlflow.sklearn.load_model(uri), columns)
+        try:
+            model = _load_version(MlflowClient(), uri)
+        except UnsafeModel as err:
+            log.warning("the champion cannot be loaded safely, so it is replaced: %s", err)
+            return None
+        return score_rows(model, columns)
 
     return score
+
+
+def _load_version(client: MlflowClient, uri: str) -> CalibratedClassifierCV:
+    """A registered version ``models:/<name>/<version>``, checked against its digest tag."""
+    name, _, number = uri.removeprefix("models:/").rpartition("/")
+    expected = client.get_model_version(name, number).tags.get(DIGEST_TAG)
+    return load_registered(uri, expected)
 
 
 @dataclass
@@ -234,7 +266,7 @@ def _from_pipeline(models_dir: Path) -> ScoringModel:
     uri = str(models_dir / MODEL_DIR)
     reference = json.loads((models_dir / DRIFT_REFERENCE).read_text(encoding="utf-8"))
     return ScoringModel(
-        mlflow.sklearn.load_model(uri),
+        load_model(models_dir),
         record["registered_model"],
         record["version"],
         record["run_id"],
@@ -270,7 +302,7 @@ def _from_registry(tracking: TrackingConfig, pinned: str | None) -> ScoringModel
         ) from err
     log.info("model %s (run %s)", uri, version.run_id)
     return ScoringModel(
-        mlflow.sklearn.load_model(uri),
+        load_registered(uri, version.tags.get(DIGEST_TAG)),
         registry.model_name,
         str(version.version),
         version.run_id,

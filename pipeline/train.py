@@ -49,6 +49,7 @@ from pipeline.io import (
     write_json,
     write_plots,
 )
+from pipeline.model_file import DIGEST_TAG
 from pipeline.registry import (
     ModelFormat,
     Promotion,
@@ -112,7 +113,7 @@ def run(cfg: Config) -> None:
         training_rows = model_inputs(parts["train"], main.columns)
         write_json(reference_profile(training_rows, cfg.training.drift_bins), out / DRIFT_REFERENCE)
         record = _track(cfg, result, form, out, plots)
-        save_model(main.model, form, out)
+        record[DIGEST_TAG] = save_model(main.model, form, out)
         write_json(record, out / RUN_RECORD)
     write_json(_report(cfg, result), Path(cfg.paths.train_report))
     promotion = Promotion(**record["promotion"])
