@@ -84,6 +84,7 @@ def train_model(
     calibration part and predict the test part."""
     started = time.perf_counter()
     data = model_data(parts, catalogue, cfg.families)
+    _check_both_classes(data.labels)
     calibrated = calibrate(
         fit_uncalibrated(cfg, data, seed),
         data.inputs["calibration"],
@@ -92,6 +93,20 @@ def train_model(
     )
     probability = calibrated.predict_proba(data.inputs["test"])[:, 1]
     return TrainedModel(cfg, data.columns, calibrated, probability, time.perf_counter() - started)
+
+
+def _check_both_classes(labels: dict[str, np.ndarray]) -> None:
+    """Every part needs churners and stayers: a model, its calibration and its metrics
+    mean nothing on one class."""
+    for part, y in labels.items():
+        classes = np.unique(y)
+        if len(classes) < 2:
+            found = f"all {len(y):,} rows are churned={classes[0]}" if len(y) else "no rows"
+            raise ConfigError(
+                f"training: the {part} part has {found}; a model needs churners and stayers. "
+                "Check features.label.horizon_days, the cutoffs (data.cutoffs) and the labels "
+                "in data/reports/features.json"
+            )
 
 
 def train_candidates(

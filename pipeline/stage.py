@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import sys
 import time
@@ -14,6 +15,9 @@ log = logging.getLogger("pipeline")
 
 # Errors a user can fix from the message alone: no traceback, exit code 1.
 USER_ERRORS = (UserError, FileNotFoundError)
+# Writing an output failed for a reason outside the pipeline: a full disk or quota, a
+# read-only or forbidden folder.
+WRITE_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM)
 
 
 def run_stage(
@@ -28,5 +32,16 @@ def run_stage(
         run(config_from_cli(description, shorthands))
     except USER_ERRORS as err:
         log.error("%s", err)
+        sys.exit(1)
+    except OSError as err:
+        if err.errno not in WRITE_ERRORS:
+            raise
+        # Outputs are replaced atomically: a failed write leaves the previous ones.
+        log.error(
+            "cannot write %s: %s; free space or fix the folder's permissions and run again "
+            "(the previous outputs are unchanged)",
+            err.filename or "an output",
+            err.strerror,
+        )
         sys.exit(1)
     log.info("done in %.1f s", time.perf_counter() - started)

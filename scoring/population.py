@@ -58,6 +58,12 @@ def active_customers(
     plan = plan_features(history, cause_names)
     rows = snapshot(history, plan, as_of, data_end)
     log.info("as of %s: %d active customers", as_of.date(), len(rows))
+    if rows.empty:
+        raise ConfigError(
+            f"scoring.as_of: no customer is active as of {as_of.date()} (signed up before it "
+            "and, without a contract, buying in the activity window); choose a date the data "
+            "covers"
+        )
     unused = check_schema(rows[plan.feature_names], input_types)
     if unused:
         log.warning("features the model does not use (trained before they existed): %s", unused)

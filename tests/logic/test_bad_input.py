@@ -8,6 +8,7 @@ and leave the previous validated tables as they were.
 
 from __future__ import annotations
 
+import errno
 import logging
 import sys
 from collections.abc import Callable
@@ -17,8 +18,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from contract.errors import ConfigError
+from features.history import prepare_history
+from models.config import ModelConfig
+from models.fit import train_model
 from pipeline import validate
+from pipeline.config import load_config
+from pipeline.stage import run_stage
+from scoring.population import active_customers
 from tests.contractdata import valid_tables
+from tests.featuredata import hand_tables
 from tests.support import compose_config
 
 pytestmark = pytest.mark.bad_input
@@ -262,3 +271,42 @@ def test_invalid_params_yaml_is_a_config_error(run_validate, tmp_path):
     broken.write_text("data: {dir: [unclosed\n", encoding="utf-8")
     error = run_validate(broken)
     assert "not valid YAML" in error and "make params" in error
+
+
+def test_training_data_of_one_class_is_a_clear_error():
+    rows = pd.DataFrame(
+        {
+            "customer_id": range(40),
+            "cutoff": pd.Timestamp("2025-01-01"),
+            "recency_days": np.arange(40.0),
+            "churned": pd.array([0] * 40, dtype="Int8"),
+        }
+    )
+    parts = {"train": rows, "early_stopping": rows, "calibration": rows, "test": rows}
+    catalogue = [{"name": "recency_days", "family": "rfm", "dtype": "float32"}]
+    model = ModelConfig("logreg", None, None, None, {"C": 1.0, "max_iter": 100})
+    with pytest.raises(ConfigError, match="the train part has all 40 rows are churned=0"):
+        train_model(model, parts, catalogue, "sigmoid", seed=0)
+
+
+def test_a_read_only_output_folder_is_a_clear_error(tmp_path, monkeypatch, caplog):
+    def run(cfg) -> None:
+        raise PermissionError(errno.EACCES, "Permission denied", str(tmp_path / "out"))
+
+    monkeypatch.setattr(sys, "argv", ["stage"])
+    monkeypatch.setattr("pipeline.stage.config_from_cli", lambda *args: None)
+    caplog.set_level(logging.ERROR)
+    with pytest.raises(SystemExit) as exited:
+        run_stage(run, "a stage")
+    assert exited.value.code == 1
+    assert f"cannot write {tmp_path / 'out'}: Permission denied" in caplog.text
+    assert "previous outputs are unchanged" in caplog.text
+
+
+def test_scoring_before_any_customer_is_a_clear_error(params):
+    cfg = load_config(params)
+    history = prepare_history(hand_tables(), cfg.features, cfg.data)
+    with pytest.raises(ConfigError, match="no customer is active as of 2000-01-01"):
+        active_customers(
+            history, list(cfg.causes), pd.Timestamp("2000-01-01"), pd.Timestamp("2025-06-01"), {}
+        )
