@@ -267,6 +267,14 @@ def _rows_violation(
     """One Violation from the failure cases of one check; rows quoted whole if asked."""
     rows = pd.Index(group["index"].dropna().unique())
     values = group.drop_duplicates("index").set_index("index")["failure_case"]
+    if rows.empty and check.startswith("coerce_dtype('datetime") and column in frame:
+        # The whole column failed at once (a date outside 1677-2262): find the rows.
+        dates = "a date-time between 1677 and 2262 (ISO 8601 or data.date_format)"
+        found = _mask_violation(
+            table, column, dates, frame, _unparsed_dates(frame[column]), max_examples
+        )
+        if found:
+            return found[0]
     if whole_row:
         examples = [f"row {row}: {_row_text(frame, row)}" for row in rows[:max_examples]]
     else:
@@ -276,6 +284,19 @@ def _rows_violation(
         ]
     name = _PANDERA_CHECK_NAMES.get(check, check)
     return Violation(table, column, name, len(rows), tuple(examples))
+
+
+def _unparsed_dates(values: pd.Series) -> pd.Series:
+    """Values that are given but do not parse, one by one, as a nanosecond date-time."""
+
+    def fails(value: object) -> bool:
+        try:
+            pd.Timestamp(value).as_unit("ns")
+        except (ValueError, TypeError, OverflowError):
+            return True
+        return False
+
+    return values.notna() & values.map(fails).astype(bool)
 
 
 def _show(value: object) -> str:

@@ -109,6 +109,11 @@ VALUE_CASES = [
         ["surveys.timestamp", "UTC offset"],
     ),
     ("bad-date", _set("transactions", "timestamp", 0, "2024-13-45"), ["transactions.timestamp"]),
+    (
+        "year-2999",
+        _set("transactions", "timestamp", 0, "2999-01-01"),
+        ["transactions.timestamp", "between 1677 and 2262", "1 row(s)", "'2999-01-01'"],
+    ),
     ("date-text", _set("customers", "signup_date", 0, "yesterday"), ["customers.signup_date"]),
     ("future-event", _set("surveys", "timestamp", 1, "2025-07-01"), ["not in the future"]),
     ("before-signup", _set("transactions", "timestamp", 2, "2024-01-15"), ["signup_date"]),
