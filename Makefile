@@ -13,7 +13,7 @@ export DVC_NO_ANALYTICS := 1
 export MLFLOW_DISABLE_TELEMETRY := true
 
 .PHONY: setup repro test test-fast params lock lint format bench bench-featurize simulator-summary \
-	features-vs-truth model-vs-oracle bench-explain explain-fidelity bench-score value-at-risk \
+	features-vs-truth labels-vs-truth model-vs-oracle bench-explain explain-fidelity bench-score value-at-risk \
 	score tune ui clean own-data-demo
 
 setup: $(VENV)/.installed
@@ -68,6 +68,11 @@ simulator-summary: setup
 ## Labels and lifecycle stages of data/features against the simulator's ground truth.
 features-vs-truth: setup
 	python benchmarks/features_vs_truth.py
+
+## Non-contractual churn label candidates against the simulator's truth, and the model
+## trained on each ranking true churn (benchmarks/results/labels_vs_truth.md).
+labels-vs-truth: setup
+	python benchmarks/labels_vs_truth.py
 
 ## The train stage's model against the oracle, with and without the simulator's true state.
 model-vs-oracle: setup

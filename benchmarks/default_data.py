@@ -17,7 +17,7 @@ def split_features(cfg: Config) -> tuple[list[dict], Split, dict[str, pd.DataFra
     """The feature catalogue, the train stage's out-of-time split and each part's rows."""
     rows, catalogue = read_feature_table(cfg.paths.features_dir)
     split, parts = out_of_time_parts(
-        rows, cfg.features.label.horizon_days, cfg.training.split, cfg.seed
+        rows, cfg.features.label.lookahead_days, cfg.training.split, cfg.seed
     )
     return catalogue, split, parts
 

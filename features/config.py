@@ -14,6 +14,7 @@ CHURN_DEFINITIONS = ("contractual", "non_contractual")
 @dataclass
 class LabelConfig:
     horizon_days: int = MISSING
+    confirmation_days: int = MISSING
     definition_by_contract_type: dict[str, str] = MISSING
     active_window_days: int = MISSING
 
@@ -26,6 +27,16 @@ class LabelConfig:
             )
         if self.horizon_days <= 0 or self.active_window_days <= 0:
             raise ConfigError("features.label: horizon_days and active_window_days must be > 0")
+        if self.confirmation_days <= 0:
+            raise ConfigError(
+                "features.label.confirmation_days must be > 0: the non-contractual label is a "
+                "silence of that many days after the horizon"
+            )
+
+    @property
+    def lookahead_days(self) -> int:
+        """How far past its cutoff a label looks: the horizon and its confirmation."""
+        return self.horizon_days + self.confirmation_days
 
 
 @dataclass

@@ -5,12 +5,17 @@ every customer is non-contractual):
 
 - contractual: churned if churn_date falls in [cutoff, cutoff + horizon), the cutoff day
   included (the cutoff is the instant that starts it);
-- non_contractual: churned if no purchase happens in [cutoff, cutoff + horizon).
+- non_contractual: churned if no purchase happens in [cutoff + horizon, cutoff + horizon +
+  confirmation): gone by the end of the horizon, confirmed by a silence that a customer
+  merely in a quiet spell rarely keeps. A customer who buys once more in the horizon and
+  then leaves has churned; one who skips the horizon and comes back has not.
 
 A customer gets a row when signed up before the cutoff, not churned before it (churn_date
 on or after the cutoff, or empty), and, for the non-contractual definition, active:
 bought or signed up within ``active_window_days`` before it. A label window that ends
 after the data does is censored: the label is missing and the row is for scoring only.
+Every label looks ``lookahead_days`` (horizon + confirmation) past its cutoff, whatever its
+definition, so that all rows of a cutoff are labelled or none is.
 
 Snapshot mode (data.snapshot): the one cutoff is the snapshot date, every customer of the
 table signed up before it (or with no signup date) gets a row, and the label is the
@@ -79,13 +84,17 @@ def churn_label(
     """1.0 churned, 0.0 stayed, NaN when the label window runs past ``observed_until``."""
     if history.snapshot_label is not None:
         return history.snapshot_label.to_numpy(dtype=float)
-    horizon = history.features.label.horizon_days * ev.DAY
-    if cutoff + horizon > observed_until:
+    label = history.features.label
+    horizon = label.horizon_days * ev.DAY
+    if cutoff + label.lookahead_days * ev.DAY > observed_until:
         return np.full(history.n_customers, np.nan)
     tx = history.events["transactions"]
-    buys_in_horizon = (
+    confirmation_end = cutoff + label.lookahead_days * ev.DAY
+    buys_after_horizon = (
         ev.count(
-            tx, ev.in_window(tx["timestamp"], cutoff + horizon, horizon.days), history.n_customers
+            tx,
+            ev.in_window(tx["timestamp"], confirmation_end, label.confirmation_days),
+            history.n_customers,
         )
         > 0
     )
@@ -95,4 +104,4 @@ def churn_label(
     else:
         cancels = np.zeros(history.n_customers, dtype=bool)
     contractual = np.asarray(definitions == "contractual")
-    return np.where(contractual, cancels, ~buys_in_horizon).astype(float)
+    return np.where(contractual, cancels, ~buys_after_horizon).astype(float)

@@ -110,6 +110,20 @@ def gain_figure(y: np.ndarray, scores: Scores) -> Figure:
     return figure
 
 
+def reliability_figure(reliability: pd.DataFrame, horizon_days: int) -> Figure:
+    """BG/NBD's expected against observed purchases in the horizon, per forecast decile."""
+    figure, axes = _axes(
+        f"BG/NBD reliability, test cutoff: purchases in {horizon_days} days",
+        "expected purchases (mean per forecast decile)",
+        "observed purchases (mean)",
+    )
+    axes.plot(reliability["expected_purchases"], reliability["observed_purchases"], marker="o")
+    top = float(reliability[["expected_purchases", "observed_purchases"]].to_numpy().max())
+    axes.plot([0, top], [0, top], color="grey", linestyle=":", label="perfect")
+    axes.legend(loc="upper left")
+    return figure
+
+
 def feature_importance(model: CalibratedClassifierCV) -> pd.DataFrame:
     """Importance of each model input, largest first: LightGBM's total gain, or the absolute
     coefficient of a standardised input for logistic regression; empty for the RFM rule."""

@@ -1,9 +1,10 @@
 """Out-of-time splits of the labelled feature rows.
 
-A row's label looks ``horizon`` days past its cutoff, so two cutoffs closer than the
-horizon share part of their label windows. Training therefore only uses cutoffs whose label
-window has closed by the validation cutoff, and the validation cutoff's window must close
-by the test cutoff: nothing the model is fitted or selected on has seen the test period.
+A row's label looks ``lookahead`` days past its cutoff (features.label: the horizon and its
+confirmation), so two cutoffs closer than that share part of their label windows. Training
+therefore only uses cutoffs whose label window has closed by the validation cutoff, and the
+validation cutoff's window must close by the test cutoff: nothing the model is fitted or
+selected on has seen the test period.
 The validation cutoff is shared by early stopping and calibration, split by customer so
 that no customer informs both.
 """
@@ -40,23 +41,25 @@ class Split:
         }
 
 
-def plan_split(labelled_cutoffs: list[pd.Timestamp], horizon_days: int, cfg: SplitConfig) -> Split:
+def plan_split(
+    labelled_cutoffs: list[pd.Timestamp], lookahead_days: int, cfg: SplitConfig
+) -> Split:
     """Choose the test, validation and training cutoffs among the labelled ones."""
     cutoffs = sorted(pd.Timestamp(c) for c in labelled_cutoffs)
     if not cutoffs:
         raise ConfigError("training: the feature table has no labelled cutoff")
-    horizon = pd.Timedelta(days=horizon_days)
+    lookahead = pd.Timedelta(days=lookahead_days)
     test = _chosen("test_cutoff", cfg.test_cutoff, cutoffs, cutoffs[-1])
-    closed_by_test = [c for c in cutoffs if c + horizon <= test]
+    closed_by_test = [c for c in cutoffs if c + lookahead <= test]
     validation = _chosen(
         "validation_cutoff", cfg.validation_cutoff, closed_by_test, _last(closed_by_test, test)
     )
-    train = [c for c in cutoffs if c + horizon <= validation]
+    train = [c for c in cutoffs if c + lookahead <= validation]
     if cfg.train_cutoffs is not None:
         train = train[-cfg.train_cutoffs :]
     if not train:
         raise ConfigError(
-            f"training: no cutoff's {horizon_days}-day label window closes by the validation "
+            f"training: no cutoff's {lookahead_days}-day label window closes by the validation "
             f"cutoff {validation.date()}; add earlier cutoffs (data.cutoffs) or move it"
         )
     return Split(tuple(train), validation, test)
@@ -105,11 +108,11 @@ def split_rows(
 
 
 def out_of_time_parts(
-    rows: pd.DataFrame, horizon_days: int, cfg: SplitConfig, seed: int
+    rows: pd.DataFrame, lookahead_days: int, cfg: SplitConfig, seed: int
 ) -> tuple[Split, dict[str, pd.DataFrame]]:
     """The out-of-time split of the feature table's labelled cutoffs and each part's rows."""
     labelled_cutoffs = list(rows.loc[rows[LABEL].notna(), "cutoff"].unique())
-    split = plan_split(labelled_cutoffs, horizon_days, cfg)
+    split = plan_split(labelled_cutoffs, lookahead_days, cfg)
     parts = split_rows(rows, split, cfg.calibration_share, seed)
     log.info("split: %s; rows %s", split.as_dict(), {k: len(v) for k, v in parts.items()})
     return split, parts

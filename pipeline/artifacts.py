@@ -34,6 +34,7 @@ EXPLAINED_CUSTOMERS = "customers.parquet"
 # score -> paths.retention_dir/<as_of>/
 LISTS_DIR = "lists"
 EXCLUDED = "excluded"
+WIN_BACK = "win_back"
 DRIFT_REPORT = "drift.csv"
 MANIFEST = "manifest.json"
 

@@ -12,12 +12,13 @@ churn probability, values and tiers the customer, explains the candidates by cau
 TreeSHAP, models/explain.py), picks the playbook action and keeps those worth acting on
 (scoring/).
 
-Outputs, in `paths.retention_dir`/<as_of>/: the lists per tier and team, the excluded
-customers with their reason, the drift report and the manifest (file names in
-pipeline/artifacts.py). The folder is written elsewhere and swapped in whole at the end,
-so a failed run leaves the previous lists of that date as they were. A run refused for
-drift writes only `<as_of>-refused-drift.csv` next to the folders. Every run is an MLflow
-run in `tracking.scoring_experiment`, tagged with the model version it used.
+Outputs, in `paths.retention_dir`/<as_of>/: the lists per tier and team, the win-back list
+(lapsed customers, scoring/lapsed.py), the excluded customers with their reason, the drift
+report and the manifest (file names in pipeline/artifacts.py). The folder is written
+elsewhere and swapped in whole at the end, so a failed run leaves the previous lists of
+that date as they were. A run refused for drift writes only `<as_of>-refused-drift.csv`
+next to the folders. Every run is an MLflow run in `tracking.scoring_experiment`, tagged
+with the model version it used.
 """
 
 from __future__ import annotations
@@ -35,7 +36,14 @@ from features.catalogue import assign_causes, cause_patterns
 from features.feature_table import observed_until
 from features.history import prepare_history
 from models.drift import EXEMPT, REFUSE, WARN, drift_table, psi_by_feature
-from pipeline.artifacts import DRIFT_REPORT, EXCLUDED, LISTS_DIR, MANIFEST, refused_drift_report
+from pipeline.artifacts import (
+    DRIFT_REPORT,
+    EXCLUDED,
+    LISTS_DIR,
+    MANIFEST,
+    WIN_BACK,
+    refused_drift_report,
+)
 from pipeline.config import Config
 from pipeline.io import (
     atomic_directories,
@@ -63,11 +71,13 @@ from scoring.export import (
     for_people,
     list_columns,
     retention_lists,
+    win_back_list,
 )
+from scoring.lapsed import p_alive
 from scoring.manifest import manifest
 from scoring.playbook import action_table, check_playbook
 from scoring.population import ActiveCustomers, active_customers, customers_to_decide, scoring_date
-from scoring.selection import choose_actions, screen
+from scoring.selection import LAPSED, choose_actions, screen
 
 log = logging.getLogger(__name__)
 
@@ -114,17 +124,19 @@ def run(cfg: Config) -> None:
         decided, thresholds = decide(cfg, scorer, active, actions, timings)
         with atomic_directories(retention_dir / day) as (out,):
             with timings.step("export"):
-                counts = _export(out, decided, cfg.explain.top_causes, drift)
+                counts, win_back = _export(out, decided, cfg, drift)
             summary = manifest(decided, counts, thresholds, drift)
+            summary["counts"]["win_back"] = win_back
             summary |= _provenance(cfg, scorer, day, data_end)
             summary |= {"timings": timings.seconds, "scoring_run_id": run_id}
             write_json(summary, out / MANIFEST)
             log_scoring_run(summary, [out / MANIFEST, out / DRIFT_REPORT])
     listed = summary["counts"]["listed"]
     log.info(
-        "%d customers on %d lists, %d excluded; written to %s",
+        "%d customers on %d lists, %d on the win-back list, %d excluded; written to %s",
         listed,
         len(counts),
+        win_back,
         len(decided) - listed,
         retention_dir / day,
     )
@@ -145,6 +157,9 @@ def decide(
     with timings.step("value_and_tiers"):
         fraud_flag = cfg.scoring.not_worth_retaining.fraud_flag
         customers = customers_to_decide(active, probability, cfg.scoring.value, fraud_flag)
+    with timings.step("p_alive"):
+        customers["p_alive"] = p_alive(active.history, rows, cfg.scoring.lapsed.model)
+    with timings.step("screen"):
         screened, thresholds = screen(customers, actions, cfg.scoring)
     with timings.step("explain"):
         candidates = screened["exclusion"].isna().to_numpy()
@@ -193,17 +208,23 @@ def _named(drifted: pd.DataFrame) -> str:
     return ", ".join(f"{row.feature} ({row.psi:.2f})" for row in drifted.itertuples())
 
 
-def _export(out: Path, decided: pd.DataFrame, top_causes: int, drift: pd.DataFrame) -> dict:
-    """The lists, the excluded customers and the drift report; returns rows per list."""
+def _export(
+    out: Path, decided: pd.DataFrame, cfg: Config, drift: pd.DataFrame
+) -> tuple[dict[str, int], int]:
+    """The lists, the win-back list, the excluded customers and the drift report; returns
+    rows per retention list and on the win-back list."""
     (out / LISTS_DIR).mkdir()
     listed = decided[decided["exclusion"].isna()]
-    lists = retention_lists(listed, list_columns(top_causes))
+    lists = retention_lists(listed, list_columns(cfg.explain.top_causes))
     for name, rows in lists.items():
         write_parquet_and_csv(rows, for_people(rows), out / LISTS_DIR / name)
     excluded = excluded_table(decided[decided["exclusion"].notna()])
     write_parquet_and_csv(excluded, for_people(excluded), out / EXCLUDED)
+    lapsed = decided[decided["exclusion"] == LAPSED]
+    win_back = win_back_list(lapsed, cfg.scoring.lapsed.win_back_tiers)
+    write_parquet_and_csv(win_back, for_people(win_back), out / WIN_BACK)
     drift.to_csv(out / DRIFT_REPORT, index=False, float_format="%.6g")
-    return {name: len(rows) for name, rows in lists.items()}
+    return {name: len(rows) for name, rows in lists.items()}, len(win_back)
 
 
 def _provenance(cfg: Config, scorer: ScoringModel, day: str, data_end: pd.Timestamp) -> dict:

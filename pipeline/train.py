@@ -1,11 +1,14 @@
 """Stage `train`: fit the main model and the baselines out of time, evaluate, track and register.
 
-Inputs: `paths.features_dir` (features and catalogue). The main model (`model`) and the
-baselines (`training.baselines`) are fitted on the training cutoffs, calibrated on held-out
-customers of the validation cutoff and scored on the test cutoff (models/split.py); on
-snapshot data (`data.snapshot`) they are cross-validated instead and scored out of fold
-(models/crossval.py). A baseline whose feature families the data lacks is left out. On
-simulated data the oracle (simulator/oracle.py) is scored too.
+Inputs: `paths.features_dir` (features and catalogue) and the validated transactions. The
+main model (`model`) and the baselines (`training.baselines`) are fitted on the training
+cutoffs, calibrated on held-out customers of the validation cutoff and scored on the test
+cutoff (models/split.py); on snapshot data (`data.snapshot`) they are cross-validated
+instead and scored out of fold (models/crossval.py). A baseline whose feature families the
+data lack is left out. The BG/NBD model (models/btyd.py), fitted on the purchases before
+the test cutoff, is scored beside them: its P(no purchase in the horizon). On simulated
+data the oracle (simulator/oracle.py) is scored too, and the labels and every model's
+scores are checked against true churn (`label_vs_truth`, `true_churn` in the report).
 
 Outputs: `paths.models_dir` with the calibrated main model in MLflow format, the
 test-cutoff predictions of every model, the MLflow run and registry record and the
@@ -22,14 +25,17 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from sklearn.calibration import CalibratedClassifierCV
 
 from contract.errors import ConfigError
+from features.columns import LABEL
+from models.btyd import BGNBD, activity_reliability, btyd_forecast, purchases_in_horizon
 from models.crossval import CrossValidation, cross_validate
 from models.drift import reference_profile
 from models.estimators import best_iteration, labels, model_inputs
-from models.figures import training_plots
+from models.figures import reliability_figure, training_plots
 from models.fit import ORACLE, TrainedModel, candidate_models, prediction_table, train_candidates
 from models.metrics import evaluate, evaluate_models, higher_is_better
 from models.split import Split, out_of_time_parts
@@ -46,6 +52,8 @@ from pipeline.io import (
     atomic_directories,
     read_feature_table,
     read_ground_truth,
+    read_table,
+    validated_paths,
     write_json,
     write_plots,
 )
@@ -61,7 +69,8 @@ from pipeline.registry import (
 )
 from pipeline.stage import run_stage
 from pipeline.tracking import fingerprint, log_training_run, training_run
-from simulator.oracle import oracle_probability
+from simulator.oracle import oracle_probability, true_churn_probability
+from simulator.truth import GroundTruth, label_agreement, true_churn_ranking
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +84,8 @@ class Evaluated:
     parts: dict[str, pd.DataFrame]
     trained: dict[str, TrainedModel]
     metrics: dict[str, dict[str, float]]
+    # On simulated data: the labels and the risk scores against true churn.
+    against_truth: dict[str, dict[str, dict[str, float]]]
 
     @property
     def test(self) -> pd.DataFrame:
@@ -87,7 +98,7 @@ def run(cfg: Config) -> None:
     candidates = candidate_models(cfg.model, cfg.training.baselines, catalogue)
     if cfg.data.snapshot is None:
         split, parts = out_of_time_parts(
-            rows, cfg.features.label.horizon_days, cfg.training.split, cfg.seed
+            rows, cfg.features.label.lookahead_days, cfg.training.split, cfg.seed
         )
         calibration = cfg.training.calibration
         trained = train_candidates(candidates, parts, catalogue, calibration, cfg.seed)
@@ -95,20 +106,37 @@ def run(cfg: Config) -> None:
         split, parts, trained = cross_validate(candidates, rows, catalogue, cfg.training, cfg.seed)
     main, test = trained[cfg.model.name], parts["test"]
     scores = {name: model.test_probability for name, model in trained.items()}
+    label, reliability = cfg.features.label, None
+    purchases = _purchases(cfg)
+    if purchases is not None:
+        activity = btyd_forecast(purchases, test, label.horizon_days)
+        scores[BGNBD] = activity["p_no_purchase"].to_numpy()
+        if cfg.data.snapshot is None:
+            observed = purchases_in_horizon(purchases, test, label.horizon_days)
+            bins = cfg.training.evaluation.calibration_bins
+            expected = activity["expected_purchases"].to_numpy()
+            reliability = activity_reliability(expected, observed, bins)
     truth_dir = ground_truth_dir(cfg.paths.ground_truth_dir, cfg.data)
+    against_truth = {}
     if truth_dir is not None:
         truth = read_ground_truth(truth_dir)
-        horizon = cfg.features.label.horizon_days
-        scores[ORACLE] = oracle_probability(truth, test, cfg.simulator, horizon)
+        scores[ORACLE] = oracle_probability(
+            truth, test, cfg.simulator, label.horizon_days, label.confirmation_days
+        )
+        against_truth = _against_truth(truth, rows, test, scores, label.horizon_days)
     evaluation, y = cfg.training.evaluation, labels(test)
     metrics = evaluate_models(y, scores, evaluation.top_fractions, evaluation.calibration_bins)
-    result = Evaluated(split, parts, trained, metrics)
+    result = Evaluated(split, parts, trained, metrics, against_truth)
 
     targets = (Path(cfg.paths.models_dir), Path(cfg.paths.train_plots))
     with atomic_directories(*targets) as (out, plots):
         prediction_table(test, scores).to_parquet(out / PREDICTIONS, index=False)
         bins = evaluation.calibration_bins
-        write_plots(plots, *training_plots(y, scores, cfg.model.name, main.model, bins))
+        tables, figures = training_plots(y, scores, cfg.model.name, main.model, bins)
+        if reliability is not None:
+            tables["activity_reliability"] = reliability
+            figures["activity_reliability"] = reliability_figure(reliability, label.horizon_days)
+        write_plots(plots, tables, figures)
         form = ModelFormat.of(main.model, model_inputs(test, main.columns))
         training_rows = model_inputs(parts["train"], main.columns)
         write_json(reference_profile(training_rows, cfg.training.drift_bins), out / DRIFT_REFERENCE)
@@ -118,6 +146,34 @@ def run(cfg: Config) -> None:
     write_json(_report(cfg, result), Path(cfg.paths.train_report))
     promotion = Promotion(**record["promotion"])
     move_alias(cfg.tracking.registry, record["version"], promotion)  # last: outputs are in
+
+
+def _purchases(cfg: Config) -> pd.DataFrame | None:
+    """The validated purchases (customer_id, timestamp), or None without a transactions
+    table."""
+    path = validated_paths(cfg.paths.validated_dir, cfg.data).get("transactions")
+    if path is None:
+        log.info("no transactions table: the BG/NBD baseline is left out")
+        return None
+    return read_table(path)[["customer_id", "timestamp"]]
+
+
+def _against_truth(
+    truth: GroundTruth,
+    rows: pd.DataFrame,
+    test: pd.DataFrame,
+    scores: dict[str, np.ndarray],
+    horizon_days: int,
+) -> dict:
+    """How the labels of every labelled row, and each model's test scores, agree with
+    true churn; the oracle here is the oracle of true churn, not of the label."""
+    labelled = rows[rows[LABEL].notna()]
+    models = {name: score for name, score in scores.items() if name != ORACLE}
+    models[ORACLE] = true_churn_probability(truth, test, horizon_days)
+    return {
+        "label_vs_truth": label_agreement(labelled, truth.customers, horizon_days),
+        "true_churn": true_churn_ranking(test, models, truth.customers, horizon_days),
+    }
 
 
 def _check_registry_metric(cfg: Config) -> None:
@@ -158,7 +214,7 @@ def _track(cfg: Config, result: Evaluated, form: ModelFormat, out: Path, plots: 
     )
     with training_run(cfg.tracking, main_name) as (tracking_uri, run_id):
         files = [features_dir / CATALOGUE, out / PREDICTIONS, out / DRIFT_REFERENCE]
-        flat = _flat_metrics(main_name, result.metrics, result.trained)
+        flat = _flat_metrics(main_name, result.metrics, result.trained, result.against_truth)
         log_training_run(cfg, tags, flat, files, plots, split.as_dict())
         version, promotion = register_and_decide(
             result.trained[main_name].model,
@@ -191,7 +247,10 @@ def _score_on(
 
 
 def _flat_metrics(
-    main_name: str, metrics: dict[str, dict[str, float]], trained: dict[str, TrainedModel]
+    main_name: str,
+    metrics: dict[str, dict[str, float]],
+    trained: dict[str, TrainedModel],
+    against_truth: dict[str, dict[str, dict[str, float]]],
 ) -> dict[str, float]:
     """The main model's metrics under their own names; others as ``<model>.<metric>``."""
     flat = dict(metrics[main_name])
@@ -200,6 +259,9 @@ def _flat_metrics(
             flat.update({f"{name}.{metric}": value for metric, value in values.items()})
     if ORACLE in metrics:
         flat[f"{ORACLE}.gap_roc_auc"] = metrics[ORACLE]["roc_auc"] - metrics[main_name]["roc_auc"]
+    for check, by_definition in against_truth.items():
+        for definition, values in by_definition.items():
+            flat.update({f"{check}.{definition}.{k}": v for k, v in values.items()})
     for name, model in trained.items():
         flat[f"{name}.fit_seconds"] = model.seconds
         trees = best_iteration(model.model)
@@ -217,6 +279,13 @@ def _report(cfg: Config, result: Evaluated) -> dict:
         "metrics": {
             name: {k: round(v, 6) for k, v in values.items()}
             for name, values in result.metrics.items()
+        },
+        **{
+            check: {
+                definition: {k: round(v, 6) for k, v in values.items()}
+                for definition, values in by_definition.items()
+            }
+            for check, by_definition in result.against_truth.items()
         },
     }
 

@@ -49,8 +49,8 @@ def run(cfg: Config) -> None:
     if unknown:
         raise ConfigError(f"training.tuning.search_space: {unknown} are not in model.params")
     rows, catalogue = read_feature_table(cfg.paths.features_dir)
-    horizon = cfg.features.label.horizon_days
-    _, parts = out_of_time_parts(rows, horizon, cfg.training.split, cfg.seed)
+    lookahead = cfg.features.label.lookahead_days
+    _, parts = out_of_time_parts(rows, lookahead, cfg.training.split, cfg.seed)
     data = model_data(parts, catalogue, cfg.model.families)
     evaluation, metric = cfg.training.evaluation, cfg.tracking.registry.metric
 

@@ -96,12 +96,32 @@ NOT_WORTH_RETAINING = "not_worth_retaining"
 
 
 @dataclass
+class LapsedConfig:
+    model: str = MISSING
+    p_alive_below: float = MISSING
+    win_back_tiers: list[str] = MISSING
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.p_alive_below <= 1:
+            raise ConfigError(
+                f"scoring.lapsed.p_alive_below: {self.p_alive_below} is not a probability"
+            )
+        unknown = sorted(set(self.win_back_tiers) - set(WORTH_RETAINING_TIERS))
+        if unknown:
+            raise ConfigError(
+                f"scoring.lapsed.win_back_tiers: {unknown} are not tiers; use some of "
+                f"{list(WORTH_RETAINING_TIERS)}"
+            )
+
+
+@dataclass
 class ScoringConfig:
     as_of: str | None = MISSING
     model_source: str = MISSING
     model_version: str | None = MISSING
     value: ValueConfig = MISSING
     not_worth_retaining: NotWorthRetainingConfig = MISSING
+    lapsed: LapsedConfig = MISSING
     tiers: dict[str, float] = MISSING
     no_action_causes: list[str] = MISSING
     risk_threshold: float = MISSING

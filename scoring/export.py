@@ -3,6 +3,8 @@
 - one retention list per tier and owner team (``<tier>__<team>``), in the order to act
   (``list_rank``), with readable reasons;
 - every scored customer not on a list, with the reason;
+- the win-back list: lapsed customers (most likely gone already) of the win-back tiers,
+  most valuable first;
 - for people, the same tables rounded and safe to open in a spreadsheet (``for_people``);
   systems get full precision and the values as they are.
 
@@ -21,6 +23,7 @@ CSV_ROUNDING = {
     "action_cost": 2,
     "save_rate": 3,
     "expected_net_value": 2,
+    "p_alive": 4,
 }
 
 
@@ -50,6 +53,18 @@ def list_columns(top_causes: int) -> list[str]:
         "model_version",
     ]
 
+
+WIN_BACK_COLUMNS = [
+    "customer_id",
+    "as_of",
+    "tier",
+    "customer_value",
+    "p_alive",
+    "churn_probability",
+    "lifecycle_stage",
+    "model_name",
+    "model_version",
+]
 
 EXCLUDED_COLUMNS = [
     "customer_id",
@@ -107,6 +122,15 @@ def retention_lists(listed: pd.DataFrame, columns: list[str]) -> dict[str, pd.Da
         ordered = rows.sort_values("list_rank", kind="stable")[columns]
         lists[list_name(str(tier), str(team))] = ordered.reset_index(drop=True)
     return lists
+
+
+def win_back_list(lapsed: pd.DataFrame, tiers: list[str]) -> pd.DataFrame:
+    """The lapsed customers of ``tiers``, most valuable first (ties by customer id)."""
+    chosen = lapsed[lapsed["tier"].astype(str).isin(tiers)]
+    ordered = chosen.sort_values(
+        ["customer_value", "customer_id"], ascending=[False, True], kind="stable"
+    )
+    return ordered[WIN_BACK_COLUMNS].reset_index(drop=True)
 
 
 def excluded_table(excluded: pd.DataFrame) -> pd.DataFrame:

@@ -6,6 +6,8 @@ list, ranked by it, or excluded with a reason:
 
 - ``not_worth_retaining``: fraud, credit risk or loss-making (scoring/tiers.py),
   or a top risk cause that makes a customer not worth it (credit risk);
+- ``lapsed``: without a contract and most likely gone already (scoring/lapsed.py): a
+  win-back candidate, not a prevention target;
 - ``below_threshold``: churn probability under ``scoring.risk_threshold``;
 - ``no_action``: the playbook has no action for the tier (and top cause);
 - ``negative_net_value``: the action is expected to cost more than it keeps;
@@ -23,9 +25,11 @@ import pandas as pd
 from numpy.typing import ArrayLike
 
 from scoring.config import NOT_WORTH_RETAINING, ScoringConfig
+from scoring.lapsed import lapsed
 from scoring.playbook import ACTION_COLUMNS, assign_actions
 from scoring.tiers import not_worth_retaining, tier_thresholds, value_tiers
 
+LAPSED = "lapsed"
 BELOW_THRESHOLD = "below_threshold"
 NATURAL = "natural"
 NO_ACTION = "no_action"
@@ -33,6 +37,7 @@ NEGATIVE_NET_VALUE = "negative_net_value"
 OVER_BUDGET = "over_budget"
 REASONS = (
     NOT_WORTH_RETAINING,
+    LAPSED,
     BELOW_THRESHOLD,
     NO_ACTION,
     NEGATIVE_NET_VALUE,
@@ -45,10 +50,10 @@ def screen(
     customers: pd.DataFrame, actions: pd.DataFrame, cfg: ScoringConfig
 ) -> tuple[pd.DataFrame, dict[str, float]]:
     """Tier every customer and exclude, before anything is explained, those who cannot
-    reach a list whatever their cause: not worth retaining, below the risk threshold, in
-    a tier without action, or with no action (from ``actions``, ``action_table``) whose
-    expected net value is positive. Returns the customers with ``tier``, ``exclusion``
-    and ``exclusion_detail``, and the tier thresholds."""
+    reach a list whatever their cause: not worth retaining, lapsed (``p_alive``), below
+    the risk threshold, in a tier without action, or with no action (from ``actions``,
+    ``action_table``) whose expected net value is positive. Returns the customers with
+    ``tier``, ``exclusion`` and ``exclusion_detail``, and the tier thresholds."""
     unworthy = not_worth_retaining(customers, cfg.not_worth_retaining)
     worth = unworthy.isna()
     thresholds = tier_thresholds(customers.loc[worth, "customer_value"], cfg.tiers)
@@ -59,6 +64,8 @@ def screen(
         ),
         exclusion_detail=unworthy,
     )
+    gone = lapsed(screened["p_alive"], cfg.lapsed.p_alive_below)
+    screened = _exclude(screened, gone, LAPSED)
     below = screened["churn_probability"] < cfg.risk_threshold
     screened = _exclude(screened, below, BELOW_THRESHOLD)
     best = best_net_value(screened, actions)

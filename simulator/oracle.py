@@ -8,11 +8,15 @@ customer has already left. It assumes that hazard and rate stay as they are over
 label horizon (purchases follow the season), so it is the best prediction *at* the
 cutoff, not a view of the future:
 
-- contractual label (cancels within the horizon): ``1 - exp(-h T)``;
-- non-contractual label (no purchase within the horizon), with purchase rate ``l``:
-  the customer leaves before buying, or neither leaves nor buys,
-  ``h / (h + l) (1 - exp(-(h + l) T)) + exp(-(h + l) T)``; a customer who has already
-  left buys nothing: 1.
+- contractual label (cancels within the horizon T): ``1 - exp(-h T)``;
+- non-contractual label (no purchase in the confirmation window of length F after the
+  horizon), with purchase rate ``l``: the customer is gone by the end of the horizon, or
+  is alive then and in the window leaves before buying or neither leaves nor buys,
+  ``1 - exp(-h T) (1 - q)`` with ``q = h / (h + l) (1 - exp(-(h + l) F)) + exp(-(h + l) F)``;
+  a customer who has already left buys nothing: 1.
+
+``true_churn_probability`` is the oracle of true churn itself (simulator/truth.py): gone
+by the end of the horizon, ``1 - exp(-h T)``, or 1 when already gone.
 
 Only simulated data have an oracle: the train stage scores it when the pipeline reads
 the simulator's own output.
@@ -30,34 +34,51 @@ WEEK_DAYS = 7
 
 
 def oracle_probability(
-    truth: GroundTruth, rows: pd.DataFrame, sim: SimulatorConfig, horizon_days: int
+    truth: GroundTruth,
+    rows: pd.DataFrame,
+    sim: SimulatorConfig,
+    horizon_days: int,
+    confirmation_days: int,
 ) -> np.ndarray:
-    """The oracle's probability for each row (customer_id, cutoff, churn_definition)."""
-    hazards = truth.hazards[["customer_id", "cutoff", "stage", "hazard_total"]]
-    customers = truth.customers[["customer_id", "purchase_rate"]]
-    state = (
-        rows[["customer_id", "cutoff", "churn_definition"]]
-        .merge(hazards, on=["customer_id", "cutoff"], how="left")
-        .merge(customers, on="customer_id", how="left")
-    )
+    """The oracle's label probability for each row (customer_id, cutoff, churn_definition)."""
+    state = _true_state(truth, rows)
     multiplier = state["stage"].astype(object).map(sim.lifecycle.purchase_multiplier)
-    season = state["cutoff"].map(lambda cutoff: _mean_season(cutoff, horizon_days, sim))
+    confirmation_start = state["cutoff"] + pd.Timedelta(days=horizon_days)
+    season = confirmation_start.map(lambda start: _mean_season(start, confirmation_days, sim))
     weekly_hazard = state["hazard_total"].to_numpy(dtype=float)
     weekly_rate = (state["purchase_rate"] * multiplier.astype(float) * season).to_numpy(dtype=float)
-    weeks = horizon_days / WEEK_DAYS
-    cancels = -np.expm1(-weekly_hazard * weeks)
+    survives = np.exp(-weekly_hazard * horizon_days / WEEK_DAYS)
     either = weekly_hazard + weekly_rate
+    weeks = confirmation_days / WEEK_DAYS
     stays_away = weekly_hazard / either * -np.expm1(-either * weeks) + np.exp(-either * weeks)
     contractual = (state["churn_definition"] == "contractual").to_numpy()
-    probability = np.where(contractual, cancels, stays_away)
+    probability = np.where(contractual, 1 - survives, 1 - survives * (1 - stays_away))
     already_gone = np.isnan(weekly_hazard)  # no hazard record: left before the cutoff
     return np.where(already_gone, 1.0, probability)
 
 
-def _mean_season(cutoff: pd.Timestamp, horizon_days: int, sim: SimulatorConfig) -> float:
-    """The simulator's mean seasonal purchase factor over the label window."""
+def true_churn_probability(truth: GroundTruth, rows: pd.DataFrame, horizon_days: int) -> np.ndarray:
+    """The oracle's probability that each row's customer truly churns (is gone) by the end
+    of the horizon: 1 when already gone at the cutoff."""
+    weekly_hazard = _true_state(truth, rows)["hazard_total"].to_numpy(dtype=float)
+    cancels = -np.expm1(-weekly_hazard * horizon_days / WEEK_DAYS)
+    return np.where(np.isnan(weekly_hazard), 1.0, cancels)
+
+
+def _true_state(truth: GroundTruth, rows: pd.DataFrame) -> pd.DataFrame:
+    hazards = truth.hazards[["customer_id", "cutoff", "stage", "hazard_total"]]
+    customers = truth.customers[["customer_id", "purchase_rate"]]
+    return (
+        rows[["customer_id", "cutoff", "churn_definition"]]
+        .merge(hazards, on=["customer_id", "cutoff"], how="left")
+        .merge(customers, on="customer_id", how="left")
+    )
+
+
+def _mean_season(start: pd.Timestamp, days: int, sim: SimulatorConfig) -> float:
+    """The simulator's mean seasonal purchase factor over ``days`` days from ``start``."""
     purchases = sim.purchases
-    days = pd.date_range(cutoff, periods=horizon_days, freq="D") - pd.Timestamp(0)
+    days = pd.date_range(start, periods=days, freq="D") - pd.Timestamp(0)
     day_of_year = days.days.to_numpy() % 365.25  # the simulator's convention (dynamics.py)
     return float(
         np.mean(

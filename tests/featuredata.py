@@ -97,6 +97,7 @@ def hand_tables() -> dict[str, pd.DataFrame]:
             (1, "2024-12-02", 50.0, 0.0, "home", True),  # exactly 30 days before, returned
             (1, "2024-12-22", 100.0, 10.0, "grocery", False),
             (1, "2025-01-01", 999.0, 0.0, "electronics", False),  # at the cutoff: label only
+            (1, "2025-04-15", 25.0, 0.0, "grocery", False),  # after the horizon: still there
             (5, "2024-09-01", 40.0, 0.0, "home", False),
             (6, "2024-12-01", 15.0, 0.0, "fashion", False),
         ],

@@ -23,14 +23,17 @@ TINY = (
     "simulator.block_size=250",
     "simulator.churn.calibration_customers=800",
     "simulator.churn.calibration_rounds=3",
-    # The data end on 2024-11-25: the last two cutoffs have no label (censored).
+    # The data end on 2024-11-25: with the 90-day horizon and a 30-day confirmation, the
+    # last three cutoffs have no label (censored).
     "data.cutoffs.start=2024-03-01",
     "data.cutoffs.end=2024-10-01",
+    "features.label.confirmation_days=30",
 )
 
 
-# On top of TINY, enough for the train stage: a 30-day label horizon leaves six training
-# cutoffs, a validation and a test cutoff before the data end, and 3,000 customers give
+# On top of TINY, enough for the train stage: a 30-day label horizon (60 days with the
+# confirmation) leaves three training cutoffs, a validation and a test cutoff before the
+# data end, and 3,000 customers give
 # each part enough churners. Fewer trees keep it quick.
 TRAINABLE_DATA = ("simulator.n_customers=3000", "features.label.horizon_days=30")
 TRAINABLE = (*TRAINABLE_DATA, "model.params.n_estimators=300")

@@ -38,7 +38,7 @@ def _params_with(tmp_path, old: str, new: str):
             "  n_customers:", "  n_customer:", "full_key: simulator.n_customer\n", id="misspelt"
         ),
         pytest.param(
-            "  n_weeks: 156", "  n_weeks: three years", "full_key: simulator.n_weeks", id="type"
+            "  n_weeks: 260", "  n_weeks: five years", "full_key: simulator.n_weeks", id="type"
         ),
         pytest.param("seed: 20261123\n", "", "missing mandatory value: seed", id="missing"),
         pytest.param(

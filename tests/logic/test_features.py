@@ -18,7 +18,13 @@ from tests.support import compose_config
 
 @pytest.fixture(scope="module")
 def cfg(tmp_path_factory: pytest.TempPathFactory) -> Config:
-    return compose_config(tmp_path_factory.mktemp("features"), "features.observed_until=2025-06-01")
+    # A 90-day horizon and a 60-day confirmation: labels at the 01-01 cutoff need data to
+    # 05-31.
+    return compose_config(
+        tmp_path_factory.mktemp("features"),
+        "features.observed_until=2025-06-01",
+        "features.label.confirmation_days=60",
+    )
 
 
 def features_at(
@@ -147,7 +153,7 @@ def test_labels_for_both_definitions(rows):
         3: "contractual",
         6: "contractual",
     }
-    # 1 buys at the cutoff; 2 never buys; 3 cancels on 02-10; 6 stays.
+    # 1 buys at the cutoff and after the horizon; 2 never buys; 3 cancels on 02-10; 6 stays.
     assert rows["churned"].to_dict() == {1: 0, 2: 1, 3: 1, 6: 0}
 
 
@@ -164,17 +170,39 @@ def test_contractual_label_window_is_cutoff_to_horizon(cfg, churn_date, churned)
     assert features_at(tables, cfg).loc[3, "churned"] == churned
 
 
-def test_non_contractual_label_ignores_purchases_after_the_horizon(cfg):
+@pytest.mark.parametrize(
+    ("purchases_after_cutoff", "churned"),
+    # Churned: no purchase in the 60 days after the 90-day horizon, [04-01, 05-31).
+    [
+        (["2025-01-01"], 1),  # bought once more in the horizon, then left
+        (["2025-01-01", "2025-04-01"], 0),  # the confirmation window's first day
+        (["2025-05-30"], 0),  # its last day: a quiet horizon is not churn
+        (["2025-01-01", "2025-05-31"], 1),  # the first day after it
+        ([], 1),
+    ],
+)
+def test_non_contractual_label_is_silence_after_the_horizon(cfg, purchases_after_cutoff, churned):
     tables = hand_tables()
     tx = tables["transactions"]
-    tx.loc[tx["timestamp"] == CUTOFF, "timestamp"] = CUTOFF + pd.Timedelta(days=90)
-    assert features_at(tables, cfg).loc[1, "churned"] == 1
+    later = tx[(tx["customer_id"] == 1) & (tx["timestamp"] >= CUTOFF)]
+    moved = later.iloc[[0] * len(purchases_after_cutoff)].assign(
+        timestamp=pd.to_datetime(purchases_after_cutoff)
+    )
+    tables["transactions"] = pd.concat([tx.drop(later.index), moved], ignore_index=True)
+    assert features_at(tables, cfg).loc[1, "churned"] == churned
 
 
-def test_labels_are_censored_when_the_window_passes_the_end_of_the_data(tmp_path):
-    cfg = compose_config(tmp_path, "features.observed_until=2025-03-31")
-    rows = features_at(hand_tables(), cfg)
-    assert rows["churned"].isna().all()
+@pytest.mark.parametrize(
+    ("observed_until", "censored"), [("2025-05-30", True), ("2025-05-31", False)]
+)
+def test_labels_are_censored_when_the_window_passes_the_end_of_the_data(
+    tmp_path, observed_until, censored
+):
+    # Every label, contractual too, waits for horizon + confirmation (150 days: 05-31).
+    overrides = [f"features.observed_until={observed_until}", "features.label.confirmation_days=60"]
+    rows = features_at(hand_tables(), compose_config(tmp_path, *overrides))
+    assert rows["churned"].isna().all() == censored
+    assert rows["churned"].notna().all() != censored
     assert len(rows) == 4
 
 

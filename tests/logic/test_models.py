@@ -22,7 +22,7 @@ from models.split import plan_split, split_rows
 from pipeline.artifacts import TRUTH_HAZARDS, ground_truth_dir
 from pipeline.config import RegistryConfig, load_config
 from pipeline.registry import Promotion, move_alias, promotion_decision
-from simulator.oracle import oracle_probability
+from simulator.oracle import oracle_probability, true_churn_probability
 from simulator.truth import GroundTruth
 from tests.support import REPO
 
@@ -159,27 +159,36 @@ def test_oracle_is_the_label_probability_under_the_true_state():
     truth = GroundTruth(
         hazards=pd.DataFrame(
             {
-                "customer_id": [1, 2],
-                "cutoff": [cutoff, cutoff],
-                "stage": pd.Categorical(["maturity", "maturity"]),
-                "hazard_total": [0.01, 0.02],
+                "customer_id": [1, 2, 4],
+                "cutoff": [cutoff] * 3,
+                "stage": pd.Categorical(["maturity"] * 3),
+                "hazard_total": [0.01, 0.02, 0.01],
             }
         ),
-        customers=pd.DataFrame({"customer_id": [1, 2, 3], "purchase_rate": [0.5, 0.0, 1.0]}),
+        customers=pd.DataFrame(
+            {"customer_id": [1, 2, 3, 4], "purchase_rate": [0.5, 0.0, 1.0, 0.5]}
+        ),
     )
     rows = pd.DataFrame(
         {
-            "customer_id": [1, 2, 3],
-            "cutoff": [cutoff] * 3,
-            "churn_definition": ["contractual", "non_contractual", "non_contractual"],
+            "customer_id": [1, 2, 3, 4],
+            "cutoff": [cutoff] * 4,
+            "churn_definition": ["contractual", *["non_contractual"] * 3],
         }
     )
-    oracle = oracle_probability(truth, rows, sim, horizon_days=28)
+    oracle = oracle_probability(truth, rows, sim, horizon_days=28, confirmation_days=70)
     assert oracle[0] == pytest.approx(1 - math.exp(-0.01 * 4))
-    # Buying never: "no purchase in the window" is certain.
+    # Buying never: "no purchase in the confirmation window" is certain.
     assert oracle[1] == pytest.approx(1.0)
     # No hazard record at the cutoff: the customer had already left.
     assert oracle[2] == 1.0
+    # A buyer: at least gone by the horizon's end, less likely the longer the confirmation.
+    longer = oracle_probability(truth, rows, sim, horizon_days=28, confirmation_days=140)
+    assert 1 - math.exp(-0.01 * 4) < longer[3] < oracle[3] < 1
+    # True churn (gone by the horizon's end) needs no purchase rate.
+    assert true_churn_probability(truth, rows, horizon_days=28) == pytest.approx(
+        [1 - math.exp(-0.01 * 4), 1 - math.exp(-0.02 * 4), 1.0, 1 - math.exp(-0.01 * 4)]
+    )
 
 
 def test_ground_truth_is_read_only_where_the_data_are_the_simulators(tmp_path: Path):

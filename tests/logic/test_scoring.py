@@ -24,6 +24,7 @@ from scoring.playbook import NO_CAUSE, Action, action_for, action_table
 from scoring.population import scoring_date
 from scoring.selection import (
     BELOW_THRESHOLD,
+    LAPSED,
     NATURAL,
     NEGATIVE_NET_VALUE,
     NO_ACTION,
@@ -229,6 +230,8 @@ def _customers() -> pd.DataFrame:
             "churn_probability": [0.9, 0.9, 0.05, 0.5, 0.6, 0.6, 0.3, 0.3],
             "customer_value": [5000.0, -10.0, 800.0, 900.0, 700.0, 600.0, 10.0, 500.0],
             "credit_score": [800.0, 800.0, 800.0, 800.0, 800.0, 800.0, 800.0, 400.0],
+            # BG/NBD P(alive): NaN for contractual customers; customer 6 has most likely left.
+            "p_alive": [0.9, np.nan, 0.8, 0.95, 0.9, 0.2, np.nan, 0.1],
         }
     )
 
@@ -243,9 +246,9 @@ def test_screen_excludes_everyone_who_cannot_reach_a_list_before_explaining():
         "not_worth_retaining",
     ]  # fmt: skip
     assert screened["exclusion"].tolist() == [
-        pd.NA, "not_worth_retaining", BELOW_THRESHOLD, NO_ACTION, pd.NA, pd.NA,
+        pd.NA, "not_worth_retaining", BELOW_THRESHOLD, NO_ACTION, pd.NA, LAPSED,
         NEGATIVE_NET_VALUE,  # 0.3 x 0.05 x 10 - 1 < 0 even if the cause were a payment lapse
-        "not_worth_retaining",
+        "not_worth_retaining",  # lapsed too, but not worth retaining comes first
     ]  # fmt: skip
     assert screened["exclusion_detail"].tolist()[1::6] == ["loss_making", "credit_risk"]
     assert thresholds["vip"] == pytest.approx(np.quantile([10, 600, 700, 800, 900, 5000], 0.98))

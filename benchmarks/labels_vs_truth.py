@@ -1,0 +1,138 @@
+"""Which non-contractual churn label to train on, measured against the simulator's truth.
+
+True churn of a customer without a contract: gone by the end of the horizon
+(simulator/truth.py). Candidates, each on the non-contractual rows of the feature table
+`dvc repro` wrote (contractual labels are left as they are):
+
+- "no purchase in the horizon": the label before issue 15;
+- confirmed, F days: no purchase in [cutoff + horizon, cutoff + horizon + F), the
+  pipeline's label (features.label.confirmation_days), for several F.
+
+For each: how the label agrees with true churn over every labelled cutoff (accuracy,
+recall of true churners, precision), then the configured model trained on it (the train
+stage's out-of-time split with the candidate's look-ahead, one common test cutoff) and
+its ROC-AUC against *true* churn on the test rows, beside the oracle of true churn.
+
+    python benchmarks/labels_vs_truth.py
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from default_data import ground_truth
+from sklearn.metrics import roc_auc_score
+
+from features import events as ev
+from features.columns import DEFINITION, LABEL
+from features.feature_table import observed_until
+from features.history import CustomerHistory, prepare_history
+from features.labels import churn_definitions, churn_label
+from models.fit import train_model
+from models.split import plan_split, split_rows
+from pipeline.config import Config, load_config
+from pipeline.io import read_feature_table, read_validated_tables
+from simulator.oracle import true_churn_probability
+from simulator.truth import label_agreement, true_churn
+
+RESULTS = Path(__file__).parent / "results" / "labels_vs_truth.md"
+CONFIRMATION_DAYS = (90, 180, 270)
+
+
+def no_purchase_in_horizon(history: CustomerHistory, cutoff: pd.Timestamp) -> np.ndarray:
+    """The label before issue 15, per customer code: no purchase in [cutoff, cutoff + H)."""
+    horizon = history.features.label.horizon_days
+    tx = history.events["transactions"]
+    window = ev.in_window(tx["timestamp"], cutoff + horizon * ev.DAY, horizon)
+    return (ev.count(tx, window, history.n_customers) == 0).astype(float)
+
+
+def candidate_labels(
+    cfg: Config, history: CustomerHistory, rows: pd.DataFrame
+) -> dict[str, tuple[np.ndarray, int]]:
+    """Each candidate's labels for ``rows`` (NaN where censored) and its look-ahead."""
+    code = pd.Index(history.customers["customer_id"]).get_indexer(rows["customer_id"])
+    data_end = observed_until(history)
+    definitions = churn_definitions(history)
+    non_contractual = (rows[DEFINITION] == "non_contractual").to_numpy()
+    horizon = cfg.features.label.horizon_days
+
+    def relabelled(per_cutoff, lookahead: int) -> np.ndarray:
+        labels = rows[LABEL].astype(float).to_numpy().copy()
+        for cutoff in rows["cutoff"].unique():
+            here = (rows["cutoff"] == cutoff).to_numpy() & non_contractual
+            labels[here] = per_cutoff(pd.Timestamp(cutoff))[code[here]]
+        labels[(rows["cutoff"] + pd.Timedelta(days=lookahead) > data_end).to_numpy()] = np.nan
+        return labels
+
+    candidates = {
+        "no purchase in the horizon": (
+            relabelled(lambda c: no_purchase_in_horizon(history, c), horizon),
+            horizon,
+        )
+    }
+    for days in CONFIRMATION_DAYS:
+        label = replace(cfg.features.label, confirmation_days=days)
+        confirmed = replace(history, features=replace(history.features, label=label))
+        lookahead = horizon + days
+        candidates[f"confirmed, {days} days"] = (
+            relabelled(lambda c, h=confirmed: churn_label(h, c, definitions, data_end), lookahead),
+            lookahead,
+        )
+    return candidates
+
+
+def main() -> None:
+    cfg = load_config()
+    rows, catalogue = read_feature_table(cfg.paths.features_dir)
+    tables = read_validated_tables(cfg.paths.validated_dir, cfg.data)
+    history = prepare_history(tables, cfg.features, cfg.data)
+    truth = ground_truth(cfg)
+    horizon = cfg.features.label.horizon_days
+    candidates = candidate_labels(cfg, history, rows)
+    # One test cutoff for all: the latest that the longest look-ahead labels.
+    longest_labels, longest = max(candidates.values(), key=lambda candidate: candidate[1])
+    labelled_by_all = rows.loc[~np.isnan(longest_labels), "cutoff"]
+    test_cutoff = str(pd.Timestamp(labelled_by_all.max()).date())
+    table = {}
+    for name, (labels, lookahead) in candidates.items():
+        relabelled = rows.assign(**{LABEL: labels})
+        labelled = relabelled[relabelled[LABEL].notna()]
+        agreement = label_agreement(labelled, truth.customers, horizon)["non_contractual"]
+        split_cfg = replace(cfg.training.split, test_cutoff=test_cutoff)
+        cutoffs = list(labelled["cutoff"].unique())
+        split = plan_split(cutoffs, lookahead, split_cfg)
+        parts = split_rows(relabelled, split, split_cfg.calibration_share, cfg.seed)
+        trained = train_model(cfg.model, parts, catalogue, cfg.training.calibration, cfg.seed)
+        test = parts["test"].reset_index(drop=True)
+        truly = true_churn(test, truth.customers, horizon).astype(bool).to_numpy()
+        oracle = true_churn_probability(truth, test, horizon)
+        result = {
+            "label accuracy": agreement["accuracy"],
+            "label recall": agreement["recall"],
+            "label precision": agreement["precision"],
+            "training cutoffs": len(split.train_cutoffs),
+        }
+        for definition in ("non_contractual", "contractual"):
+            mine = (test[DEFINITION] == definition).to_numpy()
+            model_auc = roc_auc_score(truly[mine], trained.test_probability[mine])
+            result[f"{definition}: model true-churn ROC-AUC"] = model_auc
+            result[f"{definition}: oracle"] = roc_auc_score(truly[mine], oracle[mine])
+        table[name] = result
+        print(name, {k: round(v, 4) for k, v in result.items()}, flush=True)
+    frame = pd.DataFrame(table).T.round(4)
+    text = (
+        f"Default simulated data, non-contractual rows; label accuracy / recall / precision "
+        f"over every labelled cutoff of each candidate; test cutoff {test_cutoff} for all "
+        f"(the latest the {longest}-day look-ahead labels); model `{cfg.model.name}` as "
+        f"configured.\n\n{frame.to_markdown()}\n"
+    )
+    print(text)
+    RESULTS.write_text(text, encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
