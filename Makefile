@@ -13,8 +13,8 @@ export DVC_NO_ANALYTICS := 1
 export MLFLOW_DISABLE_TELEMETRY := true
 
 .PHONY: setup repro test test-fast params lock lint format bench bench-featurize simulator-summary \
-	features-vs-truth labels-vs-truth model-vs-oracle bench-explain explain-fidelity bench-score value-at-risk \
-	score tune ui clean own-data-demo
+	features-vs-truth labels-vs-truth model-vs-oracle bench-explain explain-fidelity bench-score \
+	value-at-risk lapsed-vs-truth score tune ui clean own-data-demo
 
 setup: $(VENV)/.installed
 
@@ -99,6 +99,10 @@ own-data-demo: setup
 ## Value at risk the retention lists capture vs ranking by probability (simulated data).
 value-at-risk: setup
 	python benchmarks/value_at_risk.py
+
+## Prevention lists, lapsed flag and win-back list against who had truly left (simulated).
+lapsed-vs-truth: setup
+	python benchmarks/lapsed_vs_truth.py
 
 ## A scheduled scoring run: validate the current data, then lists as of AS_OF (default: the
 ## end of the data) from the registry's champion, under RETENTION_DIR.

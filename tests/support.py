@@ -19,6 +19,7 @@ REPO = Path(__file__).resolve().parents[1]
 # A small simulation that still exercises every mechanism: ~1 year, 3 blocks.
 TINY = (
     "simulator.n_customers=600",
+    "simulator.start_date=2023-10-02",
     "simulator.n_weeks=60",
     "simulator.block_size=250",
     "simulator.churn.calibration_customers=800",
@@ -31,11 +32,18 @@ TINY = (
 )
 
 
-# On top of TINY, enough for the train stage: a 30-day label horizon (60 days with the
-# confirmation) leaves three training cutoffs, a validation and a test cutoff before the
-# data end, and 3,000 customers give
-# each part enough churners. Fewer trees keep it quick.
-TRAINABLE_DATA = ("simulator.n_customers=3000", "features.label.horizon_days=30")
+# On top of TINY, enough for the train stage: a 30-day label horizon and a 15-day
+# confirmation leave four training cutoffs (03-01 to 06-01), a validation (08-01) and a
+# test cutoff (10-01) before the data end, and 3,000 customers give each part enough
+# churners. Fewer trees keep it quick. The first training cutoff has only five months of
+# history, so features bounded by it (days since the last survey) drift from those at the
+# data's end by construction: scoring refuses only above PSI 0.5 here.
+TRAINABLE_DATA = (
+    "simulator.n_customers=3000",
+    "features.label.horizon_days=30",
+    "features.label.confirmation_days=15",
+    "scoring.drift.refuse_psi=0.5",
+)
 TRAINABLE = (*TRAINABLE_DATA, "model.params.n_estimators=300")
 
 

@@ -4,7 +4,7 @@ Hypothesis picks a cutoff and a random way to rewrite history after it: delete e
 change their values, move them later, resolve open complaints differently, pay open
 invoices on other dates, change future cancellation dates. The features at the cutoff
 must not change. Likewise the label must not change when only events after the label
-window change.
+window (horizon and confirmation) change, nor a BTYD model's forecast at the cutoff.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from features.columns import LABEL
 from features.feature_table import observed_until, plan_features, snapshot
 from features.history import EVENT_TIME as EVENT_TABLE_TIME
 from features.history import prepare_history
+from models.btyd import btyd_forecast, purchase_summary
 from pipeline.config import Config
 from tests.support import Simulated
 
@@ -114,11 +115,31 @@ def test_rewriting_the_future_leaves_features_unchanged(history, cfg, cutoff, se
 
 @PROPERTY
 @given(cutoff=st.sampled_from(list(CUTOFFS)), seed=st.integers(0, 2**32 - 1))
-def test_label_depends_only_on_the_horizon_window(history, cfg, cutoff, seed):
-    window_end = cutoff + cfg.features.label.horizon_days * DAY
+def test_label_depends_only_on_the_label_window(history, cfg, cutoff, seed):
+    window_end = cutoff + cfg.features.label.lookahead_days * DAY
     rewritten = rewrite_after(history, window_end + DAY, np.random.default_rng(seed))
     before = features_at(history, cfg, cutoff)
     after = features_at(rewritten, cfg, cutoff)
+    pd.testing.assert_frame_equal(before, after)
+
+
+@PROPERTY
+@given(cutoff=st.sampled_from(list(CUTOFFS)), seed=st.integers(0, 2**32 - 1))
+def test_btyd_summary_sees_only_purchases_before_the_cutoff(history, cutoff, seed):
+    rewritten = rewrite_after(history, cutoff, np.random.default_rng(seed))
+    before = purchase_summary(history["transactions"], cutoff)
+    after = purchase_summary(rewritten["transactions"], cutoff)
+    pd.testing.assert_frame_equal(before, after)
+
+
+def test_btyd_forecast_sees_only_purchases_before_the_cutoff(history):
+    """The models see the data only through the summary; one fit each way to be sure."""
+    cutoff = CUTOFFS[2]
+    rewritten = rewrite_after(history, cutoff, np.random.default_rng(7))
+    customers = history["transactions"]["customer_id"].drop_duplicates()
+    rows = pd.DataFrame({"customer_id": customers.to_numpy(), "cutoff": cutoff})
+    before = btyd_forecast(history["transactions"], rows, 30)
+    after = btyd_forecast(rewritten["transactions"], rows, 30)
     pd.testing.assert_frame_equal(before, after)
 
 

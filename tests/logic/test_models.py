@@ -23,7 +23,7 @@ from pipeline.artifacts import TRUTH_HAZARDS, ground_truth_dir
 from pipeline.config import RegistryConfig, load_config
 from pipeline.registry import Promotion, move_alias, promotion_decision
 from simulator.oracle import oracle_probability, true_churn_probability
-from simulator.truth import GroundTruth
+from simulator.truth import GroundTruth, label_agreement, true_churn_ranking
 from tests.support import REPO
 
 AUTO = SplitConfig(
@@ -189,6 +189,39 @@ def test_oracle_is_the_label_probability_under_the_true_state():
     assert true_churn_probability(truth, rows, horizon_days=28) == pytest.approx(
         [1 - math.exp(-0.01 * 4), 1 - math.exp(-0.02 * 4), 1.0, 1 - math.exp(-0.01 * 4)]
     )
+
+
+def test_labels_and_scores_are_checked_against_true_churn():
+    cutoff = pd.Timestamp("2025-01-01")
+    truth = pd.DataFrame(
+        {
+            "customer_id": [1, 2, 3, 4, 5, 6],
+            # 1 left before the cutoff, 2 within the 90 days, 3 after them; 4-6 stay.
+            "churn_time": pd.to_datetime(
+                ["2024-12-01", "2025-02-01", "2025-06-01", None, None, "2025-03-01"]
+            ),
+        }
+    )
+    rows = pd.DataFrame(
+        {
+            "customer_id": [1, 2, 3, 4, 5, 6],
+            "cutoff": cutoff,
+            "churn_definition": [*["non_contractual"] * 5, "contractual"],
+            "churned": [1, 0, 1, 0, 0, 1],
+        }
+    )
+    agreement = label_agreement(rows, truth, horizon_days=90)
+    # Non-contractual: truly churned 1 and 2; labelled 1 and 3.
+    assert agreement["non_contractual"] == pytest.approx(
+        {"accuracy": 3 / 5, "recall": 1 / 2, "precision": 1 / 2, "rows": 5}
+    )
+    assert agreement["contractual"]["accuracy"] == 1.0
+    score = np.array([0.9, 0.8, 0.1, 0.2, 0.3, 0.5])
+    ranking = true_churn_ranking(rows, {"model": score}, truth, horizon_days=90)
+    assert ranking["non_contractual"] == pytest.approx(
+        {"model_roc_auc": 1.0, "true_churn_rate": 0.4, "rows": 5}
+    )
+    assert "contractual" not in ranking  # one class only: no ROC-AUC
 
 
 def test_ground_truth_is_read_only_where_the_data_are_the_simulators(tmp_path: Path):

@@ -19,7 +19,8 @@ from scoring.config import (
     PlaybookConfig,
     ScoringConfig,
 )
-from scoring.export import for_people
+from scoring.export import for_people, win_back_list
+from scoring.lapsed import lapsed
 from scoring.playbook import NO_CAUSE, Action, action_for, action_table
 from scoring.population import scoring_date
 from scoring.selection import (
@@ -36,7 +37,7 @@ from scoring.selection import (
 )
 from scoring.tiers import TIERS, not_worth_retaining, tier_thresholds, value_tiers
 from scoring.value import customer_value
-from tests.support import REPO
+from tests.support import REPO, compose_config
 
 CAUSES = ["competitor_price", "unresolved_complaint", "payment_lapse", "credit_risk", "natural"]
 
@@ -380,3 +381,36 @@ def test_csv_for_people_escapes_cells_a_spreadsheet_would_run_as_formulas():
     assert shown["tier"].tolist() == frame["tier"].tolist()
     assert shown["churn_probability"].tolist()[:2] == [0.1235, -0.5]  # numbers stay numbers
     assert frame["customer_id"].iloc[0].startswith("=")  # the Parquet twin keeps the value
+
+
+def test_lapsed_needs_a_known_p_alive_below_the_threshold():
+    p_alive = pd.Series([0.1, 0.5, 0.49, np.nan])
+    assert lapsed(p_alive, 0.5).tolist() == [True, False, True, False]
+
+
+def test_win_back_list_keeps_the_win_back_tiers_most_valuable_first():
+    lapsed_customers = pd.DataFrame(
+        {
+            "customer_id": [4, 1, 2, 3],
+            "as_of": "2025-01-01",
+            "tier": ["major", "small", "vip", "major"],
+            "customer_value": [900.0, 50.0, 3000.0, 900.0],
+            "p_alive": [0.2, 0.1, 0.3, 0.4],
+            "churn_probability": [0.6, 0.7, 0.5, 0.6],
+            "lifecycle_stage": ["decline"] * 4,
+            "model_name": "lightgbm",
+            "model_version": "3",
+        }
+    )
+    win_back = win_back_list(lapsed_customers, ["vip", "major"])
+    assert win_back["customer_id"].tolist() == [2, 3, 4]  # ties by customer id
+    assert win_back.columns[:5].tolist() == [
+        "customer_id", "as_of", "tier", "customer_value", "p_alive"
+    ]  # fmt: skip
+
+
+def test_lapsed_config_is_checked(tmp_path):
+    with pytest.raises(ConfigError, match=r"win_back_tiers: \['gold'\] are not tiers"):
+        compose_config(tmp_path, "scoring.lapsed.win_back_tiers=[vip,gold]")
+    with pytest.raises(ConfigError, match=r"p_alive_below: 1\.5 is not a probability"):
+        compose_config(tmp_path, "scoring.lapsed.p_alive_below=1.5")

@@ -39,11 +39,12 @@ def test_cutoffs_whose_window_passes_the_data_end_are_unlabelled(tiny_features):
     assert report["observed_until"] == "2024-11-25"
     labelled = features.groupby("cutoff")["churned"].apply(lambda s: s.notna().all())
     unlabelled = features.groupby("cutoff")["churned"].apply(lambda s: s.isna().all())
-    # cutoff + 90 days must not pass 2024-11-25: labels up to the 2024-08-01 cutoff.
+    # cutoff + 90 + 30 days (horizon and confirmation) must not pass 2024-11-25: labels up
+    # to the 2024-07-01 cutoff.
     assert list(labelled[labelled].index.strftime("%Y-%m")) == [
-        "2024-03", "2024-04", "2024-05", "2024-06", "2024-07", "2024-08"
+        "2024-03", "2024-04", "2024-05", "2024-06", "2024-07"
     ]  # fmt: skip
-    assert list(unlabelled[unlabelled].index.strftime("%Y-%m")) == ["2024-09", "2024-10"]
+    assert list(unlabelled[unlabelled].index.strftime("%Y-%m")) == ["2024-08", "2024-09", "2024-10"]
     assert report["cutoffs"]["2024-10-01"]["churn_rate"] is None
 
 
@@ -85,14 +86,18 @@ def test_contractual_labels_equal_the_true_churn(labels_and_truth):
     assert (rows["churned"] == rows["truth"]).all()
 
 
-def test_non_contractual_label_rate_tracks_the_true_churn(labels_and_truth):
+def test_non_contractual_label_separates_leaving_from_a_quiet_spell(labels_and_truth):
+    """The targets of issue 15 on default settings: accuracy >= 0.95, recall >= 0.85."""
     rows = labels_and_truth[labels_and_truth["churn_definition"] == "non_contractual"]
-    assert (rows["churned"] == rows["truth"]).mean() > 0.85
-    # "No purchase in 90 days" also catches live customers who buy rarely, more so when
-    # the window covers the summer low season: the label rate runs above the true rate.
+    truth = rows["truth"].astype(bool)
+    churned = rows["churned"].astype(bool)
+    assert (churned == truth).mean() >= 0.95
+    assert churned[truth].mean() >= 0.85
+    # Live customers silent for the whole confirmation are labelled churned: the label
+    # rate runs a little above the true rate.
     rates = rows.groupby("cutoff")[["churned", "truth"]].mean()
     gap = rates["churned"] - rates["truth"]
-    assert 0.0 < gap.mean() < 0.035, gap
+    assert 0.0 < gap.mean() < 0.05, gap
     assert gap.abs().max() < 0.07, gap
 
 

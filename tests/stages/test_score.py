@@ -17,10 +17,11 @@ from mlflow import MlflowClient
 
 from contract.errors import ConfigError
 from pipeline import score, tracking
-from pipeline.artifacts import EXCLUDED, LISTS_DIR, MANIFEST, PREDICTIONS, RUN_RECORD
+from pipeline.artifacts import EXCLUDED, LISTS_DIR, MANIFEST, PREDICTIONS, RUN_RECORD, WIN_BACK
 from pipeline.config import Config
 from scoring.errors import DriftRefused, SchemaMismatch
-from tests.support import REPO, files_in, tracking_server_down
+from scoring.selection import LAPSED
+from tests.support import REPO, Simulated, files_in, tracking_server_down
 
 # -- customer value ---------------------------------------------------------------------
 
@@ -78,6 +79,27 @@ def test_stage_lists_every_customer_once_with_action_and_reasons(scored):
     reasons = manifest["counts"]["excluded_by_reason"]
     assert sum(reasons.values()) == len(excluded)
     assert excluded["exclusion"].notna().all()
+
+
+def test_lapsed_customers_leave_prevention_for_the_win_back_list(scored, trainable: Simulated):
+    out = _retention(scored)
+    manifest = json.loads((out / MANIFEST).read_text())
+    excluded = pd.read_parquet(out / f"{EXCLUDED}.parquet")
+    lapsed = excluded[excluded["exclusion"] == LAPSED]
+    assert len(lapsed) == manifest["counts"]["excluded_by_reason"][LAPSED] > 0
+    win_back = pd.read_parquet(out / f"{WIN_BACK}.parquet")
+    assert len(win_back) == manifest["counts"]["win_back"]
+    assert set(win_back["customer_id"]) <= set(lapsed["customer_id"])
+    rule = scored.scoring.lapsed
+    assert win_back["tier"].isin(rule.win_back_tiers).all()
+    assert (win_back["p_alive"] < rule.p_alive_below).all()
+    assert win_back["customer_value"].is_monotonic_decreasing
+    # Lapsed customers have no contract, and most have truly left before the date.
+    customers = trainable.raw["customers"].set_index("customer_id")
+    assert (customers.loc[lapsed["customer_id"], "contract_type"] == "none").all()
+    churn_time = trainable.truth.set_index("customer_id")["churn_time"]
+    left = churn_time.loc[lapsed["customer_id"]] < pd.Timestamp(out.name)
+    assert left.mean() > 0.5
 
 
 def test_scoring_at_the_test_cutoff_reproduces_the_train_stages_predictions(scored, tmp_path):

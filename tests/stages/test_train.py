@@ -49,9 +49,11 @@ def _test_inputs(cfg: Config) -> tuple[pd.DataFrame, pd.DataFrame]:
 def test_report_compares_the_model_with_baselines_and_the_oracle_on_the_test_cutoff(trained):
     report = _report(trained)
     assert report["split"]["test_cutoff"] == "2024-10-01"
-    assert report["split"]["validation_cutoff"] == "2024-09-01"
-    assert report["split"]["train_cutoffs"][-1] == "2024-08-01"
-    assert set(report["metrics"]) == {"lightgbm", "logreg", "logreg_rfm", "rfm_rule", "oracle"}
+    assert report["split"]["validation_cutoff"] == "2024-08-01"  # 45-day label look-ahead
+    assert report["split"]["train_cutoffs"][-1] == "2024-06-01"
+    assert set(report["metrics"]) == {
+        "lightgbm", "logreg", "logreg_rfm", "rfm_rule", "bgnbd", "oracle"
+    }  # fmt: skip
     rows = report["split"]["rows"]
     for values in report["metrics"].values():
         assert values["rows"] == rows["test"]
@@ -60,11 +62,25 @@ def test_report_compares_the_model_with_baselines_and_the_oracle_on_the_test_cut
     assert oracle["roc_auc"] > model["roc_auc"]
 
 
+def test_report_checks_the_labels_and_scores_against_true_churn(trained):
+    report = _report(trained)
+    labels = report["label_vs_truth"]
+    assert labels["contractual"]["accuracy"] == 1.0  # the cancellation date is the truth
+    # No purchase after leaving: the confirmed label catches every true churner.
+    assert labels["non_contractual"]["recall"] == 1.0
+    assert 0 < labels["non_contractual"]["accuracy"] < 1  # a 15-day confirmation here
+    for definition, ranking in report["true_churn"].items():
+        assert ranking["rows"] > 100, definition
+        assert ranking["oracle_roc_auc"] > max(
+            ranking[f"{name}_roc_auc"] for name in ("lightgbm", "logreg", "bgnbd")
+        ), definition
+
+
 def test_predictions_cover_the_test_rows_for_every_model(trained):
     predictions = pd.read_parquet(Path(trained.paths.models_dir) / PREDICTIONS)
     assert set(predictions["cutoff"]) == {pd.Timestamp("2024-10-01")}
     assert predictions[LABEL].notna().all()
-    for name in ("lightgbm", "logreg", "logreg_rfm", "rfm_rule", "oracle"):
+    for name in ("lightgbm", "logreg", "logreg_rfm", "rfm_rule", "bgnbd", "oracle"):
         probability = predictions[f"probability_{name}"]
         assert probability.between(0, 1).all()
 
@@ -77,6 +93,11 @@ def test_plots_are_written_for_dvc(trained):
     roc = pd.read_csv(plots / "roc.csv")
     assert roc["false_positive_rate"].is_monotonic_increasing
     assert roc.iloc[-1].tolist() == [1.0, 1.0]
+    # BG/NBD's reliability: deciles of its forecast against the purchases that followed.
+    reliability = pd.read_csv(plots / "activity_reliability.csv")
+    assert len(reliability) == 10 and "activity_reliability.png" in names
+    assert reliability["expected_purchases"].is_monotonic_increasing
+    assert reliability["observed_purchases"].iloc[-1] > reliability["observed_purchases"].iloc[0]
 
 
 def test_mlflow_run_has_config_metrics_plots_and_lineage(trained):
@@ -216,6 +237,6 @@ def test_model_logreg_is_one_override_away(trained, tmp_path):
     train.run(cfg)
     report = json.loads(Path(cfg.paths.train_report).read_text())
     assert report["model"] == "logreg"
-    assert set(report["metrics"]) == {"logreg", "logreg_rfm", "rfm_rule", "oracle"}
+    assert set(report["metrics"]) == {"logreg", "logreg_rfm", "rfm_rule", "bgnbd", "oracle"}
     importance = pd.read_csv(tmp_path / "reports" / "train" / "importance.csv")
     assert importance["feature"].str.startswith(("numbers__", "categories__")).all()

@@ -1,0 +1,123 @@
+"""BTYD models (models/btyd.py): point-in-time summaries, forecasts and their reliability."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from contract.errors import ConfigError
+from models.btyd import (
+    activity_reliability,
+    btyd_forecast,
+    purchase_summary,
+    purchases_in_horizon,
+)
+
+pytestmark = pytest.mark.logic
+
+CUTOFF = pd.Timestamp("2025-01-01")
+
+
+def _purchases(seed: int = 3, customers: int = 300) -> pd.DataFrame:
+    """Poisson buyers over two years, each with a dropout day; customer 0 buys twice a day
+    on 2024-06-01 (one purchase day) and then never again."""
+    rng = np.random.default_rng(seed)
+    start, rows = pd.Timestamp("2023-01-01"), []
+    for customer in range(1, customers + 1):
+        rate = rng.gamma(2.0, 1 / 40)  # purchases per day
+        leaves = rng.exponential(600)
+        times = np.cumsum(rng.exponential(1 / rate, size=200))
+        for day in times[times < min(leaves, 730)]:
+            rows.append((customer, start + pd.Timedelta(days=float(day))))
+    rows += [(0, pd.Timestamp("2024-06-01 09:00")), (0, pd.Timestamp("2024-06-01 17:00"))]
+    return pd.DataFrame(rows, columns=["customer_id", "timestamp"])
+
+
+def test_summary_counts_repeat_purchase_days_before_the_cutoff():
+    purchases = pd.DataFrame(
+        {
+            "customer_id": [1, 1, 1, 1, 2],
+            "timestamp": pd.to_datetime(
+                [
+                    "2024-12-01 08:00",
+                    "2024-12-01 18:00",
+                    "2024-12-21 00:00",
+                    "2025-01-01 00:00",
+                    "2024-12-31 00:00",
+                ]
+            ),
+        }
+    )
+    summary = purchase_summary(purchases, CUTOFF)
+    # 1: purchase days 12-01 and 12-21 (the one at the cutoff is after it); first 31 days
+    # before the cutoff. 2: one purchase, the day before.
+    assert summary.loc[1].to_dict() == {"frequency": 1.0, "recency": 20.0, "T": 31.0}
+    assert summary.loc[2].to_dict() == {"frequency": 0.0, "recency": 0.0, "T": 1.0}
+    with pytest.raises(ConfigError, match="no purchase before the cutoff 2024-01-01"):
+        purchase_summary(purchases, pd.Timestamp("2024-01-01"))
+
+
+@pytest.fixture(scope="module")
+def forecast() -> pd.DataFrame:
+    purchases = _purchases()
+    rows = pd.DataFrame({"customer_id": [5, 0, 999, 5], "cutoff": CUTOFF})
+    return btyd_forecast(purchases, rows, horizon_days=90)
+
+
+def test_forecast_follows_the_rows_and_is_a_probability(forecast):
+    assert len(forecast) == 4
+    assert forecast.iloc[0].equals(forecast.iloc[3])  # the same customer twice
+    for column in ("p_alive", "p_no_purchase"):
+        assert forecast[column].between(0, 1).all()
+    assert (forecast["expected_purchases"] > 0).all()
+
+
+def test_one_time_buyer_is_alive_for_bgnbd_and_a_newcomer_too(forecast):
+    # BG/NBD drops customers out only at a repeat purchase (hence MBG/NBD for lapsed).
+    assert forecast.loc[1, "p_alive"] == pytest.approx(1.0)
+    assert forecast.loc[2, "p_alive"] == pytest.approx(1.0)  # no purchase yet: a newcomer
+
+
+def test_silence_beyond_the_rhythm_lowers_p_alive():
+    purchases = _purchases()
+    regular = purchases[purchases["customer_id"] != 0]
+    # Customer 0 now buys every 10 days for a year, then falls silent for half a year.
+    days = pd.date_range("2023-06-01", "2024-06-01", freq="10D")
+    silent = pd.DataFrame({"customer_id": 0, "timestamp": days})
+    recent = pd.DataFrame({"customer_id": -1, "timestamp": days + pd.Timedelta(days=210)})
+    rows = pd.DataFrame({"customer_id": [0, -1], "cutoff": CUTOFF})
+    for model in ("bgnbd", "mbgnbd"):
+        table = btyd_forecast(pd.concat([regular, silent, recent]), rows, 90, model)
+        assert table.loc[0, "p_alive"] < 0.05 < 0.9 < table.loc[1, "p_alive"]
+    with pytest.raises(ConfigError, match="'pareto' is not one of"):
+        btyd_forecast(regular, rows, 90, "pareto")
+
+
+def test_purchases_in_horizon_count_from_each_rows_cutoff():
+    purchases = pd.DataFrame(
+        {
+            "customer_id": [1, 1, 1, 2],
+            "timestamp": pd.to_datetime(["2024-12-31", "2025-01-01", "2025-01-30", "2025-02-15"]),
+        }
+    )
+    rows = pd.DataFrame(
+        {
+            "customer_id": [1, 2, 1],
+            "cutoff": pd.to_datetime(["2025-01-01", "2025-01-01", "2025-01-31"]),
+        }
+    )
+    # [cutoff, cutoff + 30 days): 1 buys on 01-01 and 01-30; the 02-15 purchase is too late.
+    assert purchases_in_horizon(purchases, rows, 30).tolist() == [2.0, 0.0, 0.0]
+
+
+def test_reliability_bins_the_forecast_lowest_first():
+    expected = np.array([4.0, 1.0, 3.0, 2.0])
+    observed = np.array([5.0, 0.0, 3.0, 1.0])
+    table = activity_reliability(expected, observed, bins=2)
+    assert table.to_dict("list") == {
+        "bin": [1, 2],
+        "expected_purchases": [1.5, 3.5],
+        "observed_purchases": [0.5, 4.0],
+        "rows": [2, 2],
+    }
