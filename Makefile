@@ -14,7 +14,7 @@ export MLFLOW_DISABLE_TELEMETRY := true
 
 .PHONY: setup repro test test-fast params lock lint format bench bench-featurize simulator-summary \
 	features-vs-truth labels-vs-truth model-vs-oracle bench-explain explain-fidelity bench-score \
-	value-at-risk lapsed-vs-truth score tune ui clean own-data-demo
+	value-at-risk lapsed-vs-truth btyd-features score tune ui clean own-data-demo
 
 setup: $(VENV)/.installed
 
@@ -73,6 +73,10 @@ features-vs-truth: setup
 ## trained on each ranking true churn (benchmarks/results/labels_vs_truth.md).
 labels-vs-truth: setup
 	python benchmarks/labels_vs_truth.py
+
+## BG/NBD's P(alive) and expected purchases as extra booster features: do they help?
+btyd-features: setup
+	python benchmarks/btyd_features.py
 
 ## The train stage's model against the oracle, with and without the simulator's true state.
 model-vs-oracle: setup

@@ -6,6 +6,7 @@ and what the stages share: the root config, file I/O, output file names and MLfl
 """
 
 import os
+import warnings
 
 # Nothing phones home, whatever the entry point (`dvc repro`, `dvc exp run`, a cron call of
 # `python -m pipeline.score`, a notebook): MLflow telemetry and DVC analytics are switched
@@ -16,3 +17,8 @@ os.environ["DVC_NO_ANALYTICS"] = "1"
 # MLflow prints "View run ... at <tracking URI>" for a server store: the URI may hold a
 # password, and the stage logs say where the run went (redacted) already.
 os.environ["MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"] = "true"
+
+# PyTensor from pip finds no BLAS and says so at every BTYD fit (models/btyd.py) with a
+# page of advice; the fits are small (2-3 s on 18k customers, measured), so the stage logs
+# stay readable without it.
+warnings.filterwarnings("ignore", message="PyTensor could not link to a BLAS", category=UserWarning)

@@ -19,11 +19,15 @@ from tests.support import TINY
 
 pytestmark = pytest.mark.e2e
 
-# TINY's simulation with enough customers to train on; both runs on a 30-day horizon, the
-# purchase log with cutoffs from March (the default start, a year after the first
-# purchase, would leave too few labelled cutoffs in 60 weeks of data).
+# TINY's simulation with enough customers to train on; both runs on a 30-day horizon with
+# a 15-day confirmation, the purchase log with cutoffs from March (the default start, a
+# year after the first purchase, would leave too few labelled cutoffs in 60 weeks of data).
 SIMULATOR = [*TINY, "simulator.n_customers=3000"]
-SMALL_MODEL = ["features.label.horizon_days=30", "model.params.n_estimators=200"]
+SMALL_MODEL = [
+    "features.label.horizon_days=30",
+    "features.label.confirmation_days=15",
+    "model.params.n_estimators=200",
+]
 PIPELINE = {
     "purchase_log": ["data.cutoffs.start=2024-03-01", *SMALL_MODEL],
     "snapshot": ["data.snapshot.date=2024-10-01", *SMALL_MODEL],
@@ -83,7 +87,7 @@ def test_purchase_log_is_two_columns_and_only_evidenced_families_run(demo):
     # Nothing in the data says who has auto-pay or a loyalty card: no such offer.
     assert not any("auto-pay" in action for action in result.listed_by_action)
     assert result.split["mode"] == "out_of_time"
-    assert {"lightgbm", "logreg", "logreg_rfm", "rfm_rule"} == set(result.metrics)
+    assert {"lightgbm", "logreg", "logreg_rfm", "rfm_rule", "bgnbd"} == set(result.metrics)
     drift = pd.read_csv(result.lists.parent / "drift.csv").set_index("feature")
     assert drift.loc["tenure_days", "exempt_because"].startswith("grows with the calendar")
 
