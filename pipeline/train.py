@@ -106,16 +106,10 @@ def run(cfg: Config) -> None:
         split, parts, trained = cross_validate(candidates, rows, catalogue, cfg.training, cfg.seed)
     main, test = trained[cfg.model.name], parts["test"]
     scores = {name: model.test_probability for name, model in trained.items()}
-    label, reliability = cfg.features.label, None
-    purchases = _purchases(cfg)
-    if purchases is not None:
-        activity = btyd_forecast(purchases, test, label.horizon_days)
-        scores[BGNBD] = activity["p_no_purchase"].to_numpy()
-        if cfg.data.snapshot is None:
-            observed = purchases_in_horizon(purchases, test, label.horizon_days)
-            bins = cfg.training.evaluation.calibration_bins
-            expected = activity["expected_purchases"].to_numpy()
-            reliability = activity_reliability(expected, observed, bins)
+    label = cfg.features.label
+    bgnbd, reliability = _bgnbd(cfg, test)
+    if bgnbd is not None:
+        scores[BGNBD] = bgnbd
     truth_dir = ground_truth_dir(cfg.paths.ground_truth_dir, cfg.data)
     against_truth = {}
     if truth_dir is not None:
@@ -148,14 +142,25 @@ def run(cfg: Config) -> None:
     move_alias(cfg.tracking.registry, record["version"], promotion)  # last: outputs are in
 
 
-def _purchases(cfg: Config) -> pd.DataFrame | None:
-    """The validated purchases (customer_id, timestamp), or None without a transactions
-    table."""
+def _bgnbd(cfg: Config, test: pd.DataFrame) -> tuple[np.ndarray | None, pd.DataFrame | None]:
+    """BG/NBD's P(no purchase in the horizon) for the test rows, fitted on the purchases
+    before the test cutoff, and its reliability per forecast decile. None without a
+    transactions table; no reliability on snapshot data (the data end at the snapshot)."""
     path = validated_paths(cfg.paths.validated_dir, cfg.data).get("transactions")
     if path is None:
         log.info("no transactions table: the BG/NBD baseline is left out")
-        return None
-    return read_table(path)[["customer_id", "timestamp"]]
+        return None, None
+    purchases = read_table(path)[["customer_id", "timestamp"]]
+    horizon = cfg.features.label.horizon_days
+    activity = btyd_forecast(purchases, test, horizon)
+    if cfg.data.snapshot is not None:
+        return activity["p_no_purchase"].to_numpy(), None
+    reliability = activity_reliability(
+        activity["expected_purchases"].to_numpy(),
+        purchases_in_horizon(purchases, test, horizon),
+        cfg.training.evaluation.calibration_bins,
+    )
+    return activity["p_no_purchase"].to_numpy(), reliability
 
 
 def _against_truth(
