@@ -14,7 +14,7 @@ export MLFLOW_DISABLE_TELEMETRY := true
 
 .PHONY: setup repro test test-fast params lock lint format bench bench-featurize simulator-summary \
 	features-vs-truth labels-vs-truth model-vs-oracle bench-explain explain-fidelity bench-score \
-	value-at-risk lapsed-vs-truth btyd-features score tune ui clean own-data-demo
+	value-at-risk value-vs-truth lapsed-vs-truth btyd-features score tune ui clean own-data-demo
 
 setup: $(VENV)/.installed
 
@@ -107,6 +107,11 @@ value-at-risk: setup
 ## Prevention lists, lapsed flag and win-back list against who had truly left (simulated).
 lapsed-vs-truth: setup
 	python benchmarks/lapsed_vs_truth.py
+
+## Future customer value (BTYD x Gamma-Gamma, and the 90-day run rate) against what the
+## customers who truly stayed then brought (needs `make repro`).
+value-vs-truth: setup
+	python benchmarks/value_vs_truth.py
 
 ## A scheduled scoring run: validate the current data, then lists as of AS_OF (default: the
 ## end of the data) from the registry's champion, under RETENTION_DIR.

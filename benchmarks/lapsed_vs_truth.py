@@ -79,7 +79,7 @@ def main() -> None:
     frame = pd.DataFrame(table).T
     gone = int(scored["days_gone"].notna().sum())
     text = (
-        f"As of {day} (the test cutoff), lapsed rule `{cfg.scoring.lapsed.model}` P(alive) < "
+        f"As of {day} (the test cutoff), lapsed rule `{cfg.scoring.purchase_model}` P(alive) < "
         f"{cfg.scoring.lapsed.p_alive_below}; {gone:,} of the {len(scored):,} scored "
         f"customers had truly left before the date; the lapsed flag catches "
         f"{len(lapsed[lapsed['days_gone'].notna()]) / max(gone, 1):.1%} of them.\n\n"

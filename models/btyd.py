@@ -14,6 +14,11 @@ first purchase too, so its P(alive) is the one that says who has most likely lef
 
 Customers without a purchase before the cutoff have no BTYD history: they are forecast as
 new customers (frequency, recency and T of 0).
+
+The Gamma-Gamma model (``expected_spend``) gives the amount to expect per purchase: each
+customer's mean of their repeat purchases, shrunk towards the population mean the fewer
+purchases there are. With the purchases a BTYD model expects, it makes the textbook CLV
+(scoring's customer value).
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ import time
 
 import numpy as np
 import pandas as pd
-from pymc_marketing.clv import BetaGeoModel, ModifiedBetaGeoModel
+from pymc_marketing.clv import BetaGeoModel, GammaGammaModel, ModifiedBetaGeoModel
 from pymc_marketing.clv.utils import rfm_summary
 
 from contract.errors import ConfigError
@@ -33,6 +38,8 @@ log = logging.getLogger(__name__)
 BGNBD = "bgnbd"
 MODELS = {BGNBD: BetaGeoModel, "mbgnbd": ModifiedBetaGeoModel}
 SUMMARY_COLUMNS = ["frequency", "recency", "T"]
+# Fewer repeat buyers than this leave Gamma-Gamma's three parameters to the noise.
+MIN_REPEAT_BUYERS = 30
 
 
 def purchase_summary(transactions: pd.DataFrame, cutoff: pd.Timestamp) -> pd.DataFrame:
@@ -107,6 +114,65 @@ def btyd_forecast(
         part = forecast(model, summary, at_cutoff["customer_id"], horizon_days)
         parts.append(part.set_index(at_cutoff.index))
     return pd.concat(parts).loc[rows.index]
+
+
+def purchases_if_alive(forecast_table: pd.DataFrame) -> np.ndarray:
+    """The purchases expected in the horizon of a customer who is still there now: the
+    expected purchases (which weigh in the chance of being gone) over P(alive)."""
+    alive = forecast_table["p_alive"].to_numpy()
+    expected = forecast_table["expected_purchases"].to_numpy()
+    # P(alive) underflows to 0 only after a silence of many purchase cycles: 0 expected.
+    return np.divide(expected, alive, out=np.zeros(len(alive)), where=alive > 0)
+
+
+def expected_spend(transactions: pd.DataFrame, cutoff: pd.Timestamp) -> tuple[pd.Series, float]:
+    """The amount to expect of a customer's next purchase, per customer_id with a purchase
+    before the cutoff, and for a customer without one: the Gamma-Gamma model's conditional
+    and population means, fitted on the repeat purchases before the cutoff.
+
+    A fitted q of at most 1 means the population mean spend is infinite (spend per customer
+    heavier-tailed than the model allows): the model does not describe these amounts, so
+    each customer's own mean amount is used instead, and the mean of those for a customer
+    without a purchase."""
+    before = transactions.loc[
+        transactions["timestamp"] < cutoff, ["customer_id", "timestamp", "amount"]
+    ]
+    summary = rfm_summary(
+        before,
+        "customer_id",
+        "timestamp",
+        monetary_value_col="amount",
+        observation_period_end=cutoff - pd.Timedelta(days=1),
+        time_unit="D",
+    )
+    repeat = summary[(summary["frequency"] > 0) & (summary["monetary_value"] > 0)]
+    own_mean = before.groupby("customer_id")["amount"].mean()
+    if len(repeat) < MIN_REPEAT_BUYERS:
+        log.warning(
+            "Gamma-Gamma: %d repeat buyers before %s, fewer than %d to fit on; each "
+            "customer's mean amount is the expected spend",
+            len(repeat),
+            cutoff.date(),
+            MIN_REPEAT_BUYERS,
+        )
+        return own_mean, float(own_mean.mean())
+    model = GammaGammaModel(data=repeat[["customer_id", "frequency", "monetary_value"]])
+    model.fit(method="map", progressbar=False)
+    fitted = model.fit_summary()
+    p, q, v = (float(fitted[name]) for name in ("p", "q", "v"))
+    if q <= 1:
+        log.warning(
+            "Gamma-Gamma fitted q = %.3f <= 1 before %s: the amounts are too heavy-tailed "
+            "for the model (its population mean is infinite); each customer's mean amount "
+            "is the expected spend",
+            q,
+            cutoff.date(),
+        )
+        return own_mean, float(own_mean.mean())
+    data = summary[["customer_id", "frequency", "monetary_value"]]
+    spend = _point(model.expected_customer_spend(data=data))
+    log.info("Gamma-Gamma fitted on %d repeat buyers: p=%.3f q=%.3f v=%.3f", len(repeat), p, q, v)
+    return pd.Series(spend, index=data["customer_id"].to_numpy()), p * v / (q - 1)
 
 
 def purchases_in_horizon(

@@ -73,8 +73,8 @@ from scoring.export import (
     retention_lists,
     win_back_list,
 )
-from scoring.lapsed import p_alive
 from scoring.manifest import manifest
+from scoring.outlook import purchase_outlook
 from scoring.playbook import action_table, check_playbook
 from scoring.population import ActiveCustomers, active_customers, customers_to_decide, scoring_date
 from scoring.selection import LAPSED, choose_actions, screen
@@ -154,11 +154,13 @@ def decide(
     rows, features = active.rows, active.features
     with timings.step("predict"):
         probability = scorer.model.predict_proba(features)[:, 1]
-    with timings.step("value_and_tiers"):
-        fraud_flag = cfg.scoring.not_worth_retaining.fraud_flag
-        customers = customers_to_decide(active, probability, cfg.scoring.value, fraud_flag)
-    with timings.step("p_alive"):
-        customers["p_alive"] = p_alive(active.history, rows, cfg.scoring.lapsed.model)
+    with timings.step("purchase_outlook"):
+        scoring = cfg.scoring
+        horizon = scoring.value.horizon_days
+        outlook = purchase_outlook(active.history, active.as_of, scoring.purchase_model, horizon)
+    with timings.step("value"):
+        fraud_flag = scoring.not_worth_retaining.fraud_flag
+        customers = customers_to_decide(active, probability, outlook, scoring.value, fraud_flag)
     with timings.step("screen"):
         screened, thresholds = screen(customers, actions, cfg.scoring)
     with timings.step("explain"):

@@ -10,6 +10,10 @@ from omegaconf import MISSING
 
 from contract.errors import ConfigError
 
+# How a customer's future purchases are valued (scoring/value.py): the purchases a BTYD
+# model expects of them if they stay, or the margin of their recent days projected.
+FUTURE_VALUE_METHODS = ("btyd", "run_rate")
+
 
 @dataclass
 class ValueWeights:
@@ -23,6 +27,7 @@ class ValueConfig:
     return_cost: float = MISSING
     subscription_margin: float = MISSING
     history_days: int = MISSING
+    future: str = MISSING
     run_rate_days: int = MISSING
     horizon_days: int = MISSING
     weights: ValueWeights = MISSING
@@ -30,6 +35,10 @@ class ValueConfig:
     attribute: str | None = MISSING
 
     def __post_init__(self) -> None:
+        if self.future not in FUTURE_VALUE_METHODS:
+            raise ConfigError(
+                f"scoring.value.future: {self.future!r} is not one of {list(FUTURE_VALUE_METHODS)}"
+            )
         if min(self.history_days, self.run_rate_days, self.horizon_days) <= 0:
             raise ConfigError(
                 "scoring.value: history_days, run_rate_days, horizon_days must be > 0"
@@ -97,7 +106,6 @@ NOT_WORTH_RETAINING = "not_worth_retaining"
 
 @dataclass
 class LapsedConfig:
-    model: str = MISSING
     p_alive_below: float = MISSING
     win_back_tiers: list[str] = MISSING
 
@@ -121,6 +129,7 @@ class ScoringConfig:
     model_version: str | None = MISSING
     value: ValueConfig = MISSING
     not_worth_retaining: NotWorthRetainingConfig = MISSING
+    purchase_model: str = MISSING
     lapsed: LapsedConfig = MISSING
     tiers: dict[str, float] = MISSING
     no_action_causes: list[str] = MISSING

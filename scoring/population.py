@@ -15,6 +15,7 @@ from features.feature_table import plan_features, snapshot
 from features.history import CustomerHistory
 from models.estimators import model_inputs
 from scoring.config import ValueConfig
+from scoring.lapsed import p_alive
 from scoring.schema import check_schema
 from scoring.value import customer_value
 
@@ -71,12 +72,16 @@ def active_customers(
 
 
 def customers_to_decide(
-    active: ActiveCustomers, probability: np.ndarray, value: ValueConfig, fraud_flag: str | None
+    active: ActiveCustomers,
+    probability: np.ndarray,
+    outlook: pd.DataFrame | None,
+    value: ValueConfig,
+    fraud_flag: str | None,
 ) -> pd.DataFrame:
-    """One row per scored customer: probability, lifecycle stage, value and the columns
-    the not-worth-retaining rule reads."""
+    """One row per scored customer: probability, lifecycle stage, value, P(alive) (from
+    ``outlook``, scoring/outlook.py) and the columns the not-worth-retaining rule reads."""
     history, rows = active.history, active.rows
-    values = customer_value(history, active.as_of, value)
+    values = customer_value(history, active.as_of, value, outlook)
     values.insert(0, "customer_id", history.customers["customer_id"].to_numpy())
     flags = [name for name in ("credit_score", fraud_flag) if name is not None and name in rows]
     customers = rows[["customer_id", *flags]].reset_index(drop=True)
@@ -84,4 +89,5 @@ def customers_to_decide(
     stage = rows[LIFECYCLE] if LIFECYCLE in rows else pd.Series(pd.NA, index=rows.index)
     customers.insert(1, LIFECYCLE, stage.to_numpy())
     customers.insert(1, "churn_probability", probability)
+    customers["p_alive"] = p_alive(outlook, rows)
     return customers.merge(values, on="customer_id", how="left", validate="one_to_one")

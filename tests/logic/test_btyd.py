@@ -10,7 +10,9 @@ from contract.errors import ConfigError
 from models.btyd import (
     activity_reliability,
     btyd_forecast,
+    expected_spend,
     purchase_summary,
+    purchases_if_alive,
     purchases_in_horizon,
 )
 
@@ -121,3 +123,53 @@ def test_reliability_bins_the_forecast_lowest_first():
         "observed_purchases": [0.5, 4.0],
         "rows": [2, 2],
     }
+
+
+def _spending(spend_scales: np.ndarray, purchases: np.ndarray, seed: int = 5) -> pd.DataFrame:
+    """Weekly purchases of customer i (purchases[i] of them, before CUTOFF), each amount
+    Gamma(shape 6) with mean spend_scales[i] (the Gamma-Gamma model's assumption)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for customer, (scale, n) in enumerate(zip(spend_scales, purchases, strict=True)):
+        for week in range(n):
+            day = CUTOFF - pd.Timedelta(weeks=week + 1)
+            rows.append((customer, day, rng.gamma(6.0, scale / 6.0)))
+    return pd.DataFrame(rows, columns=["customer_id", "timestamp", "amount"])
+
+
+def test_gamma_gamma_shrinks_few_purchases_towards_the_population_mean():
+    rng = np.random.default_rng(11)
+    scales = 1 / rng.gamma(4.0, 1 / 150.0, size=400)  # per-customer mean spend ~ 50
+    purchases = rng.integers(2, 12, size=400)
+    scales[:2], purchases[:2] = 400.0, [11, 2]  # two big spenders: many purchases, few
+    tx = _spending(scales, purchases)
+    # A purchase at the cutoff is not history.
+    at_cutoff = pd.DataFrame({"customer_id": [0], "timestamp": [CUTOFF], "amount": [1e6]})
+    spend, newcomer = expected_spend(pd.concat([tx, at_cutoff]), CUTOFF)
+    own = tx.groupby("customer_id")["amount"].mean()
+    population = own.mean()
+    assert 0.8 * population < newcomer < 1.25 * population
+    # Shrinkage: towards the population mean, the more so the fewer repeat purchases.
+    pull = (own - spend).abs() / (own - population).abs()
+    assert pull.loc[0] < pull.loc[1] < 1
+    assert population < spend.loc[1] < spend.loc[0] < 400 * 1.2
+    assert len(spend) == 400
+
+
+def test_heavy_tailed_amounts_fall_back_to_each_customers_mean(caplog):
+    rng = np.random.default_rng(12)
+    scales = np.exp(rng.normal(3.5, 2.0, size=400))  # lognormal spend, a heavy tail
+    tx = _spending(scales, rng.integers(2, 12, size=400))
+    with caplog.at_level("WARNING", logger="models.btyd"):
+        spend, newcomer = expected_spend(tx, CUTOFF)
+    assert "too heavy-tailed" in caplog.text
+    own = tx.groupby("customer_id")["amount"].mean()
+    assert spend.to_dict() == pytest.approx(own.to_dict())
+    assert newcomer == pytest.approx(own.mean())
+
+
+def test_purchases_if_alive_removes_the_chance_of_being_gone():
+    table = pd.DataFrame(
+        {"p_alive": [1.0, 0.25, 0.0], "expected_purchases": [3.0, 0.5, 0.0]}
+    )
+    assert purchases_if_alive(table).tolist() == [3.0, 2.0, 0.0]

@@ -185,12 +185,16 @@ def test_customer_value_without_amounts_needs_the_margin_per_purchase(cfg):
     tables, _ = complete_customers(tables, data)
     history = prepare_history(tables, cfg.features, data)
     with pytest.raises(ConfigError, match="margin_per_purchase: transactions have no amount"):
-        customer_value(history, CUTOFF, cfg.scoring.value)
-    value = replace(cfg.scoring.value, margin_per_purchase=10.0)
+        customer_value(history, CUTOFF, replace(cfg.scoring.value, future="run_rate"))
+    value = replace(cfg.scoring.value, future="run_rate", margin_per_purchase=10.0)
     values = customer_value(history, CUTOFF, value).set_index(history.customers["customer_id"])
     # Customer 1: four purchases in the last 365 days, three in the last 90.
     assert values.loc[1, "historical_margin"] == 40.0
     assert values.loc[1, "future_value"] == pytest.approx(30.0 * 365 / 90)
+    # future: btyd: the purchases expected of a customer still there, at the same margin.
+    outlook = pd.DataFrame({"purchases_if_alive": 3.0}, index=history.customers["customer_id"])
+    btyd = customer_value(history, CUTOFF, replace(value, future="btyd"), outlook)
+    assert btyd["future_value"].tolist() == pytest.approx([30.0] * len(btyd))
 
 
 def test_contract_end_sets_the_renewal_date_where_given(cfg):

@@ -67,10 +67,11 @@ PLAYBOOK = PlaybookConfig(
 # -- customer value ---------------------------------------------------------------------
 
 
-def test_customer_value_counts_margin_discounts_returns_and_payments(tiny):
-    """Hand-computed margins of one customer, only from events before the cutoff."""
+@pytest.fixture
+def valued(tiny):
+    """Hand-made events of three customers: purchases of the first (one of them returned,
+    one after the cutoff), subscription payments of the second, nothing of the third."""
     cfg = tiny.cfg
-    cutoff = pd.Timestamp("2024-06-01")
     customers = tiny.raw["customers"].head(3)
     ids = customers["customer_id"]
     tx = pd.DataFrame(
@@ -92,23 +93,52 @@ def test_customer_value_counts_margin_discounts_returns_and_payments(tiny):
             "status": ["paid", "paid"],
         }
     )
-    inputs = prepare_history(
+    return prepare_history(
         {"customers": customers, "transactions": tx, "payments": payments},
         cfg.features,
         cfg.data,
     )
-    value_cfg = replace(cfg.scoring.value, run_rate_days=30, horizon_days=360)
-    value = customer_value(inputs, cutoff, value_cfg)
+
+
+VALUED_AT = pd.Timestamp("2024-06-01")
+
+
+def test_customer_value_counts_margin_discounts_returns_and_payments(valued, tiny):
+    """Hand-computed margins, only from events before the cutoff; the future projected
+    from the last 30 days (run_rate)."""
+    value_cfg = replace(tiny.cfg.scoring.value, future="run_rate", run_rate_days=30, horizon_days=360)
+    value = customer_value(valued, VALUED_AT, value_cfg)
     m, r, s = value_cfg.gross_margin, value_cfg.return_cost, value_cfg.subscription_margin
     recent = m * 100 + (m * 70 - 20)  # two purchases in the last 30 days
     assert value.loc[0, "historical_margin"] == pytest.approx(recent - r * 80)
     assert value.loc[0, "future_value"] == pytest.approx(recent * 12)
     assert value.loc[1, "historical_margin"] == pytest.approx(s * 30)  # the June payment is later
+    assert value.loc[1, "future_value"] == pytest.approx(s * 30 * 12)
     assert value.loc[2].tolist() == [0.0, 0.0, 0.0]
     w = value_cfg.weights
     assert value["customer_value"].tolist() == pytest.approx(
         (w.historical * value["historical_margin"] + w.future * value["future_value"]).tolist()
     )
+
+
+def test_btyd_future_value_is_expected_purchases_times_margin_per_purchase(valued, tiny):
+    """future: btyd. The purchases a customer still there makes (the outlook) times the
+    margin to expect of one: with too few repeat buyers for Gamma-Gamma, the customer's mean
+    amount times their margin per amount, i.e. their mean margin per purchase; a customer
+    without purchases gets everyone's. Subscriptions are projected as before."""
+    value_cfg = replace(tiny.cfg.scoring.value, future="btyd", run_rate_days=30, horizon_days=360)
+    ids = valued.customers["customer_id"]
+    outlook = pd.DataFrame({"purchases_if_alive": [2.0, 0.5, 1.5]}, index=ids.to_numpy())
+    with pytest.raises(ValueError, match="purchase outlook"):
+        customer_value(valued, VALUED_AT, value_cfg)
+    value = customer_value(valued, VALUED_AT, value_cfg, outlook)
+    m, r, s = value_cfg.gross_margin, value_cfg.return_cost, value_cfg.subscription_margin
+    per_purchase = (m * 100 + (m * 70 - 20) - r * 80) / 3  # three purchases, one returned
+    assert value["future_value"].tolist() == pytest.approx(
+        [2.0 * per_purchase, 0.5 * per_purchase + s * 30 * 12, 1.5 * per_purchase]
+    )
+    run_rate = customer_value(valued, VALUED_AT, replace(value_cfg, future="run_rate"))
+    assert value["historical_margin"].tolist() == run_rate["historical_margin"].tolist()
 
 
 # -- tiers ------------------------------------------------------------------------------
