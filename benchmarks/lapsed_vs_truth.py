@@ -4,7 +4,10 @@ Simulated data only. The pipeline's model (data/models, from `make repro`) score
 customers as of the test cutoff twice, with the lapsed rule (scoring.lapsed) as
 configured and switched off (p_alive_below 0). The simulator's ground truth says who had
 truly left before that date. Reported: how many customers on the prevention lists had
-already left, how long before, and how precise the lapsed flag and the win-back list are.
+already left, how long before, and how precise the lapsed flag and the win-back list are;
+then, for other thresholds, how many of those already gone would stay on the prevention
+lists and how many customers still there the flag would take off them (exact without
+budgets: the rule takes customers off the lists and changes nobody else's rank).
 Results go to benchmarks/results/lapsed_vs_truth.md.
 
     python benchmarks/lapsed_vs_truth.py
@@ -19,9 +22,20 @@ from pathlib import Path
 import pandas as pd
 from value_at_risk import scored_customers
 
+from features.columns import DEFINITION
+from features.history import prepare_history
 from pipeline import score
-from pipeline.artifacts import EXCLUDED, PREDICTIONS, TRUTH_CUSTOMERS, WIN_BACK, ground_truth_dir
+from pipeline.artifacts import (
+    EXCLUDED,
+    FEATURES,
+    PREDICTIONS,
+    TRUTH_CUSTOMERS,
+    WIN_BACK,
+    ground_truth_dir,
+)
 from pipeline.config import Config, load_config
+from pipeline.io import read_validated_tables
+from scoring.outlook import purchase_outlook
 
 RESULTS = Path(__file__).parent / "results" / "lapsed_vs_truth.md"
 
@@ -51,6 +65,31 @@ def gone_on(customers: pd.DataFrame) -> dict[str, float]:
     }
 
 
+SWEEP = (0.3, 0.5, 0.7, 0.8, 0.9, 0.95)
+
+
+def threshold_sweep(listed: pd.DataFrame, probability_alive: pd.Series) -> pd.DataFrame:
+    """For each P(alive) threshold: the customers of ``listed`` (the lists without the
+    rule) it flags, those already gone it leaves on the lists and those still there it
+    takes off."""
+    alive = probability_alive.reindex(listed["customer_id"].to_numpy()).to_numpy()
+    non_contractual = (listed["churn_definition"] == "non_contractual").to_numpy()
+    gone = listed["days_gone"].notna().to_numpy()
+    rows = []
+    for threshold in SWEEP:
+        flagged = non_contractual & (alive < threshold)
+        rows.append(
+            {
+                "p_alive_below": threshold,
+                "flagged": int(flagged.sum()),
+                "gone, left on the lists": int((gone & ~flagged).sum()),
+                "share of the lists": float((gone & ~flagged).sum() / max((~flagged).sum(), 1)),
+                "still there, taken off": int((flagged & ~gone).sum()),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
 def main() -> None:
     cfg = load_config()
     truth_dir = ground_truth_dir(cfg.paths.ground_truth_dir, cfg.data)
@@ -77,6 +116,17 @@ def main() -> None:
         "every scored customer": gone_on(scored),
     }
     frame = pd.DataFrame(table).T
+    history = prepare_history(
+        read_validated_tables(cfg.paths.validated_dir, cfg.data), cfg.features, cfg.data
+    )
+    outlook = purchase_outlook(history, as_of, cfg.scoring.purchase_model, horizon_days=1)
+    definition = pd.read_parquet(
+        Path(cfg.paths.features_dir) / FEATURES,
+        columns=["customer_id", DEFINITION],
+        filters=[("cutoff", "==", as_of)],
+    )
+    listed = without[without["listed"]].merge(definition, on="customer_id")
+    sweep = threshold_sweep(listed, outlook["p_alive"])
     gone = int(scored["days_gone"].notna().sum())
     text = (
         f"As of {day} (the test cutoff), lapsed rule `{cfg.scoring.purchase_model}` P(alive) < "
@@ -84,6 +134,8 @@ def main() -> None:
         f"customers had truly left before the date; the lapsed flag catches "
         f"{len(lapsed[lapsed['days_gone'].notna()]) / max(gone, 1):.1%} of them.\n\n"
         + frame.to_markdown(floatfmt=".3f")
+        + "\n\nOther thresholds, on the lists without the rule:\n\n"
+        + sweep.to_markdown(index=False, floatfmt=".3f")
         + "\n"
     )
     RESULTS.write_text(text, encoding="utf-8")
