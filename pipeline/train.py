@@ -69,7 +69,13 @@ from pipeline.registry import (
 )
 from pipeline.stage import run_stage
 from pipeline.tracking import fingerprint, log_training_run, training_run
-from simulator.oracle import oracle_probability, true_churn_probability
+from simulator.config import SimulatorConfig
+from simulator.oracle import (
+    OBSERVABLE_ORACLE,
+    observable_churn_probability,
+    oracle_probability,
+    true_churn_probability,
+)
 from simulator.truth import GroundTruth, label_agreement, true_churn_ranking
 
 log = logging.getLogger(__name__)
@@ -117,7 +123,7 @@ def run(cfg: Config) -> None:
         scores[ORACLE] = oracle_probability(
             truth, test, cfg.simulator, label.horizon_days, label.confirmation_days
         )
-        against_truth = _against_truth(truth, rows, test, scores, label.horizon_days)
+        against_truth = _against_truth(truth, rows, test, scores, cfg.simulator, label.horizon_days)
     evaluation, y = cfg.training.evaluation, labels(test)
     metrics = evaluate_models(y, scores, evaluation.top_fractions, evaluation.calibration_bins)
     result = Evaluated(split, parts, trained, metrics, against_truth)
@@ -168,13 +174,16 @@ def _against_truth(
     rows: pd.DataFrame,
     test: pd.DataFrame,
     scores: dict[str, np.ndarray],
+    sim: SimulatorConfig,
     horizon_days: int,
 ) -> dict:
     """How the labels of every labelled row, and each model's test scores, agree with
-    true churn; the oracle here is the oracle of true churn, not of the label."""
+    true churn; the oracles here are the oracles of true churn, not of the label: one that
+    knows who has already left, one that sees only what the data show."""
     labelled = rows[rows[LABEL].notna()]
     models = {name: score for name, score in scores.items() if name != ORACLE}
     models[ORACLE] = true_churn_probability(truth, test, horizon_days)
+    models[OBSERVABLE_ORACLE] = observable_churn_probability(truth, test, sim, horizon_days)
     return {
         "label_vs_truth": label_agreement(labelled, truth.customers, horizon_days),
         "true_churn": true_churn_ranking(test, models, truth.customers, horizon_days),

@@ -18,6 +18,17 @@ cutoff, not a view of the future:
 ``true_churn_probability`` is the oracle of true churn itself (simulator/truth.py): gone
 by the end of the horizon, ``1 - exp(-h T)``, or 1 when already gone.
 
+Whether a customer without a contract has already left is not in any data: they simply
+stop buying. ``observable_churn_probability`` is the oracle of true churn that does not
+know it: it knows the customer's true hazard ``h`` and purchase rate ``l`` (from the last
+state the simulator recorded for them) and sees, as a model does, the silence ``s`` since
+their last purchase. Gone already with probability ``g = a / (a + exp(-(h + l) s))``,
+``a = h / (h + l) (1 - exp(-(h + l) s))`` (left during the silence, against neither
+leaving nor buying), then ``g + (1 - g) (1 - exp(-h T))``. Contractual customers' state is
+in the data (a cancelled contract ends), so for them it is ``1 - exp(-h T)``. It is the
+ceiling for a model of the data the customers leave; the gap between the two oracles is
+what nobody can see in a purchase log.
+
 Only simulated data have an oracle: the train stage scores it when the pipeline reads
 the simulator's own output.
 """
@@ -31,6 +42,9 @@ from simulator.config import SimulatorConfig
 from simulator.truth import GroundTruth
 
 WEEK_DAYS = 7
+OBSERVABLE_ORACLE = "observable_oracle"
+# The observable oracle's purchase rate follows the season of the last SEASON_DAYS.
+SEASON_DAYS = 90
 
 
 def oracle_probability(
@@ -63,6 +77,49 @@ def true_churn_probability(truth: GroundTruth, rows: pd.DataFrame, horizon_days:
     weekly_hazard = _true_state(truth, rows)["hazard_total"].to_numpy(dtype=float)
     cancels = -np.expm1(-weekly_hazard * horizon_days / WEEK_DAYS)
     return np.where(np.isnan(weekly_hazard), 1.0, cancels)
+
+
+def observable_churn_probability(
+    truth: GroundTruth, rows: pd.DataFrame, sim: SimulatorConfig, horizon_days: int
+) -> np.ndarray:
+    """The oracle of true churn from the true rates and the observed silence, blind to
+    whether a customer without a contract has already left (module docstring). ``rows``
+    need ``recency_days`` (days since the last purchase; NaN without one) and
+    ``tenure_days`` (the silence of a customer who never bought)."""
+    state = _last_recorded_state(truth, rows)
+    weekly_hazard = state["hazard_total"].to_numpy(dtype=float)
+    multiplier = state["stage"].astype(object).map(sim.lifecycle.purchase_multiplier)
+    season = state["cutoff"].map(
+        lambda cutoff: _mean_season(cutoff - pd.Timedelta(days=SEASON_DAYS), SEASON_DAYS, sim)
+    )
+    weekly_rate = (state["purchase_rate"] * multiplier.astype(float) * season).to_numpy(float)
+    silence = rows["recency_days"].fillna(rows["tenure_days"]).to_numpy(dtype=float) / WEEK_DAYS
+    either = weekly_hazard + weekly_rate
+    left_unseen = weekly_hazard / either * -np.expm1(-either * silence)
+    gone = left_unseen / (left_unseen + np.exp(-either * silence))
+    leaves = -np.expm1(-weekly_hazard * horizon_days / WEEK_DAYS)
+    contractual = (rows["churn_definition"] == "contractual").to_numpy()
+    probability = np.where(contractual, leaves, gone + (1 - gone) * leaves)
+    return np.where(np.isnan(probability), 1.0, probability)  # never recorded: long gone
+
+
+def _last_recorded_state(truth: GroundTruth, rows: pd.DataFrame) -> pd.DataFrame:
+    """Per row, the customer's state at the latest cutoff at or before the row's that the
+    simulator recorded (the cutoff itself unless they had left), and purchase rate."""
+    hazards = truth.hazards[["customer_id", "cutoff", "stage", "hazard_total"]]
+    keys = rows[["customer_id", "cutoff"]].reset_index(drop=True)
+    keys["order"] = np.arange(len(keys))
+    recorded = hazards.rename(columns={"cutoff": "recorded"}).sort_values("recorded")
+    state = pd.merge_asof(
+        keys.sort_values("cutoff"),
+        recorded,
+        left_on="cutoff",
+        right_on="recorded",
+        by="customer_id",
+    )
+    customers = truth.customers[["customer_id", "purchase_rate"]]
+    state = state.merge(customers, on="customer_id", how="left")
+    return state.sort_values("order").reset_index(drop=True)
 
 
 def _true_state(truth: GroundTruth, rows: pd.DataFrame) -> pd.DataFrame:

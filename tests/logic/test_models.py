@@ -22,7 +22,11 @@ from models.split import plan_split, split_rows
 from pipeline.artifacts import TRUTH_HAZARDS, ground_truth_dir
 from pipeline.config import RegistryConfig, load_config
 from pipeline.registry import Promotion, move_alias, promotion_decision
-from simulator.oracle import oracle_probability, true_churn_probability
+from simulator.oracle import (
+    observable_churn_probability,
+    oracle_probability,
+    true_churn_probability,
+)
 from simulator.truth import GroundTruth, label_agreement, true_churn_ranking
 from tests.support import REPO
 
@@ -189,6 +193,47 @@ def test_oracle_is_the_label_probability_under_the_true_state():
     assert true_churn_probability(truth, rows, horizon_days=28) == pytest.approx(
         [1 - math.exp(-0.01 * 4), 1 - math.exp(-0.02 * 4), 1.0, 1 - math.exp(-0.01 * 4)]
     )
+
+
+def test_observable_oracle_weighs_the_silence_against_the_true_rates():
+    """Blind to who has left: a customer's silence against their true purchase rate and
+    hazard says how likely they are gone already (customer 3 left in May, customer 4 never
+    bought); a contract says it outright (customer 1)."""
+    sim = DEFAULTS.simulator
+    may, june = pd.Timestamp("2024-05-01"), pd.Timestamp("2024-06-01")
+    truth = GroundTruth(
+        hazards=pd.DataFrame(
+            {
+                "customer_id": [1, 2, 2, 3, 4],
+                "cutoff": [june, may, june, may, june],
+                "stage": pd.Categorical(["maturity"] * 5),
+                "hazard_total": [0.01, 0.5, 0.02, 0.02, 0.02],
+            }
+        ),
+        customers=pd.DataFrame(
+            {"customer_id": [1, 2, 3, 4], "purchase_rate": [0.5, 1.0, 1.0, 1.0]}
+        ),
+    )
+    rows = pd.DataFrame(
+        {
+            "customer_id": [1, 2, 3, 4, 2],
+            "cutoff": [june] * 5,
+            "churn_definition": ["contractual", *["non_contractual"] * 4],
+            "recency_days": [200.0, 1.0, 1.0, np.nan, 70.0],
+            "tenure_days": [900.0, 900.0, 900.0, 70.0, 900.0],
+        }
+    )
+    probability = observable_churn_probability(truth, rows, sim, horizon_days=28)
+    leaves = 1 - math.exp(-0.02 * 4)
+    assert probability[0] == pytest.approx(1 - math.exp(-0.01 * 4))  # the silence is no sign
+    # A day of silence says almost nothing: about the hazard alone, from the June state.
+    assert leaves < probability[1] < leaves + 0.01
+    # Customer 3 has no June record (gone), but the oracle reads the May state and the
+    # same one-day silence: it cannot tell them from customer 2.
+    assert probability[2] == pytest.approx(probability[1])
+    # Ten weeks without a purchase at about one a week: almost surely gone, bought or not.
+    assert probability[3] == pytest.approx(probability[4]) and probability[4] > 0.95
+    assert true_churn_probability(truth, rows, horizon_days=28)[2] == 1.0  # the other oracle
 
 
 def test_labels_and_scores_are_checked_against_true_churn():

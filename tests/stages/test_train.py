@@ -74,6 +74,8 @@ def test_report_checks_the_labels_and_scores_against_true_churn(trained):
         assert ranking["oracle_roc_auc"] > max(
             ranking[f"{name}_roc_auc"] for name in ("lightgbm", "logreg", "bgnbd")
         ), definition
+        # Blind to who has left, the observable oracle cannot beat the one that knows.
+        assert 0.5 < ranking["observable_oracle_roc_auc"] <= ranking["oracle_roc_auc"], definition
 
 
 def test_predictions_cover_the_test_rows_for_every_model(trained):
