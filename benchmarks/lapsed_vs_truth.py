@@ -7,7 +7,9 @@ truly left before that date. Reported: how many customers on the prevention list
 already left, how long before, and how precise the lapsed flag and the win-back list are;
 then, for other thresholds, how many of those already gone would stay on the prevention
 lists and how many customers still there the flag would take off them (exact without
-budgets: the rule takes customers off the lists and changes nobody else's rank).
+budgets: the rule takes customers off the lists and changes nobody else's rank), with the
+purchase model's P(alive) and with the best one a purchase log allows, from the
+customers' true rates (simulator/oracle.py, observable_gone_probability).
 Results go to benchmarks/results/lapsed_vs_truth.md.
 
     python benchmarks/lapsed_vs_truth.py
@@ -19,10 +21,11 @@ import tempfile
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from value_at_risk import scored_customers
 
-from features.columns import DEFINITION
+from features.columns import DEFINITION, KEYS
 from features.history import prepare_history
 from pipeline import score
 from pipeline.artifacts import (
@@ -34,8 +37,9 @@ from pipeline.artifacts import (
     ground_truth_dir,
 )
 from pipeline.config import Config, load_config
-from pipeline.io import read_validated_tables
+from pipeline.io import read_ground_truth, read_validated_tables
 from scoring.outlook import purchase_outlook
+from simulator.oracle import observable_gone_probability
 
 RESULTS = Path(__file__).parent / "results" / "lapsed_vs_truth.md"
 
@@ -68,11 +72,10 @@ def gone_on(customers: pd.DataFrame) -> dict[str, float]:
 SWEEP = (0.3, 0.5, 0.7, 0.8, 0.9, 0.95)
 
 
-def threshold_sweep(listed: pd.DataFrame, probability_alive: pd.Series) -> pd.DataFrame:
-    """For each P(alive) threshold: the customers of ``listed`` (the lists without the
-    rule) it flags, those already gone it leaves on the lists and those still there it
-    takes off."""
-    alive = probability_alive.reindex(listed["customer_id"].to_numpy()).to_numpy()
+def threshold_sweep(listed: pd.DataFrame, alive: np.ndarray) -> pd.DataFrame:
+    """For each threshold on ``alive`` (P(alive) of each ``listed`` row): the customers of
+    ``listed`` (the lists without the rule) it flags, those already gone it leaves on the
+    lists and those still there it takes off."""
     non_contractual = (listed["churn_definition"] == "non_contractual").to_numpy()
     gone = listed["days_gone"].notna().to_numpy()
     rows = []
@@ -120,13 +123,22 @@ def main() -> None:
         read_validated_tables(cfg.paths.validated_dir, cfg.data), cfg.features, cfg.data
     )
     outlook = purchase_outlook(history, as_of, cfg.scoring.purchase_model, horizon_days=1)
-    definition = pd.read_parquet(
+    features = pd.read_parquet(
         Path(cfg.paths.features_dir) / FEATURES,
-        columns=["customer_id", DEFINITION],
+        columns=[*KEYS, DEFINITION, "recency_days", "tenure_days"],
         filters=[("cutoff", "==", as_of)],
     )
-    listed = without[without["listed"]].merge(definition, on="customer_id")
-    sweep = threshold_sweep(listed, outlook["p_alive"])
+    listed = without[without["listed"]].merge(features, on="customer_id")
+    btyd_alive = outlook["p_alive"].reindex(listed["customer_id"].to_numpy()).to_numpy()
+    true_state = read_ground_truth(truth_dir)
+    oracle_alive = 1 - observable_gone_probability(true_state, listed, cfg.simulator)
+    sweep = pd.concat(
+        {
+            f"{cfg.scoring.purchase_model} P(alive)": threshold_sweep(listed, btyd_alive),
+            "oracle P(alive), true rates": threshold_sweep(listed, oracle_alive),
+        },
+        names=["P(alive) from"],
+    ).reset_index(level=0)
     gone = int(scored["days_gone"].notna().sum())
     text = (
         f"As of {day} (the test cutoff), lapsed rule `{cfg.scoring.purchase_model}` P(alive) < "

@@ -86,6 +86,20 @@ def observable_churn_probability(
     whether a customer without a contract has already left (module docstring). ``rows``
     need ``recency_days`` (days since the last purchase; NaN without one) and
     ``tenure_days`` (the silence of a customer who never bought)."""
+    weekly_hazard = _last_recorded_state(truth, rows)["hazard_total"].to_numpy(dtype=float)
+    leaves = -np.expm1(-weekly_hazard * horizon_days / WEEK_DAYS)
+    gone = observable_gone_probability(truth, rows, sim)
+    contractual = (rows["churn_definition"] == "contractual").to_numpy()
+    probability = np.where(contractual, leaves, gone + (1 - gone) * leaves)
+    return np.where(np.isnan(probability), 1.0, probability)  # never recorded: long gone
+
+
+def observable_gone_probability(
+    truth: GroundTruth, rows: pd.DataFrame, sim: SimulatorConfig
+) -> np.ndarray:
+    """The probability that each row's customer has already left, from their true hazard
+    and purchase rate and the silence since their last purchase (module docstring): the
+    best P(alive) complement a purchase log allows. Rows as observable_churn_probability."""
     state = _last_recorded_state(truth, rows)
     weekly_hazard = state["hazard_total"].to_numpy(dtype=float)
     multiplier = state["stage"].astype(object).map(sim.lifecycle.purchase_multiplier)
@@ -96,11 +110,7 @@ def observable_churn_probability(
     silence = rows["recency_days"].fillna(rows["tenure_days"]).to_numpy(dtype=float) / WEEK_DAYS
     either = weekly_hazard + weekly_rate
     left_unseen = weekly_hazard / either * -np.expm1(-either * silence)
-    gone = left_unseen / (left_unseen + np.exp(-either * silence))
-    leaves = -np.expm1(-weekly_hazard * horizon_days / WEEK_DAYS)
-    contractual = (rows["churn_definition"] == "contractual").to_numpy()
-    probability = np.where(contractual, leaves, gone + (1 - gone) * leaves)
-    return np.where(np.isnan(probability), 1.0, probability)  # never recorded: long gone
+    return left_unseen / (left_unseen + np.exp(-either * silence))
 
 
 def _last_recorded_state(truth: GroundTruth, rows: pd.DataFrame) -> pd.DataFrame:
