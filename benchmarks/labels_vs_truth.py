@@ -6,7 +6,13 @@ True churn of a customer without a contract: gone by the end of the horizon
 
 - "no purchase in the horizon": the label before issue 15;
 - confirmed, F days: no purchase in [cutoff + horizon, cutoff + horizon + F), the
-  pipeline's label (features.label.confirmation_days), for several F.
+  pipeline's label (features.label.confirmation_days), for several F;
+- silent for the customer's own rhythm: no purchase in [cutoff + horizon, cutoff +
+  horizon + S), S three of the customer's mean inter-purchase gaps before the cutoff
+  (a Poisson buyer still there buys within it 95% of the time), between 30 and 270 days;
+- BTYD-confirmed: confirmed over 180 days and MBG/NBD's P(alive) at the end of those
+  days, fitted on the purchases before it, below 0.5 (a light buyer's long silence is
+  not enough).
 
 For each: how the label agrees with true churn over every labelled cutoff (accuracy,
 recall of true churners, precision), then the configured model trained on it (the train
@@ -34,6 +40,7 @@ from features.columns import DEFINITION, LABEL
 from features.feature_table import observed_until
 from features.history import CustomerHistory, prepare_history
 from features.labels import churn_definitions, churn_label
+from models.btyd import fit_btyd, forecast, purchase_summary
 from models.fit import train_model
 from models.split import plan_split, split_rows
 from pipeline.config import Config, load_config
@@ -43,6 +50,8 @@ from simulator.truth import label_agreement, true_churn
 
 RESULTS = Path(__file__).parent / "results" / "labels_vs_truth.md"
 CONFIRMATION_DAYS = (90, 180, 270)
+RHYTHM_GAPS, RHYTHM_DAYS = 3, (30, 270)
+BTYD_CONFIRMATION_DAYS, BTYD_P_ALIVE_BELOW = 180, 0.5
 BOOTSTRAP_SAMPLES = 500
 
 
@@ -71,6 +80,36 @@ def no_purchase_in_horizon(history: CustomerHistory, cutoff: pd.Timestamp) -> np
     tx = history.events["transactions"]
     window = ev.in_window(tx["timestamp"], cutoff + horizon * ev.DAY, horizon)
     return (ev.count(tx, window, history.n_customers) == 0).astype(float)
+
+
+def silent_for_own_rhythm(history: CustomerHistory, cutoff: pd.Timestamp) -> np.ndarray:
+    """No purchase in [cutoff + H, cutoff + H + S), S = RHYTHM_GAPS mean gaps between the
+    customer's purchases before the cutoff, clipped to RHYTHM_DAYS (the longest without
+    two purchases)."""
+    horizon = history.features.label.horizon_days * ev.DAY
+    tx = history.events["transactions"]
+    before = tx.loc[tx["timestamp"] < cutoff].groupby("customer")["timestamp"]
+    span_days = (before.max() - before.min()) / ev.DAY
+    gaps = (span_days / (before.count() - 1)).where(before.count() > 1)
+    low, high = RHYTHM_DAYS
+    silence = (RHYTHM_GAPS * gaps).clip(low, high).reindex(range(history.n_customers))
+    silence = silence.fillna(high).to_numpy()
+    later = tx.loc[tx["timestamp"] >= cutoff + horizon].groupby("customer")["timestamp"].min()
+    next_days = ((later - cutoff - horizon) / ev.DAY).reindex(range(history.n_customers))
+    return ~(next_days.to_numpy() < silence)
+
+
+def btyd_confirmed(
+    history: CustomerHistory, cutoff: pd.Timestamp, confirmed: np.ndarray
+) -> np.ndarray:
+    """``confirmed`` (the 180-day confirmation) and MBG/NBD's P(alive) at its end, fitted
+    on the purchases before then, below BTYD_P_ALIVE_BELOW."""
+    end = cutoff + (history.features.label.horizon_days + BTYD_CONFIRMATION_DAYS) * ev.DAY
+    purchases = history.events["transactions"][["customer_id", "timestamp"]]
+    summary = purchase_summary(purchases, end)
+    fitted = fit_btyd(summary, "mbgnbd")
+    alive = forecast(fitted, summary, history.customers["customer_id"], 1)["p_alive"]
+    return (confirmed == 1) & (alive.to_numpy() < BTYD_P_ALIVE_BELOW)
 
 
 def candidate_labels(
@@ -105,6 +144,24 @@ def candidate_labels(
             relabelled(lambda c, h=confirmed: churn_label(h, c, definitions, data_end), lookahead),
             lookahead,
         )
+    rhythm_lookahead = horizon + RHYTHM_DAYS[1]
+    candidates["silent for 3 of their own gaps"] = (
+        relabelled(lambda c: silent_for_own_rhythm(history, c).astype(float), rhythm_lookahead),
+        rhythm_lookahead,
+    )
+    label = replace(cfg.features.label, confirmation_days=BTYD_CONFIRMATION_DAYS)
+    confirmed = replace(history, features=replace(history.features, label=label))
+
+    def by_btyd(cutoff: pd.Timestamp) -> np.ndarray:
+        labels = churn_label(confirmed, cutoff, definitions, data_end)
+        if np.isnan(labels).all():
+            return labels
+        return btyd_confirmed(history, cutoff, labels).astype(float)
+
+    candidates["BTYD-confirmed, 180 days"] = (
+        relabelled(by_btyd, label.lookahead_days),
+        label.lookahead_days,
+    )
     return candidates
 
 
