@@ -25,18 +25,22 @@ from __future__ import annotations
 
 import logging
 import time
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from pymc_marketing.clv import BetaGeoModel, GammaGammaModel, ModifiedBetaGeoModel
-from pymc_marketing.clv.utils import rfm_summary
 
 from contract.errors import ConfigError
+
+if TYPE_CHECKING:  # importing PyMC-Marketing takes 10-15 s: only runs with purchases pay it
+    from pymc_marketing.clv import BetaGeoModel, ModifiedBetaGeoModel
 
 log = logging.getLogger(__name__)
 
 BGNBD = "bgnbd"
-MODELS = {BGNBD: BetaGeoModel, "mbgnbd": ModifiedBetaGeoModel}
+# Model name -> PyMC-Marketing CLV class.
+MODELS = {BGNBD: "BetaGeoModel", "mbgnbd": "ModifiedBetaGeoModel"}
 SUMMARY_COLUMNS = ["frequency", "recency", "T"]
 # Fewer repeat buyers than this leave Gamma-Gamma's three parameters to the noise.
 MIN_REPEAT_BUYERS = 30
@@ -47,7 +51,7 @@ def purchase_summary(transactions: pd.DataFrame, cutoff: pd.Timestamp) -> pd.Dat
     before = transactions.loc[transactions["timestamp"] < cutoff, ["customer_id", "timestamp"]]
     if before.empty:
         raise ConfigError(f"BTYD: no purchase before the cutoff {cutoff.date()} to fit on")
-    summary = rfm_summary(
+    summary = _clv().rfm_summary(
         before,
         "customer_id",
         "timestamp",
@@ -62,7 +66,7 @@ def purchase_summary(transactions: pd.DataFrame, cutoff: pd.Timestamp) -> pd.Dat
 def fit_btyd(summary: pd.DataFrame, name: str) -> BetaGeoModel | ModifiedBetaGeoModel:
     """The maximum a posteriori fit of model ``name`` (a key of MODELS) on ``summary``."""
     started = time.perf_counter()
-    model = MODELS[name](data=summary.reset_index())
+    model = getattr(_clv(), MODELS[name])(data=summary.reset_index())
     model.fit(method="map", progressbar=False)
     log.info(
         "%s fitted on %d customers in %.1f s: %s",
@@ -92,7 +96,7 @@ def forecast(
         "p_alive": model.expected_probability_alive(data=data),
         "expected_purchases": model.expected_purchases(data=data, future_t=horizon_days),
     }
-    if not isinstance(model, ModifiedBetaGeoModel):  # MBG/NBD does not implement it
+    if not isinstance(model, _clv().ModifiedBetaGeoModel):  # MBG/NBD does not implement it
         values["p_no_purchase"] = model.expected_probability_no_purchase(t=horizon_days, data=data)
     table = pd.DataFrame(
         {name: _point(value) for name, value in values.items()}, index=data["customer_id"]
@@ -137,7 +141,7 @@ def expected_spend(transactions: pd.DataFrame, cutoff: pd.Timestamp) -> tuple[pd
     before = transactions.loc[
         transactions["timestamp"] < cutoff, ["customer_id", "timestamp", "amount"]
     ]
-    summary = rfm_summary(
+    summary = _clv().rfm_summary(
         before,
         "customer_id",
         "timestamp",
@@ -156,7 +160,7 @@ def expected_spend(transactions: pd.DataFrame, cutoff: pd.Timestamp) -> tuple[pd
             MIN_REPEAT_BUYERS,
         )
         return own_mean, float(own_mean.mean())
-    model = GammaGammaModel(data=repeat[["customer_id", "frequency", "monetary_value"]])
+    model = _clv().GammaGammaModel(data=repeat[["customer_id", "frequency", "monetary_value"]])
     model.fit(method="map", progressbar=False)
     fitted = model.fit_summary()
     p, q, v = (float(fitted[name]) for name in ("p", "q", "v"))
@@ -204,6 +208,13 @@ def activity_reliability(expected: np.ndarray, observed: np.ndarray, bins: int) 
             "rows": [len(g) for g in groups],
         }
     )
+
+
+def _clv() -> ModuleType:
+    """PyMC-Marketing's CLV module, imported on first use (module docstring)."""
+    from pymc_marketing import clv
+
+    return clv
 
 
 def _point(value) -> np.ndarray:
