@@ -380,10 +380,11 @@ class BlockSimulation:
     ) -> None:
         cfg, rng = self.sim.complaints, self.rng
         n = len(customers)
-        opened = np.minimum(
-            times + (rng.random(n) * cfg.opening_delay_days_max * DAY).astype(np.int64),
-            self.week_start[week + 1] - 1,
-        )
+        # Filed up to the maximum delay later, within the week it is simulated in (a
+        # clip to the week's last second would give one customer's complaints of a week
+        # the same time).
+        room = np.minimum(cfg.opening_delay_days_max * DAY, self.week_start[week + 1] - 1 - times)
+        opened = times + (rng.random(n) * room).astype(np.int64)
         days = rng.lognormal(np.log(cfg.resolution_days_median), cfg.resolution_days_sigma, n)
         resolved_s = opened + (days * DAY).astype(np.int64)
         resolved = (rng.random(n) < cfg.resolution_share) & (resolved_s < self.end_s)
