@@ -122,7 +122,10 @@ def main() -> None:
     history = prepare_history(
         read_validated_tables(cfg.paths.validated_dir, cfg.data), cfg.features, cfg.data
     )
-    outlook = purchase_outlook(history, as_of, cfg.scoring.purchase_model, horizon_days=1)
+    scoring = cfg.scoring
+    outlook = purchase_outlook(
+        history, as_of, scoring.purchase_model, 1, scoring.purchase_model_fit_customers, cfg.seed
+    )
     features = pd.read_parquet(
         Path(cfg.paths.features_dir) / FEATURES,
         columns=[*KEYS, DEFINITION, "recency_days", "tenure_days"],

@@ -68,7 +68,15 @@ def main() -> None:
     horizon = pd.Timedelta(days=value.horizon_days)
     as_of = (observed_until(history) - horizon).to_period("M").to_timestamp()
     started = time.perf_counter()
-    outlook = purchase_outlook(history, as_of, cfg.scoring.purchase_model, value.horizon_days)
+    scoring = cfg.scoring
+    outlook = purchase_outlook(
+        history,
+        as_of,
+        scoring.purchase_model,
+        value.horizon_days,
+        scoring.purchase_model_fit_customers,
+        cfg.seed,
+    )
     estimates = {
         method: customer_value(history, as_of, replace(value, future=method), outlook)
         for method in FUTURE_VALUE_METHODS

@@ -63,6 +63,15 @@ def purchase_summary(transactions: pd.DataFrame, cutoff: pd.Timestamp) -> pd.Dat
     return summary.set_index("customer_id")[SUMMARY_COLUMNS]
 
 
+def fit_sample(summary: pd.DataFrame, max_customers: int | None, seed: int) -> pd.DataFrame:
+    """At most ``max_customers`` rows of ``summary``, a seeded random sample (None: all).
+    A BTYD or Gamma-Gamma model has three or four population parameters: a sample of
+    customers estimates them as well as all of them, and every customer is forecast."""
+    if max_customers is None or len(summary) <= max_customers:
+        return summary
+    return summary.sample(n=max_customers, random_state=seed)
+
+
 def fit_btyd(summary: pd.DataFrame, name: str) -> BetaGeoModel | ModifiedBetaGeoModel:
     """The maximum a posteriori fit of model ``name`` (a key of MODELS) on ``summary``."""
     started = time.perf_counter()
@@ -129,10 +138,16 @@ def purchases_if_alive(forecast_table: pd.DataFrame) -> np.ndarray:
     return np.divide(expected, alive, out=np.zeros(len(alive)), where=alive > 0)
 
 
-def expected_spend(transactions: pd.DataFrame, cutoff: pd.Timestamp) -> tuple[pd.Series, float]:
+def expected_spend(
+    transactions: pd.DataFrame,
+    cutoff: pd.Timestamp,
+    fit_customers: int | None = None,
+    seed: int = 0,
+) -> tuple[pd.Series, float]:
     """The amount to expect of a customer's next purchase, per customer_id with a purchase
     before the cutoff, and for a customer without one: the Gamma-Gamma model's conditional
-    and population means, fitted on the repeat purchases before the cutoff.
+    and population means, fitted on the repeat purchases before the cutoff (of at most
+    ``fit_customers`` of the repeat buyers, fit_sample).
 
     A fitted q of at most 1 means the population mean spend is infinite (spend per customer
     heavier-tailed than the model allows): the model does not describe these amounts, so
@@ -160,7 +175,8 @@ def expected_spend(transactions: pd.DataFrame, cutoff: pd.Timestamp) -> tuple[pd
             MIN_REPEAT_BUYERS,
         )
         return own_mean, float(own_mean.mean())
-    model = _clv().GammaGammaModel(data=repeat[["customer_id", "frequency", "monetary_value"]])
+    sample = fit_sample(repeat, fit_customers, seed)
+    model = _clv().GammaGammaModel(data=sample[["customer_id", "frequency", "monetary_value"]])
     model.fit(method="map", progressbar=False)
     fitted = model.fit_summary()
     p, q, v = (float(fitted[name]) for name in ("p", "q", "v"))

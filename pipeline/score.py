@@ -156,8 +156,14 @@ def decide(
         probability = scorer.model.predict_proba(features)[:, 1]
     with timings.step("purchase_outlook"):
         scoring = cfg.scoring
-        horizon = scoring.value.horizon_days
-        outlook = purchase_outlook(active.history, active.as_of, scoring.purchase_model, horizon)
+        outlook = purchase_outlook(
+            active.history,
+            active.as_of,
+            scoring.purchase_model,
+            scoring.value.horizon_days,
+            scoring.purchase_model_fit_customers,
+            cfg.seed,
+        )
     with timings.step("value"):
         fraud_flag = scoring.not_worth_retaining.fraud_flag
         customers = customers_to_decide(active, probability, outlook, scoring.value, fraud_flag)

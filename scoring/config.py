@@ -130,6 +130,7 @@ class ScoringConfig:
     value: ValueConfig = MISSING
     not_worth_retaining: NotWorthRetainingConfig = MISSING
     purchase_model: str = MISSING
+    purchase_model_fit_customers: int | None = MISSING
     lapsed: LapsedConfig = MISSING
     tiers: dict[str, float] = MISSING
     no_action_causes: list[str] = MISSING

@@ -1,36 +1,57 @@
-"""Each customer's purchase outlook as of the scoring date, from a BTYD model.
+"""Each customer's purchase outlook as of the scoring date, from BTYD models.
 
 One fit of ``scoring.purchase_model`` (models/btyd.py) on the purchases before the date
 serves two rules: P(alive) says who has most likely left already (scoring/lapsed.py), and
-the purchases to expect of a customer who is still there value their future
-(scoring/value.py).
+the purchases to expect of a customer who is still there, with the Gamma-Gamma model's
+expected amount of a purchase, value their future (scoring/value.py).
 """
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from contract.errors import ConfigError
 from features.history import CustomerHistory
-from models.btyd import MODELS, fit_btyd, forecast, purchase_summary, purchases_if_alive
+from models.btyd import (
+    MODELS,
+    expected_spend,
+    fit_btyd,
+    fit_sample,
+    forecast,
+    purchase_summary,
+    purchases_if_alive,
+)
 
-COLUMNS = ("p_alive", "expected_purchases", "purchases_if_alive")
+COLUMNS = ("p_alive", "expected_purchases", "purchases_if_alive", "expected_spend")
 
 
 def purchase_outlook(
-    history: CustomerHistory, as_of: pd.Timestamp, model: str, horizon_days: int
+    history: CustomerHistory,
+    as_of: pd.Timestamp,
+    model: str,
+    horizon_days: int,
+    fit_customers: int | None,
+    seed: int,
 ) -> pd.DataFrame | None:
-    """Per customer_id (index, customers order): P(alive) at ``as_of``, the purchases expected in
-    the ``horizon_days`` after it, and those expected if the customer is still there.
-    None without a transactions table."""
+    """Per customer_id (index, customers order): P(alive) at ``as_of``, the purchases
+    expected in the ``horizon_days`` after it, those expected if the customer is still
+    there, and the expected amount of a purchase (NaN without amounts). The models are
+    fitted on at most ``fit_customers`` customers (models/btyd.fit_sample). None without a
+    transactions table."""
     if model not in MODELS:
         raise ConfigError(f"scoring.purchase_model: {model!r} is not one of {sorted(MODELS)}")
     if not history.has("transactions"):
         return None
-    purchases = history.events["transactions"][["customer_id", "timestamp"]]
-    summary = purchase_summary(purchases, as_of)
-    fitted = fit_btyd(summary, model)
+    tx = history.events["transactions"]
+    summary = purchase_summary(tx[["customer_id", "timestamp"]], as_of)
+    fitted = fit_btyd(fit_sample(summary, fit_customers, seed), model)
     ids = history.customers["customer_id"]
     table = forecast(fitted, summary, ids, horizon_days).set_axis(pd.Index(ids, name="customer_id"))
     table["purchases_if_alive"] = purchases_if_alive(table)
+    table["expected_spend"] = np.nan
+    if "amount" in tx:
+        amounts = tx[["customer_id", "timestamp", "amount"]]
+        spend, newcomer = expected_spend(amounts, as_of, fit_customers, seed)
+        table["expected_spend"] = spend.reindex(table.index).fillna(newcomer)
     return table[list(COLUMNS)]

@@ -27,7 +27,6 @@ import pandas as pd
 from contract.errors import ConfigError
 from features import events as ev
 from features.history import CustomerHistory
-from models.btyd import expected_spend
 from scoring.config import ValueConfig
 
 COLUMNS = ("historical_margin", "future_value", "customer_value")
@@ -59,7 +58,7 @@ def customer_value(
         if outlook is None:
             raise ValueError("scoring.value.future=btyd values purchases from a purchase outlook")
         purchases = outlook["purchases_if_alive"].to_numpy()
-        future += purchases * _margin_per_purchase(history, cutoff, cfg)
+        future += purchases * _margin_per_purchase(history, cutoff, cfg, outlook)
     else:
         future += _purchases_margin(history, cutoff, cfg.run_rate_days, cfg) * projected
     value = cfg.weights.historical * historical + cfg.weights.future * future
@@ -101,11 +100,12 @@ def _subscriptions_margin(
 
 
 def _margin_per_purchase(
-    history: CustomerHistory, cutoff: pd.Timestamp, cfg: ValueConfig
+    history: CustomerHistory, cutoff: pd.Timestamp, cfg: ValueConfig, outlook: pd.DataFrame
 ) -> np.ndarray:
     """The margin to expect of each customer's next purchase: ``margin_per_purchase``
-    without amounts; else the expected amount (Gamma-Gamma) times the customer's margin per
-    amount over their purchases so far (everyone's, for a customer without any)."""
+    without amounts; else the outlook's expected amount (Gamma-Gamma) times the customer's
+    margin per amount over their purchases so far (everyone's, for a customer without
+    any)."""
     tx = history.events["transactions"]
     if "amount" not in tx:
         return np.full(history.n_customers, _flat_margin(cfg))
@@ -114,9 +114,7 @@ def _margin_per_purchase(
     amount = ev.total(tx, tx["amount"], before, n)
     pooled = margin.sum() / amount.sum() if amount.sum() > 0 else cfg.gross_margin
     rate = np.divide(margin, amount, out=np.full(n, pooled), where=amount > 0)
-    spend, newcomer_spend = expected_spend(tx[["customer_id", "timestamp", "amount"]], cutoff)
-    ids = history.customers["customer_id"].to_numpy()
-    return spend.reindex(ids).fillna(newcomer_spend).to_numpy() * rate
+    return outlook["expected_spend"].to_numpy() * rate
 
 
 def _purchase_margin(tx: pd.DataFrame, cfg: ValueConfig) -> np.ndarray:

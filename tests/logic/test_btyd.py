@@ -7,10 +7,13 @@ import pandas as pd
 import pytest
 
 from contract.errors import ConfigError
+from models import btyd
 from models.btyd import (
     activity_reliability,
     btyd_forecast,
     expected_spend,
+    fit_btyd,
+    fit_sample,
     purchase_summary,
     purchases_if_alive,
     purchases_in_horizon,
@@ -169,7 +172,19 @@ def test_heavy_tailed_amounts_fall_back_to_each_customers_mean(caplog):
 
 
 def test_purchases_if_alive_removes_the_chance_of_being_gone():
-    table = pd.DataFrame(
-        {"p_alive": [1.0, 0.25, 0.0], "expected_purchases": [3.0, 0.5, 0.0]}
-    )
+    table = pd.DataFrame({"p_alive": [1.0, 0.25, 0.0], "expected_purchases": [3.0, 0.5, 0.0]})
     assert purchases_if_alive(table).tolist() == [3.0, 2.0, 0.0]
+
+
+def test_a_sample_of_customers_fits_the_population_parameters():
+    summary = purchase_summary(_purchases(customers=600), CUTOFF)
+    sample = fit_sample(summary, 300, seed=1)
+    assert len(sample) == 300 and sample.index.is_unique
+    assert sample.index.equals(fit_sample(summary, 300, seed=1).index)  # seeded
+    assert fit_sample(summary, None, seed=1) is summary
+    assert fit_sample(summary, len(summary), seed=1) is summary
+    ids = pd.Series(summary.index)
+    on_all = btyd.forecast(fit_btyd(summary, "mbgnbd"), summary, ids, 90)
+    on_half = btyd.forecast(fit_btyd(sample, "mbgnbd"), summary, ids, 90)
+    assert len(on_half) == len(summary)  # everyone forecast
+    assert (on_all - on_half).abs().mean().max() < 0.1

@@ -106,7 +106,9 @@ VALUED_AT = pd.Timestamp("2024-06-01")
 def test_customer_value_counts_margin_discounts_returns_and_payments(valued, tiny):
     """Hand-computed margins, only from events before the cutoff; the future projected
     from the last 30 days (run_rate)."""
-    value_cfg = replace(tiny.cfg.scoring.value, future="run_rate", run_rate_days=30, horizon_days=360)
+    value_cfg = replace(
+        tiny.cfg.scoring.value, future="run_rate", run_rate_days=30, horizon_days=360
+    )
     value = customer_value(valued, VALUED_AT, value_cfg)
     m, r, s = value_cfg.gross_margin, value_cfg.return_cost, value_cfg.subscription_margin
     recent = m * 100 + (m * 70 - 20)  # two purchases in the last 30 days
@@ -123,12 +125,18 @@ def test_customer_value_counts_margin_discounts_returns_and_payments(valued, tin
 
 def test_btyd_future_value_is_expected_purchases_times_margin_per_purchase(valued, tiny):
     """future: btyd. The purchases a customer still there makes (the outlook) times the
-    margin to expect of one: with too few repeat buyers for Gamma-Gamma, the customer's mean
-    amount times their margin per amount, i.e. their mean margin per purchase; a customer
-    without purchases gets everyone's. Subscriptions are projected as before."""
+    margin to expect of one: the expected amount (the outlook's) times their margin per
+    amount, here their mean margin per purchase; a customer without purchases gets
+    everyone's margin per amount. Subscriptions are projected as before."""
     value_cfg = replace(tiny.cfg.scoring.value, future="btyd", run_rate_days=30, horizon_days=360)
     ids = valued.customers["customer_id"]
-    outlook = pd.DataFrame({"purchases_if_alive": [2.0, 0.5, 1.5]}, index=ids.to_numpy())
+    # Too few repeat buyers for Gamma-Gamma: each customer's mean amount, and the mean of
+    # those for a customer without purchases (models/btyd.expected_spend).
+    own_mean = (100.0 + 50.0 + 80.0) / 3
+    outlook = pd.DataFrame(
+        {"purchases_if_alive": [2.0, 0.5, 1.5], "expected_spend": own_mean},
+        index=ids.to_numpy(),
+    )
     with pytest.raises(ValueError, match="purchase outlook"):
         customer_value(valued, VALUED_AT, value_cfg)
     value = customer_value(valued, VALUED_AT, value_cfg, outlook)
