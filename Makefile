@@ -30,8 +30,9 @@ repro: setup
 	dvc repro
 
 ## Run the whole test suite: logic, stages, notebooks and DVC end to end (CI runs this).
+## One worker per core; a test file stays on one worker, so its module fixtures run once.
 test: setup
-	pytest
+	pytest -n auto --dist loadfile
 
 ## The inner loop: the logic tests on tiny frames and the layout checks (about a minute).
 test-fast: setup
