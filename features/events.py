@@ -22,22 +22,26 @@ def index_events(table: pd.DataFrame, customer_ids: pd.Index, time_column: str) 
 
     ``customer_ids`` is the customers table's ``customer_id`` in row order; validation
     guarantees every event refers to one of them and has its (non-null) event time.
-    Tables exported in that order already (the simulator's are) are not sorted again:
-    at 1M customers the sort dominated preparing the history, while checking the order is
-    one linear pass.
     """
     codes = customer_ids.get_indexer(table["customer_id"])
-    nanoseconds = table[time_column].to_numpy(dtype="datetime64[ns]").view("int64")
-    if _in_order(codes, nanoseconds):
+    order = customer_time_order(codes, table[time_column])
+    if order is None:
         return table.assign(customer=codes).reset_index(drop=True)
-    order = np.lexsort((nanoseconds, codes))
     return table.take(order).assign(customer=codes[order]).reset_index(drop=True)
 
 
-def _in_order(codes: np.ndarray, nanoseconds: np.ndarray) -> bool:
-    """Whether rows are sorted by customer code, then time."""
+def customer_time_order(codes: np.ndarray, times: pd.Series) -> np.ndarray | None:
+    """The stable order of rows by customer code, then time; None if they are in it.
+
+    Tables exported in that order already (the simulator's are) are not sorted again: at
+    1M customers the sort dominated preparing the history, while checking the order is
+    one linear pass.
+    """
+    nanoseconds = times.to_numpy(dtype="datetime64[ns]").view("int64")
     step = np.diff(codes)
-    return bool((step >= 0).all() and ((step > 0) | (np.diff(nanoseconds) >= 0)).all())
+    if bool((step >= 0).all() and ((step > 0) | (np.diff(nanoseconds) >= 0)).all()):
+        return None
+    return np.lexsort((nanoseconds, codes))
 
 
 def in_window(times: pd.Series, cutoff: pd.Timestamp, days: int | None = None) -> np.ndarray:

@@ -44,14 +44,13 @@ def purchase_outlook(
     if not history.has("transactions"):
         return None
     tx = history.events["transactions"]
-    summary = purchase_summary(tx[["customer_id", "timestamp"]], as_of)
+    summary = purchase_summary(tx, as_of)
     fitted = fit_btyd(fit_sample(summary, fit_customers, seed), model)
     ids = history.customers["customer_id"]
     table = forecast(fitted, summary, ids, horizon_days).set_axis(pd.Index(ids, name="customer_id"))
     table["purchases_if_alive"] = purchases_if_alive(table)
     table["expected_spend"] = np.nan
     if "amount" in tx:
-        amounts = tx[["customer_id", "timestamp", "amount"]]
-        spend, newcomer = expected_spend(amounts, as_of, fit_customers, seed)
+        spend, newcomer = expected_spend(summary, fit_customers, seed)
         table["expected_spend"] = spend.reindex(table.index).fillna(newcomer)
     return table[list(COLUMNS)]

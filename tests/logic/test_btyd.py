@@ -42,25 +42,47 @@ def _purchases(seed: int = 3, customers: int = 300) -> pd.DataFrame:
 def test_summary_counts_repeat_purchase_days_before_the_cutoff():
     purchases = pd.DataFrame(
         {
-            "customer_id": [1, 1, 1, 1, 2],
+            "customer_id": ["b", "a", "a", "a", "a"],  # not in time order, string ids
             "timestamp": pd.to_datetime(
                 [
-                    "2024-12-01 08:00",
-                    "2024-12-01 18:00",
-                    "2024-12-21 00:00",
-                    "2025-01-01 00:00",
                     "2024-12-31 00:00",
+                    "2025-01-01 00:00",
+                    "2024-12-21 00:00",
+                    "2024-12-01 18:00",
+                    "2024-12-01 08:00",
                 ]
             ),
         }
     )
     summary = purchase_summary(purchases, CUTOFF)
-    # 1: purchase days 12-01 and 12-21 (the one at the cutoff is after it); first 31 days
-    # before the cutoff. 2: one purchase, the day before.
-    assert summary.loc[1].to_dict() == {"frequency": 1.0, "recency": 20.0, "T": 31.0}
-    assert summary.loc[2].to_dict() == {"frequency": 0.0, "recency": 0.0, "T": 1.0}
+    # a: purchase days 12-01 and 12-21 (the one at the cutoff is after it); first 31 days
+    # before the cutoff. b: one purchase, the day before.
+    assert summary.loc["a"].to_dict() == {"frequency": 1.0, "recency": 20.0, "T": 31.0}
+    assert summary.loc["b"].to_dict() == {"frequency": 0.0, "recency": 0.0, "T": 1.0}
+    # Amounts: the repeat day's total, and the mean of every purchase before the cutoff.
+    with_amounts = purchase_summary(purchases.assign(amount=[7.0, 1e6, 30.0, 5.0, 1.0]), CUTOFF)
+    assert with_amounts.loc["a"].to_dict() == {
+        "frequency": 1.0,
+        "recency": 20.0,
+        "T": 31.0,
+        "monetary_value": 30.0,
+        "mean_amount": 12.0,
+    }
+    assert with_amounts.loc["b", ["monetary_value", "mean_amount"]].tolist() == [0.0, 7.0]
     with pytest.raises(ConfigError, match="no purchase before the cutoff 2024-01-01"):
         purchase_summary(purchases, pd.Timestamp("2024-01-01"))
+
+
+def test_summary_in_blocks_of_customers_equals_the_summary_in_one(monkeypatch):
+    purchases = _purchases(customers=40)
+    purchases["amount"] = np.arange(len(purchases), dtype=float) % 17 + 1
+    shuffled = purchases.sample(frac=1.0, random_state=2)
+    whole = purchase_summary(shuffled, CUTOFF)
+    monkeypatch.setattr(btyd, "SUMMARY_BLOCK_PURCHASES", 50)
+    assert len(purchases) > 10 * 50  # a dozen blocks and more
+    in_blocks = purchase_summary(shuffled, CUTOFF)
+    pd.testing.assert_frame_equal(in_blocks.sort_index(), whole.sort_index())
+    assert in_blocks.index.is_unique and len(in_blocks) == purchases["customer_id"].nunique()
 
 
 @pytest.fixture(scope="module")
@@ -148,7 +170,7 @@ def test_gamma_gamma_shrinks_few_purchases_towards_the_population_mean():
     tx = _spending(scales, purchases)
     # A purchase at the cutoff is not history.
     at_cutoff = pd.DataFrame({"customer_id": [0], "timestamp": [CUTOFF], "amount": [1e6]})
-    spend, newcomer = expected_spend(pd.concat([tx, at_cutoff]), CUTOFF)
+    spend, newcomer = expected_spend(purchase_summary(pd.concat([tx, at_cutoff]), CUTOFF))
     own = tx.groupby("customer_id")["amount"].mean()
     population = own.mean()
     assert 0.8 * population < newcomer < 1.25 * population
@@ -164,7 +186,7 @@ def test_heavy_tailed_amounts_fall_back_to_each_customers_mean(caplog):
     scales = np.exp(rng.normal(3.5, 2.0, size=400))  # lognormal spend, a heavy tail
     tx = _spending(scales, rng.integers(2, 12, size=400))
     with caplog.at_level("WARNING", logger="models.btyd"):
-        spend, newcomer = expected_spend(tx, CUTOFF)
+        spend, newcomer = expected_spend(purchase_summary(tx, CUTOFF))
     assert "too heavy-tailed" in caplog.text
     own = tx.groupby("customer_id")["amount"].mean()
     assert spend.to_dict() == pytest.approx(own.to_dict())
