@@ -115,12 +115,15 @@ value-vs-truth: setup
 	python benchmarks/value_vs_truth.py
 
 ## A scheduled scoring run: validate the current data, then lists as of AS_OF (default: the
-## end of the data) from the registry's champion, under RETENTION_DIR.
+## end of the data) from the registry's champion, under RETENTION_DIR (a folder outside the
+## repository needs ALLOW_OUTSIDE=true).
 AS_OF ?=
 RETENTION_DIR ?= exports/retention
+ALLOW_OUTSIDE ?= false
 score: setup
 	dvc repro validate
-	python -m pipeline.score $(if $(AS_OF),as_of=$(AS_OF)) paths.retention_dir=$(RETENTION_DIR)
+	python -m pipeline.score $(if $(AS_OF),as_of=$(AS_OF)) paths.retention_dir=$(RETENTION_DIR) \
+		paths.allow_outside_repository=$(ALLOW_OUTSIDE)
 
 ## Optional hyperparameter search (Optuna), every trial an MLflow run; prints the best setting.
 tune: setup

@@ -37,6 +37,7 @@ def write_config(workdir: Path, n_customers: int, first_cutoff: str, name: str) 
         f"paths.validated_dir={workdir}/validated",
         f"paths.features_dir={workdir}/features-{name}",
         f"paths.reports_dir={workdir}/reports",
+        "paths.allow_outside_repository=true",  # a temporary folder, on purpose
         f"data.cutoffs.start={first_cutoff}",
         f"data.cutoffs.end={LAST_CUTOFF}",
     ]

@@ -51,6 +51,7 @@ def bench(n_customers: int, workdir: Path) -> dict:
         f"paths.ground_truth_dir={workdir}/ground_truth",
         f"paths.validated_dir={workdir}/validated",
         f"paths.reports_dir={workdir}/reports",
+        "paths.allow_outside_repository=true",  # a temporary folder, on purpose
     ]
     params = workdir / "params.yaml"
     write_params(params, compose_params(overrides=overrides))

@@ -34,6 +34,7 @@ def bench(n_customers: int, workdir: Path) -> dict:
         f"paths.ground_truth_dir={workdir}/ground_truth",
         f"paths.validated_dir={workdir}/validated",
         f"paths.reports_dir={workdir}/reports",
+        "paths.allow_outside_repository=true",  # a temporary folder, on purpose
         f"paths.retention_dir={workdir}/retention",
         f"paths.models_dir={MODELS_DIR.resolve()}",
         f"tracking.tracking_uri=sqlite:///{workdir}/mlruns/mlflow.db",

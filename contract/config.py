@@ -16,6 +16,15 @@ from omegaconf import MISSING
 from contract.errors import ConfigError
 
 
+def config_date(key: str, value: str) -> pd.Timestamp:
+    """The date (YYYY-MM-DD) configured at ``key``; a ConfigError naming the key if it is
+    not one."""
+    try:
+        return pd.Timestamp(value)
+    except ValueError as err:
+        raise ConfigError(f"{key}: {value!r} is not a date (YYYY-MM-DD)") from err
+
+
 @dataclass
 class CutoffsConfig:
     """The dates at which features and labels are computed (``data.cutoffs``)."""
@@ -103,6 +112,7 @@ class DataConfig:
 class ValidationConfig:
     max_examples: int = MISSING
     reference_date: str | None = MISSING
+    earliest_date: str = MISSING
 
 
 @dataclass

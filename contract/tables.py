@@ -32,6 +32,20 @@ SEVERITIES = (1, 2, 3)
 SURVEY_SCORE_RANGE = (1, 10)
 RESOLUTION_SATISFACTION_RANGE = (1, 5)
 CREDIT_SCORE_RANGE = (300, 850)
+# The customers table is one row per customer as of the export. These columns (and those
+# declared in data.extra_customer_columns) are attributes taken as constant over the
+# history: features read their current value at every cutoff. Its dates are read point in
+# time: signup_date and churn_date only when before the cutoff, contract_end only through
+# its anniversary (tests/logic/test_leakage.py holds the features to both).
+CUSTOMER_ATTRIBUTES = (
+    "region",
+    "acquisition_channel",
+    "contract_type",
+    "loyalty_tier",
+    "autopay",
+    "account_manager",
+    "credit_score",
+)
 
 TABLES = (
     "customers",

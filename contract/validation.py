@@ -17,7 +17,7 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.errors import SchemaErrors
 
-from contract.config import DataConfig, ValidationConfig
+from contract.config import DataConfig, ValidationConfig, config_date
 from contract.errors import UserError
 from contract.tables import TableContract, required_tables, table_contracts
 
@@ -72,13 +72,18 @@ def validate_tables(
         for name in required_tables(data)
         if name not in tables
     ]
-    violations += [
-        Violation(name, ALL_COLUMNS, "required table has no rows", None)
-        for name in required_tables(data)
+    # A customers table, when given, is the list of customers the events must refer to.
+    empty = [
+        name
+        for name in dict.fromkeys([*required_tables(data), "customers"])
         if name in tables and tables[name].empty
     ]
+    violations += [
+        Violation(name, ALL_COLUMNS, "has no rows (a header alone is no data)", None)
+        for name in empty
+    ]
     typed: dict[str, pd.DataFrame] = {}
-    customers_valid = True
+    customers_valid = "customers" not in empty
     for name, frame in tables.items():
         checked, found = _check_table(contracts[name], frame, validation.max_examples)
         violations += found
@@ -94,7 +99,10 @@ def validate_tables(
 
 def reference_timestamp(validation: ValidationConfig) -> pd.Timestamp:
     """Start of the day after the reference date: anything at or after it is in the future."""
-    day = pd.Timestamp(validation.reference_date or pd.Timestamp.now()).normalize()
+    if validation.reference_date is None:
+        day = pd.Timestamp.now().normalize()
+    else:
+        day = config_date("validation.reference_date", validation.reference_date).normalize()
     return day + pd.Timedelta(days=1)
 
 
@@ -335,10 +343,11 @@ def _cross_table_violations(
     validation: ValidationConfig,
 ) -> list[Violation]:
     """Unknown customers and events before signup (when customers and its signup_date are
-    given), and timestamps in the future."""
+    given), timestamps in the future and placeholder dates (before the earliest date)."""
     customers = tables.get("customers")
     signup = None if customers is None else customers.set_index("customer_id").get("signup_date")
     future = reference_timestamp(validation)
+    earliest = config_date("validation.earliest_date", validation.earliest_date)
     k = validation.max_examples
     violations = []
     for name, frame in tables.items():
@@ -357,5 +366,14 @@ def _cross_table_violations(
                 check = f"before {future:%Y-%m-%d} (not in the future)"
                 violations += _mask_violation(
                     name, column, check, frame, frame[column] >= future, k
+                )
+        for column in contract.timestamp_columns:
+            if column in frame:
+                check = (
+                    f"not before {earliest:%Y-%m-%d} (validation.earliest_date: earlier dates "
+                    "are taken for placeholders; set it earlier if they are real)"
+                )
+                violations += _mask_violation(
+                    name, column, check, frame, frame[column] < earliest, k
                 )
     return violations

@@ -12,7 +12,7 @@ come from ``conf/``.
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import yaml
@@ -47,6 +47,7 @@ class PathsConfig:
     train_plots: str = MISSING
     explain_report: str = MISSING
     explain_plots: str = MISSING
+    allow_outside_repository: bool = MISSING
 
 
 @dataclass
@@ -87,8 +88,14 @@ def load_config(path: Path = DEFAULT_PARAMS, overrides: list[str] | None = None)
     """Read ``path`` (a composed params.yaml), apply ``overrides`` (``key.path=value``)
     and check the result against the schema."""
     try:
-        loaded = OmegaConf.load(path)
         changes = OmegaConf.from_dotlist(overrides or [])
+    except yaml.YAMLError as err:
+        raise ConfigError(
+            f"{' '.join(overrides or [])}: an override is not valid YAML ({err}); quote "
+            "its value, e.g. data.date_format='%d/%m/%Y'"
+        ) from err
+    try:
+        loaded = OmegaConf.load(path)
         merged = OmegaConf.merge(OmegaConf.structured(Config), loaded, changes)
         config = OmegaConf.to_object(merged)
     except OmegaConfBaseException as err:
@@ -119,7 +126,29 @@ def config_from_cli(description: str, shorthands: dict[str, str] | None = None) 
     )
     args = parser.parse_args()
     overrides = [_expand(override, shorthands or {}) for override in args.overrides]
-    return load_config(args.params, overrides)
+    config = load_config(args.params, overrides)
+    check_output_paths(config.paths, Path.cwd())
+    return config
+
+
+def check_output_paths(paths: PathsConfig, repository: Path) -> None:
+    """Every location in ``paths`` inside ``repository`` (where the stages run), unless
+    ``paths.allow_outside_repository``: a stage replaces what it finds at its outputs, so a
+    location elsewhere (a typo like ``../lists``) must be chosen on purpose."""
+    if paths.allow_outside_repository:
+        return
+    root = repository.resolve()
+    outside = {
+        key: str(Path(value).resolve())
+        for key, value in asdict(paths).items()
+        if isinstance(value, str) and not Path(value).resolve().is_relative_to(root)
+    }
+    if outside:
+        listed = ", ".join(f"paths.{key}={where}" for key, where in outside.items())
+        raise ConfigError(
+            f"{listed}: outside the repository {root}, and a stage replaces what is at its "
+            "outputs; set paths.allow_outside_repository=true to write there on purpose"
+        )
 
 
 def _expand(override: str, shorthands: dict[str, str]) -> str:

@@ -47,6 +47,8 @@ def read_table(path: Path) -> pd.DataFrame:
     coerces them). A file that is not what its suffix says is an InputFileError naming the
     file and what to do.
     """
+    if path.is_dir():
+        raise InputFileError(f"{path}: a folder, not a file; export the table as one file")
     if path.suffix == ".parquet":
         try:
             return pd.read_parquet(path)
@@ -75,6 +77,13 @@ def _read_csv(path: Path) -> pd.DataFrame:
         raise InputFileError(
             f"{path}: one column named {str(frame.columns[0])[:60]!r}: the file looks "
             "separated by ';', tab or '|'; export it comma-separated"
+        )
+    # pandas renames a repeated column name (customer_id, customer_id.1): read the header.
+    header = pd.read_csv(path, header=None, nrows=1, dtype=str, encoding="utf-8").iloc[0]
+    repeated = header[header.duplicated()].unique().tolist()
+    if repeated:
+        raise InputFileError(
+            f"{path}: the header names {repeated} more than once; export each column once"
         )
     return frame
 

@@ -2,7 +2,8 @@
 
     python -m pipeline.score                     # as of the end of the data
     python -m pipeline.score as_of=2026-11-23    # a scheduled run
-    python -m pipeline.score as_of=2026-11-23 paths.retention_dir=/srv/retention
+    python -m pipeline.score as_of=2026-11-23 paths.retention_dir=/srv/retention \
+        paths.allow_outside_repository=true
 
 Inputs: the validated tables (`paths.validated_dir`) and the model `scoring.model_source`
 names (pipeline/registry.py). For every customer active at the as-of date the run
@@ -32,6 +33,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from contract.errors import ConfigError
 from features.catalogue import assign_causes, cause_patterns
 from features.feature_table import observed_until
 from features.history import prepare_history
@@ -105,6 +107,8 @@ def run(cfg: Config) -> None:
     data_end = observed_until(history)
     as_of = scoring_date(scoring.as_of, data_end)  # a date after the data stops the run here
     day = str(as_of.date())
+    retention_dir = Path(cfg.paths.retention_dir)
+    _check_lists_are_ours(retention_dir / day)
     with timings.step("load_model"):
         scorer = load_scoring_model(
             scoring.model_source, Path(cfg.paths.models_dir), cfg.tracking, scoring.model_version
@@ -116,7 +120,6 @@ def run(cfg: Config) -> None:
         limits = scoring.drift
         psi = psi_by_feature(scorer.drift_reference, active.features)
         drift = drift_table(psi, limits.warn_psi, limits.refuse_psi, limits.exempt)
-    retention_dir = Path(cfg.paths.retention_dir)
     with scoring_run(cfg.tracking, day, scorer.as_dict()) as run_id:
         _check_drift(
             drift, limits.warn_psi, limits.refuse_psi, refused_drift_report(retention_dir, day)
@@ -189,6 +192,16 @@ def decide(
     day = str(active.as_of.date())
     described = describe(decided, labels, cfg.explain.top_causes, day, scorer.name, scorer.version)
     return described, thresholds
+
+
+def _check_lists_are_ours(folder: Path) -> None:
+    """A run replaces the folder of its date: refuse one that holds no manifest of ours."""
+    if folder.exists() and not (folder / MANIFEST).is_file():
+        raise ConfigError(
+            f"{folder} exists and has no {MANIFEST}: it is not a folder of retention lists "
+            "this pipeline wrote, and a run replaces the folder of its date; move it away "
+            "or set paths.retention_dir to another folder"
+        )
 
 
 def _check_drift(drift: pd.DataFrame, warn: float, refuse: float, refused_report: Path) -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import pandas as pd
 from omegaconf import MISSING
 
+from contract.config import config_date
 from contract.errors import ConfigError
 
 # How a customer's future purchases are valued (scoring/value.py): the purchases a BTYD
@@ -183,9 +183,6 @@ def _check_date(as_of: str | None) -> None:
     """``scoring.as_of`` is empty or a date (YYYY-MM-DD) without a time."""
     if as_of is None:
         return
-    try:
-        date = pd.Timestamp(as_of)
-    except ValueError as err:
-        raise ConfigError(f"scoring.as_of: {as_of!r} is not a date (YYYY-MM-DD)") from err
+    date = config_date("scoring.as_of", as_of)
     if date != date.normalize():
         raise ConfigError(f"scoring.as_of: give a date without a time, got {as_of!r}")

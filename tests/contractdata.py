@@ -42,7 +42,9 @@ def data_config(**changes) -> DataConfig:
     return DataConfig(**settings)
 
 
-VALIDATION = ValidationConfig(max_examples=2, reference_date="2025-06-30")
+VALIDATION = ValidationConfig(
+    max_examples=2, reference_date="2025-06-30", earliest_date="1971-01-01"
+)
 
 
 def valid_tables() -> dict[str, pd.DataFrame]:

@@ -58,6 +58,7 @@ def compose_config(workdir: Path, *overrides: str) -> Config:
         f"paths.models_dir={workdir}/models",
         f"paths.explanations_dir={workdir}/explanations",
         f"paths.retention_dir={workdir}/retention",
+        "paths.allow_outside_repository=true",
         f"tracking.tracking_uri=sqlite:///{workdir}/mlruns/mlflow.db",
     ]
     params = workdir / "params.yaml"

@@ -141,6 +141,94 @@ VALUE_CASES = [
         _set("customers", "churn_date", 2, "2023-01-01"),
         ["churn_date not before signup_date"],
     ),
+    (
+        "signup-in-1900",
+        _set("customers", "signup_date", 0, "1900-01-01"),
+        ["customers.signup_date", "not before 1971-01-01", "placeholders", "1900-01-01"],
+    ),
+    (
+        "unix-epoch-survey",
+        _set("surveys", "timestamp", 0, "1970-01-01"),
+        ["surveys.timestamp", "validation.earliest_date"],
+    ),
+    (
+        "contract-end-1899",
+        _set("customers", "contract_end", 1, "1899-12-30"),
+        ["customers.contract_end", "not before signup_date", "1899-12-30"],
+    ),
+    (
+        "contract-end-before-signup",
+        _set("customers", "contract_end", 1, "2023-01-01"),
+        ["contract_end not before signup_date"],
+    ),
+    ("amount-empty", _set("transactions", "amount", 0, None), ["transactions.amount", "empty"]),
+    ("timestamp-empty", _set("transactions", "timestamp", 0, None), ["no empty values", "NaT"]),
+    ("discount-negative", _set("transactions", "discount", 0, -1.0), ["transactions.discount"]),
+    ("is-return-maybe", _set("transactions", "is_return", 0, "maybe"), ["'maybe'", "data.codes"]),
+    ("id-fraction", _set("transactions", "customer_id", 0, 1.5), ["customer_id exists", "1.5"]),
+    ("credit-text", _set("customers", "credit_score", 0, "good"), ["credit_score", "'good'"]),
+    ("tier-empty", _set("customers", "loyalty_tier", 0, None), ["customers.loyalty_tier", "empty"]),
+    ("manager-two", _set("customers", "account_manager", 0, 2), ["account_manager", "'2'"]),
+    (
+        "signup-offset",
+        _set("customers", "signup_date", 0, "2024-01-01T00:00:00+01:00"),
+        ["customers.signup_date", "no time zone"],
+    ),
+    ("severity-zero", _set("complaints", "severity", 0, 0), ["complaints.severity", "isin"]),
+    ("severity-text", _set("complaints", "severity", 0, "high"), ["complaints.severity", "'high'"]),
+    (
+        "satisfaction-zero",
+        _set("complaints", "resolution_satisfaction", 0, 0.0),
+        ["complaints.resolution_satisfaction", "in_range(1, 5)"],
+    ),
+    (
+        "complaint-of-unknown-customer",
+        _set("complaints", "customer_id", 0, 77),
+        ["complaints.customer_id", "customer_id exists in customers", "77"],
+    ),
+    ("survey-zero", _set("surveys", "score", 0, 0), ["surveys.score", "in_range(1, 10)"]),
+    ("survey-text", _set("surveys", "score", 0, "ten"), ["surveys.score", "'ten'"]),
+    (
+        "survey-before-signup",
+        _set("surveys", "timestamp", 0, "2023-06-01"),
+        ["surveys.timestamp", "signup_date"],
+    ),
+    (
+        "incident-severity-fraction",
+        _set("service_incidents", "severity", 0, 1.5),
+        ["service_incidents.severity", "whole numbers"],
+    ),
+    (
+        "incident-in-the-future",
+        _set("service_incidents", "timestamp", 0, "2030-01-01"),
+        ["service_incidents.timestamp", "not in the future"],
+    ),
+    ("payment-negative", _set("payments", "amount", 0, -30.0), ["payments.amount"]),
+    ("due-date-text", _set("payments", "due_date", 0, "soon"), ["payments.due_date", "'soon'"]),
+    (
+        "payment-of-unknown-customer",
+        _set("payments", "customer_id", 0, 77),
+        ["payments.customer_id", "customer_id exists in customers"],
+    ),
+    (
+        "offer-discount-negative",
+        _set("competitor_offers", "discount", 0, -0.1),
+        ["competitor_offers.discount", "in_range(0, 1)"],
+    ),
+    (
+        "offer-ends-before-start",
+        _set("competitor_offers", "end_date", 0, "2024-04-01"),
+        ["end_date not before start_date"],
+    ),
+    (
+        "offer-region-empty",
+        _set("competitor_offers", "region", 0, None),
+        ["competitor_offers.region", "empty"],
+    ),
+    ("missing-id-column", _drop("transactions", "customer_id"), ["transactions.customer_id"]),
+    ("missing-customers-id", _drop("customers", "customer_id"), ["customers.customer_id"]),
+    ("missing-due-date", _drop("payments", "due_date"), ["payments.due_date", "missing"]),
+    ("missing-offer-region", _drop("competitor_offers", "region"), ["competitor_offers.region"]),
 ]
 
 
@@ -171,8 +259,9 @@ def run_validate(params: Path, tmp_path: Path, monkeypatch, caplog) -> Callable[
         f"paths.validation_report={tmp_path / 'reports' / 'validation.json'}",
     ]
 
-    def run(params_file: Path = params) -> str:
-        monkeypatch.setattr(sys, "argv", ["validate", "--params", str(params_file), *overrides])
+    def run(params_file: Path = params, extra: list[str] | tuple = ()) -> str:
+        argv = ["validate", "--params", str(params_file), *overrides, *extra]
+        monkeypatch.setattr(sys, "argv", argv)
         caplog.set_level(logging.ERROR)
         with pytest.raises(SystemExit) as exited:
             validate.main()
@@ -220,21 +309,56 @@ def _file(name: str, content: bytes) -> Callable[[Path], None]:
     return write
 
 
+def _folder(name: str) -> Callable[[Path], None]:
+    def write(directory: Path) -> None:
+        (directory / name).unlink()
+        (directory / name).mkdir()
+
+    return write
+
+
 LATIN_1 = b"customer_id,timestamp\n1,2024-01-05\n" + "2,Café\n".encode("latin-1")
 FILE_CASES = [
     ("empty-file", _file("transactions.csv", b""), ["transactions.csv", "empty"]),
+    ("newline-only", _file("transactions.csv", b"\n"), ["transactions.csv", "empty"]),
     ("latin-1", _file("transactions.csv", LATIN_1), ["transactions.csv", "not UTF-8", "0xe9"]),
+    (
+        "binary-bytes",
+        _file("transactions.csv", bytes(range(256)) * 4),
+        ["transactions.csv", "not a well-formed CSV"],
+    ),
     (
         "semicolons",
         _file("transactions.csv", b"customer_id;timestamp\n1;2024-01-05\n"),
         ["transactions.csv", "';'", "comma-separated"],
     ),
     (
+        "tabs",
+        _file("transactions.csv", b"customer_id\ttimestamp\n1\t2024-01-05\n"),
+        ["transactions.csv", "tab", "comma-separated"],
+    ),
+    (
+        "pipes",
+        _file("transactions.csv", b"customer_id|timestamp\n1|2024-01-05\n"),
+        ["transactions.csv", "'|'", "comma-separated"],
+    ),
+    (
         "ragged-rows",
         _file("transactions.csv", b'customer_id,timestamp\n1,"2024-01-05\n'),
         ["transactions.csv", "not a well-formed CSV"],
     ),
-    ("missing-file", lambda directory: None, ["no file at", "transactions.csv"]),
+    (
+        "repeated-header",
+        _file("transactions.csv", b"customer_id,customer_id,timestamp\n1,1,2024-01-05\n"),
+        ["transactions.csv", "['customer_id'] more than once"],
+    ),
+    (
+        "header-only-customers",
+        _file("customers.csv", b"customer_id,signup_date\n"),
+        ["customers.(all columns)", "has no rows"],
+    ),
+    ("folder-not-file", _folder("transactions.csv"), ["transactions.csv", "a folder, not a file"]),
+    ("missing-file", lambda directory: (directory / "transactions.csv").unlink(), ["no file at"]),
 ]
 
 
@@ -242,10 +366,43 @@ FILE_CASES = [
     ("write", "words"), [pytest.param(write, words, id=case) for case, write, words in FILE_CASES]
 )
 def test_unreadable_files_are_named_with_what_to_do(run_validate, tmp_path, write, words):
-    tables = {k: v for k, v in valid_tables().items() if k != "transactions"}
-    _write(tables, tmp_path / "input")
+    _write(valid_tables(), tmp_path / "input")
     write(tmp_path / "input")
     error = run_validate()
+    for word in words:
+        assert word in error, error
+    _nothing_written(tmp_path)
+
+
+# (case id, overrides of the stage's command line, words the error must contain)
+CONFIG_CASES = [
+    ("format-xlsx", ["data.format=xlsx"], ["data.format", "'xlsx'"]),
+    ("unknown-table", ["data.tables.orders=orders"], ["data.tables", "orders"]),
+    ("required-table-null", ["data.tables.transactions=null"], ["required tables"]),
+    ("data-dir-missing", ["data.dir=/no/such/folder"], ["no file at /no/such/folder"]),
+    ("reference-date-text", ["validation.reference_date=someday"], ["'someday' is not a date"]),
+    ("earliest-date-text", ["validation.earliest_date=long-ago"], ["validation.earliest_date"]),
+    ("max-examples-text", ["validation.max_examples=many"], ["validation.max_examples", "many"]),
+    (
+        "override-not-yaml",
+        ["data.date_format=%d/%m/%Y"],
+        ["data.date_format=%d/%m/%Y", "not valid YAML", "quote"],
+    ),
+    (
+        "output-outside-the-repository",
+        ["paths.allow_outside_repository=false"],
+        ["paths.validated_dir=", "outside the repository", "allow_outside_repository=true"],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "words"),
+    [pytest.param(overrides, words, id=case) for case, overrides, words in CONFIG_CASES],
+)
+def test_bad_settings_stop_the_stage_before_it_reads(run_validate, tmp_path, overrides, words):
+    _write(valid_tables(), tmp_path / "input")
+    error = run_validate(extra=overrides)
     for word in words:
         assert word in error, error
     _nothing_written(tmp_path)

@@ -2,8 +2,8 @@
 
 Hypothesis picks a cutoff and a random way to rewrite history after it: delete events,
 change their values, move them later, resolve open complaints differently, pay open
-invoices on other dates, change future cancellation dates. The features at the cutoff
-must not change. Likewise the label must not change when only events after the label
+invoices on other dates, move, remove or add future cancellation dates. The features at
+the cutoff must not change. Likewise the label must not change when only events after the label
 window (horizon and confirmation) change, nor a BTYD model's forecast at the cutoff.
 """
 
@@ -17,6 +17,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from contract.tables import CUSTOMER_ATTRIBUTES, table_contracts
+from features import feature_table, switching
 from features.columns import LABEL
 from features.feature_table import observed_until, plan_features, snapshot
 from features.history import EVENT_TIME as EVENT_TABLE_TIME
@@ -49,12 +51,25 @@ def rewrite_after(
         out[name] = frame
     out["complaints"] = _resolve_open_complaints_differently(out["complaints"], moment, rng)
     out["payments"] = _settle_open_payments_differently(out["payments"], moment, rng)
-    customers = out["customers"]
-    later = customers["churn_date"] > moment
-    customers.loc[later, "churn_date"] = moment + pd.to_timedelta(
-        rng.integers(1, 400, int(later.sum())), unit="D"
-    )
+    out["customers"] = _cancel_differently(out["customers"], moment, rng)
     return out
+
+
+def _cancel_differently(customers, moment, rng):
+    """Future cancellations move, disappear, or appear for customers without one (after
+    signup). The customers table's other columns are attributes the contract declares
+    constant over the history (contract.tables.CUSTOMER_ATTRIBUTES)."""
+    n = len(customers)
+    earliest = customers["signup_date"].where(customers["signup_date"] > moment, moment)
+    other_date = earliest + pd.to_timedelta(rng.integers(0, 400, n), unit="D")
+    later = (customers["churn_date"] >= moment).to_numpy()
+    dropped = rng.random(n) < 0.3
+    added = customers["churn_date"].isna().to_numpy() & (rng.random(n) < 0.3)
+    churn_date = customers["churn_date"].copy()
+    churn_date[later] = other_date[later]
+    churn_date[later & dropped] = pd.NaT
+    churn_date[added] = other_date[added]
+    return customers.assign(churn_date=churn_date)
 
 
 def _shuffled(values: pd.Series, rng: np.random.Generator) -> np.ndarray:
@@ -123,6 +138,14 @@ def test_label_depends_only_on_the_label_window(history, cfg, cutoff, seed):
     pd.testing.assert_frame_equal(before, after)
 
 
+@pytest.fixture(scope="module")
+def pymc_imported() -> None:
+    """PyMC raises the recursion limit when first imported, which Hypothesis fails a test
+    for: import it before the property runs."""
+    import pymc_marketing.clv  # noqa: F401
+
+
+@pytest.mark.usefixtures("pymc_imported")
 @PROPERTY
 @given(cutoff=st.sampled_from(list(CUTOFFS)), seed=st.integers(0, 2**32 - 1))
 def test_btyd_summary_sees_only_purchases_before_the_cutoff(history, cutoff, seed):
@@ -141,6 +164,39 @@ def test_btyd_forecast_sees_only_purchases_before_the_cutoff(history):
     before = btyd_forecast(history["transactions"], rows, 30)
     after = btyd_forecast(rewritten["transactions"], rows, 30)
     pd.testing.assert_frame_equal(before, after)
+
+
+def test_the_customers_table_is_attributes_and_dates_read_point_in_time(cfg):
+    """Every customers column is either an attribute declared constant over the history or
+    a date the rewrite above covers (churn_date; contract_end is scheduled, known when the
+    contract is signed), so a new column must be placed in one or the other."""
+    schema = table_contracts(cfg.data)["customers"].schema
+    dated = {"signup_date", "churn_date", "contract_end"}
+    attributes = {*CUSTOMER_ATTRIBUTES, *cfg.data.extra_customer_columns}
+    assert set(schema.columns) == {"customer_id", *attributes, *dated}
+
+
+def test_a_feature_that_reads_the_future_churn_date_fails_the_property(
+    history, cfg, monkeypatch
+):
+    """A planted leak of the contractual label itself is caught by the rewrite."""
+
+    def leaky(inputs, cutoff):
+        table = switching.compute(inputs, cutoff)
+        leaving = (inputs.customers["churn_date"] >= cutoff).to_numpy()
+        return table.assign(tenure_days=table["tenure_days"] + leaving)
+
+    families = [
+        replace(family, compute=leaky) if family.name == "switching_cost" else family
+        for family in feature_table.FAMILIES
+    ]
+    monkeypatch.setattr(feature_table, "FAMILIES", tuple(families))
+    cutoff = CUTOFFS[2]
+    rewritten = rewrite_after(history, cutoff, np.random.default_rng(3))
+    before = features_at(history, cfg, cutoff).drop(columns=LABEL)
+    after = features_at(rewritten, cfg, cutoff).drop(columns=LABEL)
+    assert not before["tenure_days"].equals(after["tenure_days"])
+    assert before.drop(columns="tenure_days").equals(after.drop(columns="tenure_days"))
 
 
 def test_the_rewrite_really_changes_later_features(history, cfg):

@@ -154,6 +154,18 @@ def test_a_crash_mid_write_keeps_the_previous_lists(scored, monkeypatch):
     assert [p.name for p in out.parent.iterdir()] == [out.name]  # no temporary folder left
 
 
+def test_a_dated_folder_that_is_not_ours_is_never_replaced(scored, tmp_path):
+    day = _retention(scored).name
+    theirs = tmp_path / day
+    theirs.mkdir()
+    (theirs / "quarterly-report.xlsx").write_bytes(b"someone else's work")
+    cfg = replace(scored, paths=replace(scored.paths, retention_dir=str(tmp_path)))
+    with pytest.raises(ConfigError, match=f"{theirs} exists and has no manifest.json"):
+        score.run(cfg)
+    assert files_in(theirs) == {"quarterly-report.xlsx": b"someone else's work"}
+    assert [p.name for p in tmp_path.iterdir()] == [day]
+
+
 def test_a_failed_tracking_server_exports_nothing(scored, monkeypatch):
     out = _retention(scored)
     before = files_in(out)
