@@ -89,15 +89,19 @@ def _block_starts(n_customers: int, n_purchases: int) -> np.ndarray:
 def _summarise(frame: pd.DataFrame, cutoff: pd.Timestamp, with_amounts: bool) -> pd.DataFrame:
     """purchase_summary's columns per customer code (index) of the purchases in ``frame``
     (whole customers, each in time order)."""
-    summary = _clv().rfm_summary(
-        frame,
-        "customer",
-        "timestamp",
-        monetary_value_col="amount" if with_amounts else None,
-        observation_period_end=cutoff - pd.Timedelta(days=1),
-        time_unit="D",
-        sort_transactions=False,
-    ).set_index("customer_id")
+    summary = (
+        _clv()
+        .rfm_summary(
+            frame,
+            "customer",
+            "timestamp",
+            monetary_value_col="amount" if with_amounts else None,
+            observation_period_end=cutoff - pd.Timedelta(days=1),
+            time_unit="D",
+            sort_transactions=False,
+        )
+        .set_index("customer_id")
+    )
     # T counts to the cutoff's own start, the instant features see up to.
     summary["T"] += 1
     if not with_amounts:

@@ -176,9 +176,7 @@ def test_the_customers_table_is_attributes_and_dates_read_point_in_time(cfg):
     assert set(schema.columns) == {"customer_id", *attributes, *dated}
 
 
-def test_a_feature_that_reads_the_future_churn_date_fails_the_property(
-    history, cfg, monkeypatch
-):
+def test_a_feature_that_reads_the_future_churn_date_fails_the_property(history, cfg, monkeypatch):
     """A planted leak of the contractual label itself is caught by the rewrite."""
 
     def leaky(inputs, cutoff):
