@@ -57,6 +57,23 @@ def psi_by_feature(profile: dict, rows: pd.DataFrame) -> pd.Series:
     return pd.Series(psi, name="psi").sort_values(ascending=False, kind="stable")
 
 
+def unseen_categories(profile: dict, rows: pd.DataFrame, examples: int = 5) -> dict[str, str]:
+    """Per categorical feature of ``rows`` with values the training rows never had (the
+    model reads them as missing): up to ``examples`` of those values with their counts."""
+    unseen = {}
+    for name, reference in profile["features"].items():
+        if "categories" not in reference:
+            continue
+        text = rows[name].astype("string").dropna()
+        counts = text[~text.isin(reference["categories"])].value_counts()
+        if len(counts):
+            shown = ", ".join(f"{value!r} ({count})" for value, count in counts[:examples].items())
+            unseen[name] = shown + (
+                f" and {len(counts) - examples} more" if len(counts) > examples else ""
+            )
+    return unseen
+
+
 def population_stability_index(expected: list[float], actual: list[float]) -> float:
     """PSI between two share vectors over the same bins (shares floored at ``FLOOR``)."""
     e = np.maximum(np.asarray(expected, dtype=float), FLOOR)

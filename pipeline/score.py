@@ -37,7 +37,14 @@ from contract.errors import ConfigError
 from features.catalogue import assign_causes, cause_patterns
 from features.feature_table import observed_until
 from features.history import prepare_history
-from models.drift import EXEMPT, REFUSE, WARN, drift_table, psi_by_feature
+from models.drift import (
+    EXEMPT,
+    REFUSE,
+    WARN,
+    drift_table,
+    psi_by_feature,
+    unseen_categories,
+)
 from pipeline.artifacts import (
     DRIFT_REPORT,
     EXCLUDED,
@@ -120,6 +127,12 @@ def run(cfg: Config) -> None:
         limits = scoring.drift
         psi = psi_by_feature(scorer.drift_reference, active.features)
         drift = drift_table(psi, limits.warn_psi, limits.refuse_psi, limits.exempt)
+        unseen = unseen_categories(scorer.drift_reference, active.features)
+    if unseen:
+        log.warning(
+            "categories the model never saw in training, scored as missing: %s",
+            "; ".join(f"{name}: {values}" for name, values in unseen.items()),
+        )
     with scoring_run(cfg.tracking, day, scorer.as_dict()) as run_id:
         _check_drift(
             drift, limits.warn_psi, limits.refuse_psi, refused_drift_report(retention_dir, day)
@@ -130,6 +143,7 @@ def run(cfg: Config) -> None:
                 counts, win_back = _export(out, decided, cfg, drift)
             summary = manifest(decided, counts, thresholds, drift)
             summary["counts"]["win_back"] = win_back
+            summary["unseen_categories"] = unseen
             summary |= _provenance(cfg, scorer, day, data_end)
             summary |= {"timings": timings.seconds, "scoring_run_id": run_id}
             write_json(summary, out / MANIFEST)

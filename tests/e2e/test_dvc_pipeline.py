@@ -13,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import mlflow
 import pandas as pd
 import pytest
 from omegaconf import OmegaConf
@@ -23,26 +24,30 @@ from tests.support import REPO, TINY, TRAINABLE
 pytestmark = pytest.mark.e2e
 
 
-def _run(*command: str, cwd: Path) -> str:
+def _env() -> dict[str, str]:
     # mlflow.set_tracking_uri exports MLFLOW_TRACKING_URI: a store set up by an earlier
     # in-process test must not capture the copy's runs.
     inherited = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
-    env = inherited | {
+    return inherited | {
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
         # dvc exp run commits to git: do not depend on a global git identity.
         **dict.fromkeys(("GIT_AUTHOR_NAME", "GIT_COMMITTER_NAME"), "pipeline tests"),
         **dict.fromkeys(("GIT_AUTHOR_EMAIL", "GIT_COMMITTER_EMAIL"), "tests@localhost"),
     }
-    result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
+
+
+def _run(*command: str, cwd: Path) -> str:
+    result = subprocess.run(command, cwd=cwd, env=_env(), capture_output=True, text=True)
     assert result.returncode == 0, f"{' '.join(command)} failed:\n{result.stdout}\n{result.stderr}"
     return result.stdout
 
 
-@pytest.fixture
-def repo_copy(tmp_path: Path) -> Path:
-    """The tracked files of the repository, committed in a fresh git repo, on tiny settings."""
+@pytest.fixture(scope="module")
+def reproduced(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tracked files of the repository, committed in a fresh git repo, on tiny
+    settings, after `dvc repro`."""
     files = _run("git", "ls-files", "-z", "--cached", "--others", "--exclude-standard", cwd=REPO)
-    copy = tmp_path / "repo"
+    copy = tmp_path_factory.mktemp("dvc") / "repo"
     for name in filter(None, files.split("\0")):
         if (REPO / name).is_file():
             (copy / name).parent.mkdir(parents=True, exist_ok=True)
@@ -53,6 +58,7 @@ def repo_copy(tmp_path: Path) -> Path:
     _run("git", "init", "-q", cwd=copy)
     _run("git", "add", "-A", cwd=copy)
     _run("git", "commit", "-qm", "copy", cwd=copy)
+    _run(sys.executable, "-m", "dvc", "repro", cwd=copy)
     return copy
 
 
@@ -78,20 +84,91 @@ def _customers(repo: Path) -> pd.DataFrame:
     return pd.read_parquet(repo / "data" / "validated" / "customers.parquet")
 
 
-def test_dvc_repro_runs_every_stage_to_the_lists(repo_copy: Path):
-    _run(sys.executable, "-m", "dvc", "repro", cwd=repo_copy)
-    assert len(_customers(repo_copy)) == 3000
-    report = json.loads((repo_copy / "data" / "reports" / "validation.json").read_text())
+def test_dvc_repro_runs_every_stage_to_the_lists(reproduced: Path):
+    assert len(_customers(reproduced)) == 3000
+    report = json.loads((reproduced / "data" / "reports" / "validation.json").read_text())
     assert report["tables"]["customers"]["rows"] == 3000
-    features = pd.read_parquet(repo_copy / "data" / "features" / "features.parquet")
+    features = pd.read_parquet(reproduced / "data" / "features" / "features.parquet")
     assert features["cutoff"].nunique() == 8
-    status = _run(sys.executable, "-m", "dvc", "status", cwd=repo_copy)
-    assert "up to date" in status
+    assert _clean(reproduced)
 
-    assert (repo_copy / "data" / "models" / "model" / "MLmodel").exists()
-    assert (repo_copy / "mlruns" / "mlflow.db").exists()
-    causes = pd.read_parquet(repo_copy / "data" / "explanations" / "causes.parquet")
+    assert (reproduced / "data" / "models" / "model" / "MLmodel").exists()
+    assert (reproduced / "mlruns" / "mlflow.db").exists()
+    causes = pd.read_parquet(reproduced / "data" / "explanations" / "causes.parquet")
     assert set(causes["direction"]) == {"risk", "protective"}
-    (lists_day,) = (repo_copy / "data" / "retention").iterdir()
+    (lists_day,) = (reproduced / "data" / "retention").iterdir()
     assert lists_day.name == "2024-11-25"  # the end of the tiny data
     assert (lists_day / "manifest.json").exists() and any((lists_day / "lists").glob("*.csv"))
+
+
+def _clean(repo: Path) -> bool:
+    return "up to date" in _run(sys.executable, "-m", "dvc", "status", cwd=repo)
+
+
+# Runs a stage like `python -m pipeline.<stage>` and SIGKILLs it just before the given
+# rename of pipeline/io.py (an output moved into place; a folder swap is two renames).
+KILL_BEFORE_RENAME = """
+import os, pathlib, runpy, signal, sys
+kill_at, module = int(sys.argv[1]), sys.argv[2]
+count = 0
+def counted(rename):
+    def rename_or_die(self, target):
+        global count
+        if sys._getframe(1).f_code.co_filename.endswith(os.path.join("pipeline", "io.py")):
+            count += 1
+            if count == kill_at:
+                os.kill(os.getpid(), signal.SIGKILL)
+        return rename(self, target)
+    return rename_or_die
+pathlib.Path.rename = counted(pathlib.Path.rename)
+pathlib.Path.replace = counted(pathlib.Path.replace)
+sys.argv = [module]
+runpy.run_module(module, run_name="__main__", alter_sys=True)
+"""
+
+# (stage, renames to kill before), in pipeline order: before the first output moves, between
+# the two renames of a folder swap (the output is then missing until the next start), and
+# before a later output.
+KILLS = [
+    ("validate", [1, 2, 3]),
+    ("featurize", [1, 2, 3]),
+    ("train", [2]),
+    ("explain", [2, 3]),
+    ("score", [1]),
+]
+
+
+@pytest.mark.fault
+def test_a_stage_killed_at_a_rename_leaves_nothing_for_dvc_to_redo(reproduced: Path):
+    """After each kill, the next start (`dvc repro`) leaves every output as DVC recorded
+    it (`dvc status` clean); the temporary folders a kill leaves, some inside output
+    folders, are invisible to DVC (.dvcignore); the next scheduled scoring run marks the
+    MLflow runs the kills left RUNNING as FAILED."""
+    store = mlflow.MlflowClient(f"sqlite:///{reproduced / 'mlruns' / 'mlflow.db'}")
+    for stage, kill_points in KILLS:
+        for kill_at in kill_points:
+            killed = subprocess.run(
+                [sys.executable, "-c", KILL_BEFORE_RENAME, str(kill_at), f"pipeline.{stage}"],
+                cwd=reproduced,
+                env=_env(),
+                capture_output=True,
+                text=True,
+            )
+            assert killed.returncode == -9, f"{stage} ended before rename {kill_at}"
+            if kill_at == 1:  # nothing moved yet: the outputs are untouched as they are
+                assert _clean(reproduced), (stage, kill_at)
+            _run(sys.executable, "-m", "dvc", "repro", cwd=reproduced)
+            assert _clean(reproduced), (stage, kill_at)
+    left = list((reproduced / "data").rglob(".*.tmp-*"))
+    assert left and _clean(reproduced)  # kills left temporary folders; DVC ignores them
+    assert _running(store)  # train and score were killed inside their MLflow runs
+    _run(
+        sys.executable, "-m", "pipeline.score", "paths.retention_dir=exports/weekly", cwd=reproduced
+    )
+    assert _running(store) == []
+
+
+def _running(store: mlflow.MlflowClient) -> list[str]:
+    experiments = [experiment.experiment_id for experiment in store.search_experiments()]
+    runs = store.search_runs(experiments, "attributes.status = 'RUNNING'")
+    return [run.info.run_id for run in runs]

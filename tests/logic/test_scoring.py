@@ -10,7 +10,12 @@ import pytest
 
 from contract.errors import ConfigError
 from features.history import prepare_history
-from models.drift import population_stability_index, psi_by_feature, reference_profile
+from models.drift import (
+    population_stability_index,
+    psi_by_feature,
+    reference_profile,
+    unseen_categories,
+)
 from pipeline.config import load_config
 from scoring.config import (
     Delivery,
@@ -382,6 +387,20 @@ def test_psi_is_zero_for_the_same_population_and_matches_the_formula():
     shifted = train_rows.assign(x=train_rows["x"] + 1.0, kind="c")
     psi = psi_by_feature(profile, shifted)
     assert psi["x"] > 0.25 and psi["kind"] > 1  # an unseen category is its own bin
+
+
+def test_categories_unseen_in_training_are_named_with_their_counts():
+    profile = reference_profile(
+        pd.DataFrame({"x": [1.0, 2.0, 3.0], "region": ["north", "south", None]}), bins=2
+    )
+    scoring_rows = pd.DataFrame(
+        {"x": [9.0] * 6, "region": ["north", "west", "west", "east", None, "south"]}
+    )
+    assert unseen_categories(profile, scoring_rows) == {"region": "'west' (2), 'east' (1)"}
+    assert unseen_categories(profile, scoring_rows, examples=1) == {
+        "region": "'west' (2) and 1 more"
+    }
+    assert unseen_categories(profile, scoring_rows.iloc[[0, 4, 5]]) == {}
 
 
 # -- the stage --------------------------------------------------------------------------
