@@ -50,7 +50,8 @@ def use_tracking_store(cfg: TrackingConfig, experiment: str) -> str:
     mlflow.set_tracking_uri(uri)
     if mlflow.get_experiment_by_name(experiment) is None:
         mlflow.create_experiment(experiment, artifact_location=artifacts)
-    fail_abandoned_runs(mlflow.set_experiment(experiment).experiment_id)
+    mlflow.set_experiment(experiment)
+    fail_abandoned_runs()
     return redacted(uri)
 
 
@@ -59,14 +60,16 @@ def _process_tags() -> dict[str, str]:
     return {PROCESS_HOST: socket.gethostname(), PROCESS_PID: str(os.getpid())}
 
 
-def fail_abandoned_runs(experiment_id: str) -> list[str]:
-    """Mark FAILED the runs of ``experiment_id`` still RUNNING although the process that
-    started them on this machine is gone (killed); returns their ids."""
+def fail_abandoned_runs() -> list[str]:
+    """Mark FAILED the runs of the store still RUNNING although the process that started
+    them on this machine is gone (killed), in every experiment (a killed scoring run is
+    found by the next training run too); returns their ids."""
     client = MlflowClient()
     host = socket.gethostname()
+    experiments = [experiment.experiment_id for experiment in client.search_experiments()]
     abandoned = [
         run.info.run_id
-        for run in client.search_runs([experiment_id], "attributes.status = 'RUNNING'")
+        for run in client.search_runs(experiments, "attributes.status = 'RUNNING'")
         if run.data.tags.get(PROCESS_HOST) == host
         and not process_alive(run.data.tags.get(PROCESS_PID, ""))
     ]

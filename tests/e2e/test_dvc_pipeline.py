@@ -105,66 +105,66 @@ def _clean(repo: Path) -> bool:
     return "up to date" in _run(sys.executable, "-m", "dvc", "status", cwd=repo)
 
 
-# Runs a stage like `python -m pipeline.<stage>` and SIGKILLs it just before the given
-# rename of pipeline/io.py (an output moved into place; a folder swap is two renames).
-KILL_BEFORE_RENAME = """
+# Runs a stage like `python -m pipeline.<stage>` and SIGKILLs it at the first rename of
+# pipeline/io.py: "before" it (no output has moved), or right after one that moved an
+# output "aside" (the first of a folder swap's two renames: the output is then missing).
+KILL_AT_RENAME = """
 import os, pathlib, runpy, signal, sys
-kill_at, module = int(sys.argv[1]), sys.argv[2]
-count = 0
-def counted(rename):
+point, module = sys.argv[1], sys.argv[2]
+def killing(rename):
     def rename_or_die(self, target):
-        global count
-        if sys._getframe(1).f_code.co_filename.endswith(os.path.join("pipeline", "io.py")):
-            count += 1
-            if count == kill_at:
-                os.kill(os.getpid(), signal.SIGKILL)
-        return rename(self, target)
+        if not sys._getframe(1).f_code.co_filename.endswith(os.path.join("pipeline", "io.py")):
+            return rename(self, target)
+        if point == "before":
+            os.kill(os.getpid(), signal.SIGKILL)
+        moved = rename(self, target)
+        if ".old-" in pathlib.Path(target).name:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return moved
     return rename_or_die
-pathlib.Path.rename = counted(pathlib.Path.rename)
-pathlib.Path.replace = counted(pathlib.Path.replace)
+pathlib.Path.rename = killing(pathlib.Path.rename)
+pathlib.Path.replace = killing(pathlib.Path.replace)
 sys.argv = [module]
 runpy.run_module(module, run_name="__main__", alter_sys=True)
 """
 
-# (stage, renames to kill before), in pipeline order: before the first output moves, between
-# the two renames of a folder swap (the output is then missing until the next start), and
-# before a later output.
+# (stage, kill points), in pipeline order.
 KILLS = [
-    ("validate", [1, 2, 3]),
-    ("featurize", [1, 2, 3]),
-    ("train", [2]),
-    ("explain", [2, 3]),
-    ("score", [1]),
+    ("generate", ["before", "aside"]),
+    ("validate", ["aside"]),
+    ("featurize", ["before", "aside"]),
+    ("train", ["before"]),
+    ("explain", ["before"]),
+    ("score", ["before"]),
 ]
 
 
 @pytest.mark.fault
 def test_a_stage_killed_at_a_rename_leaves_nothing_for_dvc_to_redo(reproduced: Path):
-    """After each kill, the next start (`dvc repro`) leaves every output as DVC recorded
-    it (`dvc status` clean); the temporary folders a kill leaves, some inside output
-    folders, are invisible to DVC (.dvcignore); the next scheduled scoring run marks the
-    MLflow runs the kills left RUNNING as FAILED."""
+    """Killed before any output moved, a stage leaves `dvc status` clean as it is: the
+    temporary folders it leaves, some inside output folders, are invisible to DVC
+    (.dvcignore). Killed between the two renames of a folder swap, the next start (`dvc
+    repro`) leaves `dvc status` clean. The next stage to start marks the MLflow runs the
+    kills left RUNNING, in any experiment, as FAILED."""
     store = mlflow.MlflowClient(f"sqlite:///{reproduced / 'mlruns' / 'mlflow.db'}")
-    for stage, kill_points in KILLS:
-        for kill_at in kill_points:
+    for stage, points in KILLS:
+        for point in points:
             killed = subprocess.run(
-                [sys.executable, "-c", KILL_BEFORE_RENAME, str(kill_at), f"pipeline.{stage}"],
+                [sys.executable, "-c", KILL_AT_RENAME, point, f"pipeline.{stage}"],
                 cwd=reproduced,
                 env=_env(),
                 capture_output=True,
                 text=True,
             )
-            assert killed.returncode == -9, f"{stage} ended before rename {kill_at}"
-            if kill_at == 1:  # nothing moved yet: the outputs are untouched as they are
-                assert _clean(reproduced), (stage, kill_at)
-            _run(sys.executable, "-m", "dvc", "repro", cwd=reproduced)
-            assert _clean(reproduced), (stage, kill_at)
-    left = list((reproduced / "data").rglob(".*.tmp-*"))
-    assert left and _clean(reproduced)  # kills left temporary folders; DVC ignores them
+            assert killed.returncode == -9, f"{stage} ended without a rename"
+            if point == "aside":
+                assert not _clean(reproduced), stage  # an output is missing
+                _run(sys.executable, "-m", "dvc", "repro", cwd=reproduced)
+            assert _clean(reproduced), (stage, point)
+    assert list((reproduced / "data" / "retention").glob(".*.tmp-*"))  # inside an output
     assert _running(store)  # train and score were killed inside their MLflow runs
-    _run(
-        sys.executable, "-m", "pipeline.score", "paths.retention_dir=exports/weekly", cwd=reproduced
-    )
+    # The next start: a scheduled scoring run, its lists outside the DVC outputs.
+    _run(sys.executable, "-m", "pipeline.score", "paths.retention_dir=exports", cwd=reproduced)
     assert _running(store) == []
 
 
