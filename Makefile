@@ -34,9 +34,9 @@ repro: setup
 test: setup
 	pytest -n auto --dist loadfile
 
-## The inner loop: the logic tests on tiny frames and the layout checks (about a minute).
+## The inner loop: the logic tests on tiny frames and the layout checks (about 90 s).
 test-fast: setup
-	pytest -m logic
+	pytest -m logic -n auto --dist loadfile
 
 ## Recompose params.yaml from conf/ after editing conf/ (dvc repro reads params.yaml).
 params: setup
