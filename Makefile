@@ -34,7 +34,7 @@ repro: setup
 test: setup
 	pytest -n auto --dist loadfile
 
-## The inner loop: the logic tests on tiny frames and the layout checks (about 90 s).
+## The inner loop: the logic tests on tiny frames and the layout checks (about 100 s).
 test-fast: setup
 	pytest -m logic -n auto --dist loadfile
 
