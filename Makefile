@@ -14,7 +14,8 @@ export MLFLOW_DISABLE_TELEMETRY := true
 
 .PHONY: setup repro test test-fast params lock lint format bench bench-featurize simulator-summary \
 	features-vs-truth labels-vs-truth model-vs-oracle bench-explain explain-fidelity bench-score \
-	value-at-risk value-vs-truth lapsed-vs-truth btyd-features score tune ui clean own-data-demo
+	value-at-risk value-vs-truth lapsed-vs-truth btyd-features score promote promotions tune ui \
+	clean own-data-demo
 
 setup: $(VENV)/.installed
 
@@ -125,17 +126,26 @@ score: setup
 	python -m pipeline.score $(if $(AS_OF),as_of=$(AS_OF)) paths.retention_dir=$(RETENTION_DIR) \
 		paths.allow_outside_repository=$(ALLOW_OUTSIDE)
 
+## Move the registry's champion alias to the version the last train run registered (or
+## VERSION=<n>) when it beats the champion on the same held-out rows (conf/tracking:
+## promotion); the decision and its evidence are recorded either way.
+VERSION ?=
+promote: setup
+	python -m pipeline.promote $(if $(VERSION),version=$(VERSION))
+
+## Every recorded promotion decision, newest first (the alias's audit trail).
+promotions: setup
+	python -m pipeline.promotions
+
 ## Optional hyperparameter search (Optuna), every trial an MLflow run; prints the best setting.
 tune: setup
 	python -m pipeline.tune
 
 ## MLflow UI at http://127.0.0.1:$(MLFLOW_PORT) on the store tracking.tracking_uri names
-## (or MLFLOW_TRACKING_URI).
+## (or MLFLOW_TRACKING_URI); prints the churn experiment's page once the server answers.
 MLFLOW_PORT ?= 5000
 ui: setup
-	mlflow ui --host 127.0.0.1 --port $(MLFLOW_PORT) --workers 1 --backend-store-uri \
-		"$${MLFLOW_TRACKING_URI:-$$(python -c 'from pipeline.config import load_config; \
-		print(load_config().tracking.tracking_uri)')}"
+	python -m pipeline.ui tracking.ui_url=http://127.0.0.1:$(MLFLOW_PORT)
 
 clean:
 	rm -rf $(VENV)

@@ -194,7 +194,8 @@ def _config(conf: Path, overrides: list[str], params: Path) -> Config:
 def _repository_copy(target: Path, data: str) -> Path:
     """The repository's tracked files, with ``data`` as the default dataset (as the README
     tells users to set it, so that `dvc exp run -S ...` composes it too), committed in a
-    fresh git repository at ``target``."""
+    fresh git repository at ``target``; without the lock and the reports of the
+    repository's own data."""
     if target.exists():
         shutil.rmtree(target)
     listed = _run("git", "ls-files", "-z", "--cached", "--others", "--exclude-standard", cwd=REPO)
@@ -204,6 +205,7 @@ def _repository_copy(target: Path, data: str) -> Path:
             (target / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, target / name)
     (target / "dvc.lock").unlink(missing_ok=True)
+    shutil.rmtree(target / "reports", ignore_errors=True)
     root = target / "conf" / "config.yaml"
     root.write_text(
         root.read_text(encoding="utf-8").replace("- data: simulated", f"- data: {data}"),

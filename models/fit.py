@@ -105,7 +105,7 @@ def _check_both_classes(labels: dict[str, np.ndarray]) -> None:
             raise ConfigError(
                 f"training: the {part} part has {found}; a model needs churners and stayers. "
                 "Check features.label.horizon_days, the cutoffs (data.cutoffs) and the labels "
-                "in data/reports/features.json"
+                "in reports/features.json"
             )
 
 

@@ -10,6 +10,8 @@ retention lists relies on.
 from __future__ import annotations
 
 import logging
+import re
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -66,6 +68,34 @@ def higher_is_better(top_fractions: list[float]) -> list[str]:
 
 def _top(fraction: float) -> str:
     return f"top_{round(fraction * 100)}pct"
+
+
+TOP_METRIC = re.compile(r"^(precision|recall|lift)_top_(\d+)pct$")
+
+
+def ranking_metric(name: str) -> Callable[[np.ndarray, np.ndarray], float]:
+    """The higher-is-better metric ``name`` (``pr_auc``, ``lift_top_10pct``, ...) alone, as
+    ``metric(y, probability)``: what a paired bootstrap recomputes on every resample."""
+    if name == "roc_auc":
+        return lambda y, p: float(metrics.roc_auc_score(y, p))
+    if name == "pr_auc":
+        return lambda y, p: float(metrics.average_precision_score(y, p))
+    matched = TOP_METRIC.match(name)
+    if matched is None:
+        raise ValueError(f"{name!r} is not a higher-is-better metric")
+    kind, fraction = matched[1], int(matched[2]) / 100
+
+    def top_metric(y: np.ndarray, probability: np.ndarray) -> float:
+        caught = y[top_k_mask(probability, fraction)]
+        return float(
+            {
+                "precision": caught.mean(),
+                "recall": caught.sum() / max(y.sum(), 1),
+                "lift": caught.mean() / y.mean(),
+            }[kind]
+        )
+
+    return top_metric
 
 
 def evaluate(

@@ -16,7 +16,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import yaml
-from omegaconf import MISSING, OmegaConf
+from hydra import compose, initialize_config_dir
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.override_parser.types import Override
+from hydra.errors import HydraException
+from omegaconf import MISSING, DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from contract.config import CauseConfig, DataConfig, ValidationConfig
@@ -27,6 +31,7 @@ from scoring.config import ScoringConfig
 from simulator.config import SimulatorConfig
 
 DEFAULT_PARAMS = Path("params.yaml")
+CONF_DIR = Path("conf")
 
 
 @dataclass
@@ -54,8 +59,17 @@ class PathsConfig:
 class RegistryConfig:
     model_name: str = MISSING
     alias: str = MISSING
+
+
+@dataclass
+class PromotionConfig:
+    """When `make promote` moves the alias (conf/tracking)."""
+
+    candidate: str | None = MISSING
     metric: str = MISSING
     min_improvement: float = MISSING
+    confidence: float = MISSING
+    bootstrap_samples: int = MISSING
 
 
 @dataclass
@@ -63,9 +77,12 @@ class TrackingConfig:
     """Where MLflow runs go and when the registry alias moves (conf/tracking)."""
 
     tracking_uri: str = MISSING
+    ui_url: str = MISSING
     training_experiment: str = MISSING
     scoring_experiment: str = MISSING
+    promotion_experiment: str = MISSING
     registry: RegistryConfig = MISSING
+    promotion: PromotionConfig = MISSING
 
 
 @dataclass
@@ -84,21 +101,38 @@ class Config:
     tracking: TrackingConfig = MISSING
 
 
-def load_config(path: Path = DEFAULT_PARAMS, overrides: list[str] | None = None) -> Config:
-    """Read ``path`` (a composed params.yaml), apply ``overrides`` (``key.path=value``)
-    and check the result against the schema."""
+def composed(config_dir: Path = CONF_DIR, overrides: list[str] | None = None) -> DictConfig:
+    """``config_dir`` composed by Hydra with ``overrides``, interpolations resolved: what
+    ``make params`` and ``dvc exp run`` write to params.yaml."""
+    with initialize_config_dir(str(config_dir.resolve()), version_base=None):
+        config = compose(config_name="config", overrides=overrides or [])
+    OmegaConf.resolve(config)
+    return config
+
+
+def load_config(
+    path: Path = DEFAULT_PARAMS, overrides: list[str] | None = None, config_dir: Path = CONF_DIR
+) -> Config:
+    """Read ``path`` (a composed params.yaml), apply Hydra ``overrides`` and check the
+    result against the schema.
+
+    ``key.path=value`` changes one value of ``path``; ``group=option`` (``model=logreg``:
+    a config group of ``config_dir``) replaces that whole section with the option as Hydra
+    composes it. Overrides are parsed by Hydra's own parser, so quoting and lists work as
+    they do for ``dvc exp run -S``.
+    """
     try:
-        changes = OmegaConf.from_dotlist(overrides or [])
-    except yaml.YAMLError as err:
+        parsed = OverridesParser.create().parse_overrides(overrides or [])
+    except HydraException as err:
         raise ConfigError(
-            f"{' '.join(overrides or [])}: an override is not valid YAML ({err}); quote "
-            "its value, e.g. data.date_format='%d/%m/%Y'"
+            f"{' '.join(overrides or [])}: not a Hydra override ({err}); quote a value "
+            "with special characters, e.g. data.date_format='%d/%m/%Y'"
         ) from err
     try:
         loaded = OmegaConf.load(path)
-        merged = OmegaConf.merge(OmegaConf.structured(Config), loaded, changes)
-        config = OmegaConf.to_object(merged)
-    except OmegaConfBaseException as err:
+        _apply(loaded, parsed, config_dir)
+        config = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(Config), loaded))
+    except (HydraException, OmegaConfBaseException) as err:
         raise ConfigError(f"{path} {' '.join(overrides or [])}: {err}") from err
     except yaml.YAMLError as err:
         raise ConfigError(
@@ -107,10 +141,29 @@ def load_config(path: Path = DEFAULT_PARAMS, overrides: list[str] | None = None)
     return config
 
 
+def _apply(config: DictConfig, overrides: list[Override], config_dir: Path) -> None:
+    """Apply parsed overrides to ``config`` in place: a config group's option replaces the
+    group's section, composed by Hydra; any other override sets one value."""
+    for override in overrides:
+        if override.is_sweep_override() or override.is_delete():
+            raise ConfigError(
+                f"{override.input_line}: a stage run takes one value per key; sweeps and "
+                "deletions are not supported here"
+            )
+    groups = [o for o in overrides if (config_dir / o.key_or_group).is_dir()]
+    if groups:
+        options = composed(config_dir, [o.input_line for o in groups])
+        for override in groups:
+            config[override.key_or_group] = options[override.key_or_group]
+    for override in overrides:
+        if override not in groups:
+            OmegaConf.update(config, override.key_or_group, override.value(), merge=False)
+
+
 def config_from_cli(description: str, shorthands: dict[str, str] | None = None) -> Config:
-    """Parse a stage's command line (``--params``, then ``key.path=value`` overrides) and
-    load the configuration. ``shorthands`` maps short keys to full ones (as_of ->
-    scoring.as_of)."""
+    """Parse a stage's command line (``--params``, then Hydra overrides: ``key.path=value``
+    or ``group=option``) and load the configuration. ``shorthands`` maps short keys to full
+    ones (as_of -> scoring.as_of)."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument(
         "--params",
@@ -122,7 +175,8 @@ def config_from_cli(description: str, shorthands: dict[str, str] | None = None) 
         "overrides",
         nargs="*",
         metavar="key=value",
-        help="override a value of the configuration, e.g. paths.retention_dir=/srv/lists",
+        help="Hydra overrides: a value (paths.retention_dir=/srv/lists) or a config group "
+        "of conf/ (model=logreg)",
     )
     args = parser.parse_args()
     overrides = [_expand(override, shorthands or {}) for override in args.overrides]

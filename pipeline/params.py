@@ -13,23 +13,17 @@ import argparse
 import logging
 from pathlib import Path
 
-from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from pipeline.config import DEFAULT_PARAMS, load_config
+from pipeline.config import CONF_DIR, DEFAULT_PARAMS, composed, load_config
 from pipeline.io import atomic_path
 
 log = logging.getLogger(__name__)
 
-CONF_DIR = Path("conf")
-
 
 def compose_params(config_dir: Path = CONF_DIR, overrides: list[str] | None = None) -> str:
     """Return the YAML text of the composed configuration."""
-    with initialize_config_dir(str(config_dir.resolve()), version_base=None):
-        composed = compose(config_name="config", overrides=overrides or [])
-    OmegaConf.resolve(composed)
-    return OmegaConf.to_yaml(composed)
+    return OmegaConf.to_yaml(composed(config_dir, overrides))
 
 
 def write_params(output: Path, text: str) -> None:

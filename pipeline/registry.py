@@ -1,9 +1,10 @@
 """Models as MLflow files and registry versions: saving, registering, promoting, loading.
 
-Every train run registers its model as a new version of ``tracking.registry.model_name``;
-the alias (``champion``) moves to it only when it beats the current champion on the same
-rows. A scoring run uses the model ``scoring.model_source`` names: ``registry`` loads the
-version the alias names (or the pinned ``scoring.model_version``) from the MLflow store;
+Every train run registers its model as a new version of ``tracking.registry.model_name``,
+with a description and tags; the alias (``champion``) moves only by ``make promote``
+(pipeline/promote.py), never as a side effect of training. A scoring run uses the
+model ``scoring.model_source`` names: ``registry`` loads the version the alias names
+(or the pinned ``scoring.model_version``) from the MLflow store;
 ``pipeline`` loads the train stage's output in ``paths.models_dir``, so ``dvc repro``
 never depends on the state of the registry. Either way the model comes with the input
 columns and types of its MLflow signature and the drift reference profile of its
@@ -14,8 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -33,7 +33,6 @@ from pipeline.config import RegistryConfig, TrackingConfig
 from pipeline.model_file import (
     DIGEST_TAG,
     TRUSTED_TYPES,
-    UnsafeModel,
     digest,
     load_checked,
     load_registered,
@@ -93,130 +92,52 @@ def save_model(model: CalibratedClassifierCV, form: ModelFormat, models_dir: Pat
     return digest(models_dir / MODEL_DIR)
 
 
-def register_and_decide(
+def register_version(
     model: CalibratedClassifierCV,
     form: ModelFormat,
     registry: RegistryConfig,
-    score: float,
-    champion_score: Callable[[str], float | None],
-) -> tuple[str, Promotion]:
-    """Log the model to the active run, register it as a new version and decide whether
-    the alias should move to it: when its ``score`` beats the champion's,
-    ``champion_score(model_uri)`` (``promotion_decision``). The alias itself moves later
-    (``move_alias``), once every output of the run is written."""
+    logged_name: str,
+    described: VersionDescription,
+) -> str:
+    """Log the model to the active run as ``logged_name``, register it as a new version of
+    ``registry.model_name`` with its description and tags, and return the version. The
+    alias does not move: only ``make promote`` moves it (pipeline/promote.py)."""
     info = mlflow.sklearn.log_model(
-        model, name="model", registered_model_name=registry.model_name, **form.arguments
+        model, name=logged_name, registered_model_name=registry.model_name, **form.arguments
     )
     version = str(info.registered_model_version)
     client = MlflowClient()
     uri = f"models:/{registry.model_name}/{version}"
-    client.set_model_version_tag(registry.model_name, version, DIGEST_TAG, registered_digest(uri))
-    promotion = promotion_decision(client, registry, score, champion_score)
-    mlflow.set_tags({f"promotion.{k}": str(v) for k, v in promotion.as_dict().items()})
-    return version, promotion
+    client.update_registered_model(registry.model_name, described.model)
+    client.update_model_version(registry.model_name, version, described.version)
+    tags = {**described.tags, DIGEST_TAG: registered_digest(uri)}
+    for key, value in tags.items():
+        client.set_model_version_tag(registry.model_name, version, key, value)
+    return version
 
 
 @dataclass(frozen=True)
-class Promotion:
-    promoted: bool
-    reason: str
-    champion_version: str | None
-    champion_score: float | None
+class VersionDescription:
+    """What the registry shows: the registered model's description, and a version's."""
 
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+    model: str
+    version: str
+    tags: dict[str, str]
 
 
-def promotion_decision(
-    client: MlflowClient,
-    registry: RegistryConfig,
-    score: float,
-    champion_score: Callable[[str], float | None],
-) -> Promotion:
-    """Whether a new version scoring ``score`` should take the alias: when it beats the
-    champion's ``champion_score(model_uri)`` (on the same rows; None when the champion
-    cannot read the current features) by more than the minimum improvement."""
+def champion_version(registry: RegistryConfig) -> str | None:
+    """The version the alias names, or None before the first promotion."""
     try:
-        champion = client.get_model_version_by_alias(registry.model_name, registry.alias)
+        champion = MlflowClient().get_model_version_by_alias(registry.model_name, registry.alias)
+        return str(champion.version)
     except MlflowException:
-        champion = None
-    if champion is None:
-        decision = Promotion(True, "no champion yet", None, None)
-    else:
-        champion_version = str(champion.version)
-        uri = f"models:/{registry.model_name}/{champion_version}"
-        previous = champion_score(uri)
-        if previous is None:
-            decision = Promotion(
-                True, "champion cannot score the current features", champion_version, None
-            )
-        elif score > previous + registry.min_improvement:
-            decision = Promotion(
-                True,
-                f"{registry.metric} {score:.4f} beats {previous:.4f} + {registry.min_improvement}",
-                champion_version,
-                previous,
-            )
-        else:
-            decision = Promotion(
-                False,
-                f"{registry.metric} {score:.4f} does not beat {previous:.4f} + "
-                f"{registry.min_improvement}",
-                champion_version,
-                previous,
-            )
-    return decision
+        return None
 
 
-def move_alias(
-    registry: RegistryConfig,
-    version: str,
-    decision: Promotion,
-    client: MlflowClient | None = None,
-) -> None:
-    """Point the alias at ``version`` if ``decision`` says so: the last step of a train
-    run, so that a run killed earlier never leaves the champion on unfinished outputs."""
-    if decision.promoted:
-        client = client or MlflowClient()
-        client.set_registered_model_alias(registry.model_name, registry.alias, version)
-    log.info(
-        "alias %r %s version %s: %s",
-        registry.alias,
-        "moved to" if decision.promoted else "stays off",
-        version,
-        decision.reason,
-    )
-
-
-def recorded_metric(metric: str) -> Callable[[str], float | None]:
-    """Reads a registered model's ``metric`` from the run that logged it (None if absent)."""
-
-    def score(uri: str) -> float | None:
-        run_id = get_model_info(uri).run_id
-        return MlflowClient().get_run(run_id).data.metrics.get(metric)
-
-    return score
-
-
-def champion_scorer(
-    score_rows: Callable[[CalibratedClassifierCV, list[str]], float | None],
-) -> Callable[[str], float | None]:
-    """Scores a registered model with ``score_rows(model, its input columns)``; None when
-    the model has no signature or cannot be loaded safely (it is then replaced)."""
-
-    def score(uri: str) -> float | None:
-        signature = get_model_info(uri).signature
-        if signature is None:
-            return None
-        columns = list(signature.inputs.input_names())
-        try:
-            model = _load_version(MlflowClient(), uri)
-        except UnsafeModel as err:
-            log.warning("the champion cannot be loaded safely, so it is replaced: %s", err)
-            return None
-        return score_rows(model, columns)
-
-    return score
+def move_alias(registry: RegistryConfig, version: str) -> None:
+    """Point the alias at ``version`` (``make promote`` only, once its decision is recorded)."""
+    MlflowClient().set_registered_model_alias(registry.model_name, registry.alias, version)
+    log.info("alias %r moved to version %s", registry.alias, version)
 
 
 def _load_version(client: MlflowClient, uri: str) -> CalibratedClassifierCV:
@@ -289,8 +210,8 @@ def _from_registry(tracking: TrackingConfig, pinned: str | None) -> ScoringModel
         wanted = f"version {pinned}" if pinned else f"alias {registry.alias!r}"
         raise ConfigError(
             f"model registry: no {wanted} of model {registry.model_name!r} in "
-            f"{redacted(mlflow.get_tracking_uri())}; train one (dvc repro) or fix "
-            "scoring.model_version"
+            f"{redacted(mlflow.get_tracking_uri())}; train one (dvc repro) and promote it "
+            "(make promote), or fix scoring.model_version"
         ) from err
     uri = f"models:/{registry.model_name}/{version.version}"
     try:

@@ -9,11 +9,13 @@ unless ``MLFLOW_TRACKING_URI`` is set, e.g. to a shared server.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import re
 import socket
 import subprocess
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
@@ -24,7 +26,9 @@ from urllib.parse import urlsplit, urlunsplit
 import mlflow
 import pandas as pd
 from mlflow import MlflowClient
+from pandas.errors import Pandas4Warning
 
+from models.comparison import Decision
 from pipeline.config import Config, TrackingConfig
 from pipeline.io import process_alive
 
@@ -33,6 +37,12 @@ log = logging.getLogger(__name__)
 SQLITE = "sqlite:///"
 PROCESS_HOST, PROCESS_PID = "process.host", "process.pid"
 PARAM_NAME_FORBIDDEN = re.compile(r"[^\w\-. :/]")
+
+
+# The MLflow UI shows an experiment of this kind in its model-training view (runs,
+# metrics, models), not the GenAI view (traces) it otherwise guesses.
+EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}
+MODEL_TRAINING_VIEW = "workflowType=machine_learning"
 
 
 def use_tracking_store(cfg: TrackingConfig, experiment: str) -> str:
@@ -51,6 +61,7 @@ def use_tracking_store(cfg: TrackingConfig, experiment: str) -> str:
     if mlflow.get_experiment_by_name(experiment) is None:
         mlflow.create_experiment(experiment, artifact_location=artifacts)
     mlflow.set_experiment(experiment)
+    mlflow.set_experiment_tags(EXPERIMENT_KIND)
     fail_abandoned_runs()
     return redacted(uri)
 
@@ -133,12 +144,55 @@ def fingerprint(*paths: Path) -> str:
     return digest.hexdigest()
 
 
+def config_hash(cfg: Config) -> str:
+    """Eight hex digits of the whole configuration: runs with the same name were trained
+    with the same settings."""
+    text = json.dumps(public_config(cfg), sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:8]
+
+
+def run_name(cfg: Config) -> str:
+    """What a train run trained: ``<dataset> <model> <config hash>``."""
+    return f"{cfg.data.name} {cfg.model.name} {config_hash(cfg)}"
+
+
+def ui_link(cfg: TrackingConfig, experiment_id: str, run_id: str | None = None) -> str:
+    """The MLflow UI page of an experiment (or one of its runs), in the model-training
+    view: on the configured ``ui_url`` for a local store, on the server itself otherwise."""
+    uri = os.environ.get("MLFLOW_TRACKING_URI") or cfg.tracking_uri
+    base = uri if uri.startswith(("http://", "https://")) else cfg.ui_url
+    page = f"{redacted(base).rstrip('/')}/#/experiments/{experiment_id}"
+    if run_id is not None:
+        page += f"/runs/{run_id}"
+    return f"{page}?{MODEL_TRAINING_VIEW}"
+
+
 @contextmanager
 def training_run(cfg: TrackingConfig, name: str) -> Iterator[tuple[str, str]]:
-    """An MLflow run of the training experiment; yields the tracking URI and run id."""
+    """An MLflow run of the training experiment; yields the tracking URI and run id and,
+    at the end, logs the run's page."""
     uri = use_tracking_store(cfg, cfg.training_experiment)
     with mlflow.start_run(run_name=name, tags=_process_tags()) as run:
         yield uri, run.info.run_id
+    log.info("MLflow run %r: %s", name, ui_link(cfg, run.info.experiment_id, run.info.run_id))
+
+
+def log_datasets(
+    parts: dict[str, pd.DataFrame], source: Path, name: str, target: str, digest: str
+) -> None:
+    """Each part of the split as an MLflow dataset input of the active run (context: the
+    part), sourced from the feature table and tagged with the table's fingerprint."""
+    for context, rows in parts.items():
+        with warnings.catch_warnings():
+            # MLflow registers its local-file source class for two URI schemes ("" and
+            # "file") and warns that a path matches both; either is the same class. Its
+            # digest calls a pandas function with positional arguments pandas 3 deprecates.
+            warnings.filterwarnings("ignore", "The specified dataset source can be interpreted")
+            warnings.filterwarnings("ignore", category=Pandas4Warning, module="mlflow.data")
+            dataset = mlflow.data.from_pandas(
+                rows, source=str(source.resolve()), targets=target, name=f"{name}-{context}"
+            )
+        mlflow.log_input(dataset, context=context, tags={"data_fingerprint": digest})
 
 
 def log_training_run(
@@ -161,20 +215,20 @@ def log_training_run(
     mlflow.log_dict(split, "split.json")
 
 
-def log_explanations(cfg: TrackingConfig, run_id: str, report: dict, plots: Path) -> None:
-    """Add the explanation metrics and figures to the model's MLflow run."""
+def log_explanations(
+    cfg: TrackingConfig, run_id: str, report: dict, speed: dict[str, float], plots: Path
+) -> None:
+    """Add the explanation metrics, their speed and figures to the model's MLflow run."""
     use_tracking_store(cfg, cfg.training_experiment)
     with mlflow.start_run(run_id=run_id):
         mlflow.log_metrics(_explain_metrics(report))
+        mlflow.log_metrics({f"explain.{name}": value for name, value in speed.items()})
         mlflow.set_tag("explain.scale", report["scale"])
         mlflow.log_artifacts(str(plots), artifact_path="explain")
 
 
 def _explain_metrics(report: dict) -> dict[str, float]:
-    metrics = {
-        f"explain.{name}": report[name]
-        for name in ("rows", "max_additivity_error", "rows_per_second")
-    }
+    metrics = {f"explain.{name}": report[name] for name in ("rows", "max_additivity_error")}
     for group, subsets in (report["fidelity"] or {}).items():
         for subset, values in subsets.items():
             for name in ("agreement", "most_frequent_guess"):
@@ -241,3 +295,77 @@ def log_scoring_run(manifest: dict, files: list[Path]) -> None:
     mlflow.set_tag("data_fingerprint", manifest["data_fingerprint"])
     for path in files:
         mlflow.log_artifact(str(path))
+
+
+def run_tags(run_id: str) -> dict[str, str]:
+    return MlflowClient().get_run(run_id).data.tags
+
+
+def run_artifact(run_id: str, name: str) -> str:
+    """A local copy of a run's artifact ``name``."""
+    return mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=name)
+
+
+PROMOTION_COLUMNS = {
+    "start_time": "when",
+    "tags.decision": "decision",
+    "params.candidate_version": "candidate",
+    "params.champion_version": "champion",
+    "params.metric": "metric",
+    "metrics.candidate": "candidate_score",
+    "metrics.champion": "champion_score",
+    "metrics.lower_bound": "lower_bound",
+    "params.min_improvement": "margin",
+    "tags.reason": "reason",
+}
+
+
+def record_promotion(cfg: TrackingConfig, decision: Decision) -> str:
+    """One run of the promotion experiment with a ``make promote`` decision and its
+    evidence; returns the run id. The candidate version is tagged with it."""
+    use_tracking_store(cfg, cfg.promotion_experiment)
+    rule = cfg.promotion
+    name = f"v{decision.candidate} over v{decision.champion or '-'}"
+    with mlflow.start_run(run_name=name, tags=_process_tags()) as run:
+        mlflow.log_params(
+            {
+                "candidate_version": decision.candidate,
+                "champion_version": decision.champion or "",
+                "metric": rule.metric,
+                "min_improvement": rule.min_improvement,
+                "confidence": rule.confidence,
+                "bootstrap_samples": rule.bootstrap_samples,
+                "held_out": decision.held_out,
+            }
+        )
+        mlflow.set_tags(
+            {
+                "decision": "promoted" if decision.promoted else "kept",
+                "reason": decision.reason,
+                "model": cfg.registry.model_name,
+                "alias": cfg.registry.alias,
+                "git_commit": git_commit(),
+            }
+        )
+        if decision.comparison is not None:
+            evidence = decision.comparison.as_dict()
+            mlflow.log_metrics({k: v for k, v in evidence.items() if isinstance(v, (int, float))})
+    MlflowClient().set_model_version_tag(
+        cfg.registry.model_name, decision.candidate, "promotion_run", run.info.run_id
+    )
+    log.info("decision recorded: %s", ui_link(cfg, run.info.experiment_id, run.info.run_id))
+    return run.info.run_id
+
+
+def promotion_history(cfg: TrackingConfig) -> pd.DataFrame:
+    """Every recorded ``make promote`` decision, newest first (an empty table before any)."""
+    use_tracking_store(cfg, cfg.promotion_experiment)
+    runs = mlflow.search_runs(experiment_names=[cfg.promotion_experiment])
+    if runs.empty:
+        return pd.DataFrame(columns=list(PROMOTION_COLUMNS.values()))
+    present = [column for column in PROMOTION_COLUMNS if column in runs.columns]
+    return runs[present].rename(columns=PROMOTION_COLUMNS).reset_index(drop=True)
+
+
+def experiment_id(name: str) -> str:
+    return mlflow.get_experiment_by_name(name).experiment_id

@@ -15,8 +15,9 @@ test-cutoff predictions of every model, the MLflow run and registry record and t
 training rows' feature profile that scoring checks drift against (models/drift.py; file
 names in pipeline/artifacts.py); `paths.train_report` (DVC metrics) and
 `paths.train_plots` (DVC plots: curves as CSV, figures as PNG). The same metrics,
-figures, config, data fingerprint and git commit go to an MLflow run, the model is
-registered, and the registry alias moves to it if it beats the champion.
+figures, config, data fingerprint, git commit and the split's parts (as MLflow datasets)
+go to an MLflow run named after what it trained, and the model is registered as a new
+version with a description. The registry alias does not move: `make promote` moves it.
 """
 
 from __future__ import annotations
@@ -27,9 +28,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.calibration import CalibratedClassifierCV
 
-from contract.errors import ConfigError
 from features.columns import LABEL
 from models.btyd import BGNBD, activity_reliability, btyd_forecast, purchases_in_horizon
 from models.crossval import CrossValidation, cross_validate
@@ -37,7 +36,7 @@ from models.drift import reference_profile
 from models.estimators import best_iteration, labels, model_inputs
 from models.figures import reliability_figure, training_plots
 from models.fit import ORACLE, TrainedModel, candidate_models, prediction_table, train_candidates
-from models.metrics import evaluate, evaluate_models, higher_is_better
+from models.metrics import evaluate_models
 from models.split import Split, out_of_time_parts
 from pipeline.artifacts import (
     CATALOGUE,
@@ -58,17 +57,16 @@ from pipeline.io import (
     write_plots,
 )
 from pipeline.model_file import DIGEST_TAG
-from pipeline.registry import (
-    ModelFormat,
-    Promotion,
-    champion_scorer,
-    move_alias,
-    recorded_metric,
-    register_and_decide,
-    save_model,
-)
+from pipeline.registry import ModelFormat, VersionDescription, register_version, save_model
 from pipeline.stage import run_stage
-from pipeline.tracking import fingerprint, log_training_run, training_run
+from pipeline.tracking import (
+    config_hash,
+    fingerprint,
+    log_datasets,
+    log_training_run,
+    run_name,
+    training_run,
+)
 from simulator.config import SimulatorConfig
 from simulator.oracle import (
     OBSERVABLE_ORACLE,
@@ -99,7 +97,6 @@ class Evaluated:
 
 
 def run(cfg: Config) -> None:
-    _check_registry_metric(cfg)
     rows, catalogue = read_feature_table(cfg.paths.features_dir)
     candidates = candidate_models(cfg.model, cfg.training.baselines, catalogue)
     if cfg.data.snapshot is None:
@@ -144,8 +141,6 @@ def run(cfg: Config) -> None:
         record[DIGEST_TAG] = save_model(main.model, form, out)
         write_json(record, out / RUN_RECORD)
     write_json(_report(cfg, result), Path(cfg.paths.train_report))
-    promotion = Promotion(**record["promotion"])
-    move_alias(cfg.tracking.registry, record["version"], promotion)  # last: outputs are in
 
 
 def _bgnbd(cfg: Config, test: pd.DataFrame) -> tuple[np.ndarray | None, pd.DataFrame | None]:
@@ -190,74 +185,66 @@ def _against_truth(
     }
 
 
-def _check_registry_metric(cfg: Config) -> None:
-    metric = cfg.tracking.registry.metric
-    allowed = higher_is_better(cfg.training.evaluation.top_fractions)
-    if metric not in allowed:
-        raise ConfigError(
-            f"tracking.registry.metric: {metric!r} is not a higher-is-better metric; "
-            f"use one of {allowed}"
-        )
-
-
 def _track(cfg: Config, result: Evaluated, form: ModelFormat, out: Path, plots: Path) -> dict:
-    """Log the run to MLflow, register the main model and move the alias if it wins;
-    returns the run record."""
-    registry, main_name, split = cfg.tracking.registry, cfg.model.name, result.split
+    """Log the run to MLflow and register the main model; returns the run record."""
+    main_name, split = cfg.model.name, result.split
     features_dir = Path(cfg.paths.features_dir)
     described = {k: str(v) for k, v in split.as_dict().items() if not isinstance(v, list)}
-    cross_validated = isinstance(split, CrossValidation)
-    compared = (
-        "its recorded cross-validated one" if cross_validated else "the champion's on the same rows"
-    )
+    data_fingerprint = fingerprint(features_dir / FEATURES, features_dir / CATALOGUE)
     tags = {
-        "data_fingerprint": fingerprint(features_dir / FEATURES, features_dir / CATALOGUE),
+        "data_fingerprint": data_fingerprint,
+        "data": cfg.data.name,
         "model": main_name,
+        "config_hash": config_hash(cfg),
         **described,
-        "promotion_rule": (
-            f"{registry.alias} moves when {registry.metric} on the test rows beats {compared} "
-            f"by more than {registry.min_improvement}"
-        ),
     }
-    # Cross-validated, the champion may have been fitted on these very rows: its own
-    # out-of-fold figure is the fair comparison, not its score on them.
-    champion_score = (
-        recorded_metric(registry.metric)
-        if cross_validated
-        else champion_scorer(lambda model, columns: _score_on(model, columns, result.test, cfg))
-    )
-    with training_run(cfg.tracking, main_name) as (tracking_uri, run_id):
+    name = run_name(cfg)
+    with training_run(cfg.tracking, name) as (tracking_uri, run_id):
         files = [features_dir / CATALOGUE, out / PREDICTIONS, out / DRIFT_REFERENCE]
         flat = _flat_metrics(main_name, result.metrics, result.trained, result.against_truth)
         log_training_run(cfg, tags, flat, files, plots, split.as_dict())
-        version, promotion = register_and_decide(
+        log_datasets(result.parts, features_dir / FEATURES, cfg.data.name, LABEL, data_fingerprint)
+        version = register_version(
             result.trained[main_name].model,
             form,
-            registry,
-            result.metrics[main_name][registry.metric],
-            champion_score,
+            cfg.tracking.registry,
+            name.replace(" ", "-"),
+            _description(cfg, result, name, tags),
         )
     return {
         "tracking_uri": tracking_uri,
         "run_id": run_id,
-        "registered_model": registry.model_name,
+        "run_name": name,
+        "registered_model": cfg.tracking.registry.model_name,
         "version": version,
-        "promotion": promotion.as_dict(),
     }
 
 
-def _score_on(
-    model: CalibratedClassifierCV, columns: list[str], test: pd.DataFrame, cfg: Config
-) -> float | None:
-    """A registered model's registry metric on this run's test rows; None when the rows
-    lack a feature it needs."""
-    if not columns or not set(columns) <= set(test.columns):
-        return None
-    evaluation = cfg.training.evaluation
-    probability = model.predict_proba(model_inputs(test, columns))[:, 1]
-    return evaluate(
-        labels(test), probability, evaluation.top_fractions, evaluation.calibration_bins
-    )[cfg.tracking.registry.metric]
+def _description(
+    cfg: Config, result: Evaluated, name: str, tags: dict[str, str]
+) -> VersionDescription:
+    """The registry's words for the model and this version: what it predicts, how it
+    was trained and how it scored on the held-out rows."""
+    label = cfg.features.label
+    metrics = result.metrics[cfg.model.name]
+    held_out = "out-of-fold" if isinstance(result.split, CrossValidation) else "test-cutoff"
+    scores = ", ".join(
+        f"{metric} {metrics[metric]:.4f}"
+        for metric in ("roc_auc", "pr_auc", "lift_top_10pct")
+        if metric in metrics
+    )
+    return VersionDescription(
+        model=(
+            f"Probability that a customer of {cfg.data.name!r} churns within "
+            f"{label.horizon_days} days of the scoring date (contractual customers: a "
+            f"cancellation; the others: no purchase, confirmed by {label.confirmation_days} "
+            "more silent days). "
+            f"Every `dvc repro` registers a version; the {cfg.tracking.registry.alias!r} "
+            "alias, which scheduled scoring loads, moves only by `make promote`."
+        ),
+        version=f"{name}: {held_out} {scores} on {metrics['rows']:.0f} rows.",
+        tags={**tags, **{metric: f"{metrics[metric]:.6f}" for metric in ("roc_auc", "pr_auc")}},
+    )
 
 
 def _flat_metrics(

@@ -2,7 +2,7 @@
 
 Optuna's TPE sampler (seeded from `seed`) proposes `training.tuning.n_trials` settings
 from `training.tuning.search_space`. Each trial fits on the training cutoffs, stops early on
-the early-stopping customers, and is scored with `tracking.registry.metric` on the
+the early-stopping customers, and is scored with `tracking.promotion.metric` on the
 calibration customers of the validation cutoff; the test cutoff is never looked at, so the
 `train` stage's test metrics stay honest. Every trial is an MLflow run nested under one
 `tune` run. The search changes nothing by itself: it prints the `dvc exp run -S ...`
@@ -52,7 +52,7 @@ def run(cfg: Config) -> None:
     lookahead = cfg.features.label.lookahead_days
     _, parts = out_of_time_parts(rows, lookahead, cfg.training.split, cfg.seed)
     data = model_data(parts, catalogue, cfg.model.families)
-    evaluation, metric = cfg.training.evaluation, cfg.tracking.registry.metric
+    evaluation, metric = cfg.training.evaluation, cfg.tracking.promotion.metric
 
     def objective(trial: optuna.Trial) -> float:
         proposed = {

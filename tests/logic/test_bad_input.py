@@ -384,10 +384,11 @@ CONFIG_CASES = [
     ("earliest-date-text", ["validation.earliest_date=long-ago"], ["validation.earliest_date"]),
     ("max-examples-text", ["validation.max_examples=many"], ["validation.max_examples", "many"]),
     (
-        "override-not-yaml",
-        ["data.date_format=%d/%m/%Y"],
-        ["data.date_format=%d/%m/%Y", "not valid YAML", "quote"],
+        "override-not-hydra",
+        ["data.date_format=%d=%m"],
+        ["data.date_format=%d=%m", "not a Hydra override", "quote"],
     ),
+    ("override-sweep", ["seed=1,2"], ["seed=1,2", "one value per key"]),
     (
         "output-outside-the-repository",
         ["paths.allow_outside_repository=false"],

@@ -1,5 +1,5 @@
 """Model building blocks on hand-made inputs: splits, metrics, the RFM rule, the oracle and
-the registry's promotion rule."""
+the paired comparison behind promotion."""
 
 from __future__ import annotations
 
@@ -12,16 +12,21 @@ import pandas as pd
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from mlflow import MlflowClient
 
 from contract.errors import ConfigError
+from models.comparison import paired_bootstrap
 from models.config import SplitConfig
 from models.estimators import RFMRule
-from models.metrics import evaluate, expected_calibration_error, gain_table, top_k_mask
+from models.metrics import (
+    evaluate,
+    expected_calibration_error,
+    gain_table,
+    ranking_metric,
+    top_k_mask,
+)
 from models.split import plan_split, split_rows
 from pipeline.artifacts import TRUTH_HAZARDS, ground_truth_dir
-from pipeline.config import RegistryConfig, load_config
-from pipeline.registry import Promotion, move_alias, promotion_decision
+from pipeline.config import load_config
 from simulator.oracle import (
     observable_churn_probability,
     oracle_probability,
@@ -280,32 +285,40 @@ def test_ground_truth_is_read_only_where_the_data_are_the_simulators(tmp_path: P
     assert ground_truth_dir(truth, mine) is None
 
 
-REGISTRY = RegistryConfig(
-    model_name="churn", alias="champion", metric="pr_auc", min_improvement=0.01
-)
+def _two_models(rows: int, gap: float, seed: int = 3) -> tuple[np.ndarray, ...]:
+    """Labels and two models' scores: the first separates churners by ``gap`` more."""
+    rng = np.random.default_rng(seed)
+    y = (rng.random(rows) < 0.2).astype(int)
+    noise = rng.normal(size=rows)
+    return y, y * (1.0 + gap) + noise, y * 1.0 + noise + rng.normal(scale=0.3, size=rows)
 
 
-def test_alias_moves_only_to_a_model_that_beats_the_champion(tmp_path: Path):
-    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path}/mlflow.db")
-    client.create_registered_model("churn")
-    versions = [
-        str(client.create_model_version("churn", source=str(tmp_path)).version) for _ in range(4)
-    ]
+def test_ranking_metric_alone_equals_the_reports_value():
+    y, candidate, _ = _two_models(2000, 0.5)
+    probability = 1 / (1 + np.exp(-candidate))
+    report = evaluate(y, probability, [0.1], 10)
+    for name in ("roc_auc", "pr_auc", "precision_top_10pct", "recall_top_10pct", "lift_top_10pct"):
+        assert ranking_metric(name)(y, probability) == pytest.approx(report[name], rel=1e-12)
+    with pytest.raises(ValueError, match="'log_loss' is not a higher-is-better metric"):
+        ranking_metric("log_loss")
 
-    def promote(version: str, score: float, champion_score) -> Promotion:
-        decision = promotion_decision(client, REGISTRY, score, champion_score)
-        move_alias(REGISTRY, version, decision, client)
-        return decision
 
-    first = promote(versions[0], 0.30, lambda uri: None)
-    assert first.promoted and first.reason == "no champion yet"
-    scores = {f"models:/churn/{versions[0]}": 0.30}
-    # Better, but by less than min_improvement: the alias stays.
-    close = promote(versions[1], 0.305, scores.get)
-    assert not close.promoted and close.champion_score == 0.30
-    worse = promote(versions[2], 0.20, scores.get)
-    assert not worse.promoted
-    assert str(client.get_model_version_by_alias("churn", "champion").version) == versions[0]
-    better = promote(versions[3], 0.35, scores.get)
-    assert better.promoted and better.champion_version == versions[0]
-    assert str(client.get_model_version_by_alias("churn", "champion").version) == versions[3]
+def test_paired_bootstrap_is_confident_only_about_a_real_difference():
+    y, better, worse = _two_models(3000, 0.6)
+    clear = paired_bootstrap(y, better, worse, "pr_auc", 300, 0.95, seed=1)
+    assert clear.difference == pytest.approx(clear.candidate - clear.champion)
+    assert 0 < clear.lower_bound < clear.difference and clear.share_better > 0.95
+    assert clear.rows == 3000 and clear.samples == 300
+    # The same model against itself: no difference, and nothing to be confident about.
+    same = paired_bootstrap(y, worse, worse.copy(), "roc_auc", 300, 0.95, seed=1)
+    assert same.difference == 0 and same.lower_bound == 0 and same.share_better == 0
+    # Reversed, the lower bound is negative: the candidate is worse.
+    reversed_ = paired_bootstrap(y, worse, better, "pr_auc", 300, 0.95, seed=1)
+    assert reversed_.lower_bound < 0 and reversed_.share_better < 0.05
+    # Seeded: the same call gives the same bound.
+    assert paired_bootstrap(y, better, worse, "pr_auc", 300, 0.95, seed=1) == clear
+
+
+def test_paired_bootstrap_refuses_rows_of_one_class():
+    with pytest.raises(ValueError, match="single class"):
+        paired_bootstrap(np.zeros(10), np.arange(10.0), np.arange(10.0), "pr_auc", 10, 0.9, 0)

@@ -150,11 +150,12 @@ def test_tidy_table_ranks_each_direction_and_shares_sum_to_one(explained):
     )
 
 
-def test_report_has_speed_scale_and_fidelity_next_to_the_constant_guess(explained):
+def test_report_has_scale_and_fidelity_next_to_the_constant_guess(explained):
     report = _report(explained)
     assert report["scale"].startswith("raw log-odds")
     assert report["max_additivity_error"] < 1e-9
-    assert report["rows_per_second"] > 0
+    # Only what the same inputs reproduce: the timing is in MLflow, not in the DVC metrics.
+    assert not {"seconds", "rows_per_second", "model_version"} & set(report)
     top = report["fidelity"]["top_risk"]["all"]
     assert top["rows"] == int(np.ceil(0.1 * report["rows"])) or top["rows"] == round(
         0.1 * report["rows"]
@@ -177,7 +178,7 @@ def test_report_has_speed_scale_and_fidelity_next_to_the_constant_guess(explaine
 def test_metrics_and_figures_go_to_the_models_mlflow_run(explained):
     run_id = json.loads((Path(explained.paths.models_dir) / RUN_RECORD).read_text())["run_id"]
     run = MlflowClient().get_run(run_id)
-    assert "explain.rows_per_second" in run.data.metrics
+    assert run.data.metrics["explain.rows_per_second"] > 0
     assert "explain.fidelity.top_risk.all.agreement" in run.data.metrics
     assert run.data.tags["explain.scale"].startswith("raw log-odds")
     artifacts = {a.path for a in MlflowClient().list_artifacts(run_id, "explain")}

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
-from pipeline import explain, score, train
+from pipeline import explain, promote, promotions, score, train
 from tests.support import Simulated, outputs_in
 
 SECRET = "s3cret-Pa55word"
@@ -87,7 +87,14 @@ def test_a_password_in_the_tracking_uri_leaks_nowhere(
     host = server.removeprefix("http://")
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://ann:{SECRET}@{host}")
     caplog.set_level(logging.DEBUG)
-    for stage, extra in [(train, []), (explain, []), (score, ["scoring.model_source=registry"])]:
+    stages = [
+        (train, []),
+        (explain, []),
+        (promote, []),
+        (promotions, []),
+        (score, ["scoring.model_source=registry"]),
+    ]
+    for stage, extra in stages:
         monkeypatch.setattr(sys, "argv", ["stage", "--params", str(params), *extra])
         stage.main()  # as `python -m pipeline.<stage>` runs it
     printed = capfd.readouterr()

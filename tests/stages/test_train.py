@@ -15,7 +15,7 @@ from mlflow import MlflowClient
 from contract.errors import ConfigError
 from features.columns import LABEL
 from models.estimators import model_inputs
-from pipeline import tracking, train, tune
+from pipeline import promote, tracking, train, tune
 from pipeline.artifacts import MODEL_DIR, PREDICTIONS, RUN_RECORD
 from pipeline.config import Config
 from pipeline.tracking import use_tracking_store
@@ -124,15 +124,46 @@ def test_mlflow_run_has_config_metrics_plots_and_lineage(trained):
     assert "plots/roc.png" in artifacts and "plots/importance.csv" in artifacts
 
 
-def test_registered_model_loads_by_alias_and_predicts_the_same(trained):
+def test_run_model_and_datasets_are_named_after_what_was_trained(trained):
     record = _record(trained)
     use_tracking_store(trained.tracking, trained.tracking.training_experiment)
-    assert record["promotion"]["promoted"]
-    inputs, predictions = _test_inputs(trained)
-    expected = predictions["probability_lightgbm"].to_numpy()
+    client = MlflowClient()
+    run = client.get_run(record["run_id"])
+    name = f"simulated lightgbm {tracking.config_hash(trained)}"
+    assert run.info.run_name == record["run_name"] == name
+    (logged,) = client.search_logged_models([run.info.experiment_id])
+    assert logged.name == name.replace(" ", "-")
+    tags = [{t.key: t.value for t in i.tags} for i in run.inputs.dataset_inputs]
+    inputs = {
+        t["mlflow.data.context"]: i.dataset
+        for t, i in zip(tags, run.inputs.dataset_inputs, strict=True)
+    }
+    assert set(inputs) == {"train", "early_stopping", "calibration", "test"}
+    parts = json.loads(inputs["test"].profile)
+    assert parts["num_rows"] == _report(trained)["split"]["rows"]["test"]
+    assert inputs["test"].name == "simulated-test"
+    assert json.loads(inputs["test"].source)["uri"].endswith("features/features.parquet")
+    assert {t["data_fingerprint"] for t in tags} == {run.data.tags["data_fingerprint"]}
+    experiment = client.get_experiment(run.info.experiment_id)
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
+
+
+def test_registered_version_has_a_description_tags_and_loads_by_alias(trained):
+    record = _record(trained)
+    use_tracking_store(trained.tracking, trained.tracking.training_experiment)
     name = trained.tracking.registry.model_name
     assert name == "churn-simulated"  # named after the dataset
-    by_alias = mlflow.sklearn.load_model(f"models:/{name}@champion")
+    client = MlflowClient()
+    version = client.get_model_version(name, record["version"])
+    report = _report(trained)["metrics"]["lightgbm"]
+    assert f"pr_auc {report['pr_auc']:.4f}" in version.description
+    assert version.description.startswith(record["run_name"])
+    assert version.tags["model"] == "lightgbm" and version.tags["test_cutoff"]
+    assert float(version.tags["roc_auc"]) == pytest.approx(report["roc_auc"], abs=1e-6)
+    assert "make promote" in client.get_registered_model(name).description
+    inputs, predictions = _test_inputs(trained)
+    expected = predictions["probability_lightgbm"].to_numpy()
+    by_alias = mlflow.sklearn.load_model(f"models:/{name}@champion")  # promoted by the fixture
     np.testing.assert_allclose(by_alias.predict_proba(inputs)[:, 1], expected, rtol=1e-12)
     pyfunc = mlflow.pyfunc.load_model(f"models:/{name}@champion")
     np.testing.assert_allclose(np.asarray(pyfunc.predict(inputs))[:, 1], expected, rtol=1e-12)
@@ -140,7 +171,20 @@ def test_registered_model_loads_by_alias_and_predicts_the_same(trained):
     np.testing.assert_allclose(local.predict_proba(inputs)[:, 1], expected, rtol=1e-12)
 
 
-def test_alias_stays_on_the_champion_when_a_worse_model_is_trained(trained, tmp_path):
+def _champion(cfg: Config) -> str:
+    registry = cfg.tracking.registry
+    return str(MlflowClient().get_model_version_by_alias(registry.model_name, "champion").version)
+
+
+def _promote(cfg: Config, candidate: str, **rule) -> None:
+    promotion = replace(cfg.tracking.promotion, candidate=candidate, **rule)
+    promote.run(replace(cfg, tracking=replace(cfg.tracking, promotion=promotion)))
+
+
+def test_only_promote_moves_the_alias_on_evidence_and_records_every_decision(trained, tmp_path):
+    """Training never moves the champion; `make promote` moves it to a candidate that beats
+    it on the same rows by the margin with bootstrap confidence, and records every
+    decision with its evidence."""
     champion = _record(trained)["version"]
     worse = replace(
         trained,
@@ -148,13 +192,32 @@ def test_alias_stays_on_the_champion_when_a_worse_model_is_trained(trained, tmp_
         paths=outputs_in(trained.paths, tmp_path, "train"),
     )
     train.run(worse)
-    record = json.loads((tmp_path / "models" / RUN_RECORD).read_text())
-    assert record["version"] != champion
-    assert not record["promotion"]["promoted"]
-    assert record["promotion"]["champion_version"] == champion
-    client = MlflowClient()
-    name = trained.tracking.registry.model_name
-    assert str(client.get_model_version_by_alias(name, "champion").version) == champion
+    rule_version = json.loads((tmp_path / "models" / RUN_RECORD).read_text())["version"]
+    assert rule_version != champion and _champion(trained) == champion  # training: no move
+
+    _promote(trained, rule_version)  # the RFM rule does not beat LightGBM
+    assert _champion(trained) == champion
+    # Make the rule the champion, then LightGBM, clearly better, takes the alias back...
+    MlflowClient().set_registered_model_alias("churn-simulated", "champion", rule_version)
+    _promote(trained, champion, min_improvement=1.0)  # ...but not by a margin of 1.0 PR-AUC
+    assert _champion(trained) == rule_version
+    _promote(trained, champion)
+    assert _champion(trained) == champion
+
+    history = tracking.promotion_history(trained.tracking)
+    assert list(history["decision"]) == ["promoted", "kept", "kept", "promoted"]  # newest first
+    latest, margin, worse_kept = history.iloc[0], history.iloc[1], history.iloc[2]
+    assert (latest["candidate"], latest["champion"]) == (champion, rule_version)
+    assert latest["candidate_score"] - latest["champion_score"] > latest["lower_bound"] > 0.002
+    assert margin["margin"] == "1.0" and "does not beat the margin 1.0" in margin["reason"]
+    assert worse_kept["candidate_score"] < worse_kept["champion_score"]
+    assert history.iloc[3]["reason"] == "no champion yet"
+    run = MlflowClient().get_run(
+        MlflowClient().get_model_version("churn-simulated", champion).tags["promotion_run"]
+    )
+    assert run.data.tags["decision"] == "promoted"
+    assert run.data.params["held_out"].startswith("test cutoff")
+    assert run.data.metrics["samples"] == trained.tracking.promotion.bootstrap_samples
 
 
 def test_same_inputs_and_config_give_the_same_predictions_and_report(trained, tmp_path):
@@ -182,16 +245,9 @@ def test_failed_run_keeps_the_previous_model_and_plots(trained, monkeypatch):
     assert files_in(Path(trained.paths.train_plots)) == plots_before
 
 
-def test_registry_metric_must_be_one_where_higher_is_better(trained, tmp_path):
-    registry = replace(trained.tracking.registry, metric="log_loss")
-    cfg = replace(
-        trained,
-        tracking=replace(trained.tracking, registry=registry),
-        paths=outputs_in(trained.paths, tmp_path, "train"),
-    )
+def test_promotion_metric_must_be_one_where_higher_is_better(trained):
     with pytest.raises(ConfigError, match="'log_loss' is not a higher-is-better metric"):
-        train.run(cfg)
-    assert not (tmp_path / "models").exists()
+        _promote(trained, "1", metric="log_loss")
 
 
 def test_tuning_logs_every_trial_and_scores_on_validation_only(trained, monkeypatch):
