@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import numpy as np
 import pandas as pd
 
@@ -28,9 +30,13 @@ def complaint_status(rows: pd.DataFrame) -> pd.Series:
 def binned(values: pd.Series, edges: list[float], missing: str = "missing") -> pd.Series:
     """``values`` cut into [left, right) intervals at ``edges``; NaN is its own group.
 
-    Let the edges span every value (use ``np.inf``): values outside count as missing.
+    The groups are ordered categories labelled from the edges (``[1, 4)``, ``[4, inf)``),
+    then ``missing``. Let the edges span every value (use ``np.inf``): values outside count
+    as missing.
     """
-    cut = pd.cut(values, edges, right=False)
-    order = [*cut.cat.categories.astype(str), missing]
-    labels = cut.astype(str).where(cut.notna(), missing)
-    return labels.astype(pd.CategoricalDtype(order, ordered=True))
+    # Labels made from the edges, not from the intervals' string form: how an interval
+    # prints depends on the dtype of the edges and of the values (pandas 3 prints
+    # ``[1.0, 4.0)`` for integer edges cut over float values).
+    labels = [f"[{left:g}, {right:g})" for left, right in pairwise(edges)]
+    cut = pd.cut(values, edges, right=False, labels=labels, ordered=True)
+    return cut.cat.add_categories([missing]).fillna(missing)
