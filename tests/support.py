@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -129,3 +130,10 @@ def files_in(directory: Path) -> dict[str, bytes]:
 def tracking_server_down(*args: object) -> None:
     """Stands in for ``use_tracking_store`` when the tracking server cannot be reached."""
     raise ConnectionError("tracking server unreachable")
+
+
+def free_port() -> int:
+    """A TCP port of the loopback interface nothing listens on."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]

@@ -232,12 +232,13 @@ def test_explanations_notebook_shows_the_explain_stages_outputs(tmp_path, traine
     causes = pd.read_parquet(out / CAUSES)
     labels = {name: cause.label for name, cause in trained.causes.items()}
     pattern = (
-        r"model version (\S+): ([\d,]+) rows of cutoff (\S+) explained .*"
+        r"model version (\S+): ([\d,]+) rows of cutoff (\S+) explained; "
         r"values on the raw log-odds.*; expected value (-?[\d.]+)"
     )
     version, rows, cutoff, expected_value = _printed(pattern, outputs.text)
+    record = json.loads((Path(trained.paths.models_dir) / RUN_RECORD).read_text())
     assert (version, int(rows), cutoff) == (
-        str(report["model_version"]),
+        record["version"],
         len(customers),
         "2024-10-01",
     )

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -22,21 +21,15 @@ import pytest
 from omegaconf import OmegaConf
 
 from pipeline import explain, promote, promotions, score, train
-from tests.support import Simulated, outputs_in
+from tests.support import Simulated, free_port, outputs_in
 
 SECRET = "s3cret-Pa55word"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[str]:
     """An MLflow tracking server on localhost; yields its URL."""
-    port = _free_port()
+    port = free_port()
     store = tmp_path / "server"
     store.mkdir()
     process = subprocess.Popen(
