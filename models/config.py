@@ -21,6 +21,7 @@ class ModelConfig:
     families: list[str] | None = MISSING
     class_weight: str | None = MISSING
     early_stopping_rounds: int | None = MISSING
+    log_every_trees: int | None = MISSING
     params: dict[str, Any] = MISSING
 
     def __post_init__(self) -> None:

@@ -152,6 +152,8 @@ def _fit_lightgbm(
     callbacks = []
     if cfg.early_stopping_rounds:
         callbacks.append(lgb.early_stopping(cfg.early_stopping_rounds, verbose=False))
+    if cfg.log_every_trees:
+        callbacks.append(lgb.log_evaluation(cfg.log_every_trees))
     booster.fit(
         encode.transform(train),
         y_train,

@@ -17,6 +17,9 @@ os.environ["DVC_NO_ANALYTICS"] = "1"
 # MLflow prints "View run ... at <tracking URI>" for a server store: the URI may hold a
 # password, and the stage logs say where the run went (redacted) already.
 os.environ["MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"] = "true"
+# One log format for the pipeline and its libraries: MLflow logs through the root logger
+# the stages configure (pipeline/stage.py) instead of a handler and format of its own.
+os.environ["MLFLOW_CONFIGURE_LOGGING"] = "false"
 
 # PyTensor from pip finds no BLAS and says so at every BTYD fit (models/btyd.py) with a
 # page of advice; the fits are small (2-3 s on 18k customers, measured), so the stage logs

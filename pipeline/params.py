@@ -17,6 +17,7 @@ from omegaconf import OmegaConf
 
 from pipeline.config import CONF_DIR, DEFAULT_PARAMS, composed, load_config
 from pipeline.io import atomic_path
+from pipeline.stage import configure_logging
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,7 @@ def main() -> None:
     )
     parser.add_argument("--output", type=Path, default=DEFAULT_PARAMS)
     args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    configure_logging()
     write_params(args.output, compose_params(overrides=args.overrides))
     log.info("composed %s into %s", CONF_DIR, args.output)
 

@@ -8,6 +8,8 @@ import sys
 import time
 from collections.abc import Callable
 
+import lightgbm
+
 from contract.errors import UserError
 from pipeline.config import Config, config_from_cli
 
@@ -20,13 +22,22 @@ USER_ERRORS = (UserError, FileNotFoundError)
 WRITE_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM)
 
 
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def configure_logging() -> None:
+    """One format for the pipeline, MLflow, LightGBM (its training progress) and Python
+    warnings, on standard error."""
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    logging.captureWarnings(True)
+    lightgbm.register_logger(logging.getLogger("lightgbm"))
+
+
 def run_stage(
     run: Callable[[Config], None], description: str, shorthands: dict[str, str] | None = None
 ) -> None:
     """Parse the command line, load the config, run the stage and time it."""
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging()
     started = time.perf_counter()
     try:
         run(config_from_cli(description, shorthands))

@@ -118,11 +118,19 @@ def flat_config(cfg: Config) -> dict[str, Any]:
     return {PARAM_NAME_FORBIDDEN.sub("_", key): value for key, value in flat.items()}
 
 
+# What the stages themselves write into tracked files (the DVC lock and the reports): a
+# difference there says a stage ran, not that the code or configuration differ.
+PIPELINE_WRITTEN = (":(exclude)dvc.lock", ":(exclude)reports")
+
+
 def git_commit(repo: Path = Path()) -> str:
-    """The checked-out commit, marked ``-dirty`` when tracked files differ; or ``unknown``."""
+    """The checked-out commit, marked ``-dirty`` when tracked code or configuration differ
+    (not the lock and reports the stages write); or ``unknown``."""
     try:
         commit = _git(repo, "rev-parse", "HEAD")
-        dirty = _git(repo, "status", "--porcelain", "--untracked-files=no")
+        dirty = _git(
+            repo, "status", "--porcelain", "--untracked-files=no", "--", ".", *PIPELINE_WRITTEN
+        )
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return f"{commit}-dirty" if dirty else commit
@@ -145,9 +153,10 @@ def fingerprint(*paths: Path) -> str:
 
 
 def config_hash(cfg: Config) -> str:
-    """Eight hex digits of the whole configuration: runs with the same name were trained
-    with the same settings."""
-    text = json.dumps(public_config(cfg), sort_keys=True, default=str)
+    """Eight hex digits of the configuration but where outputs and runs go (``paths``,
+    ``tracking``): runs with the same name were trained with the same settings."""
+    settings = {k: v for k, v in asdict(cfg).items() if k not in ("paths", "tracking")}
+    text = json.dumps(settings, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:8]
 
 

@@ -447,7 +447,7 @@ def test_training_data_of_one_class_is_a_clear_error():
     )
     parts = {"train": rows, "early_stopping": rows, "calibration": rows, "test": rows}
     catalogue = [{"name": "recency_days", "family": "rfm", "dtype": "float32"}]
-    model = ModelConfig("logreg", None, None, None, {"C": 1.0, "max_iter": 100})
+    model = ModelConfig("logreg", None, None, None, None, {"C": 1.0, "max_iter": 100})
     with pytest.raises(ConfigError, match="the train part has all 40 rows are churned=0"):
         train_model(model, parts, catalogue, "sigmoid", seed=0)
 

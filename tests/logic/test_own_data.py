@@ -294,8 +294,8 @@ def test_too_few_churners_for_the_folds_is_a_clear_error():
 
 
 def test_baselines_without_their_features_are_left_out():
-    main = ModelConfig("lightgbm", None, None, 50, {})
-    rfm = ModelConfig("logreg", ["rfm"], None, None, {})
+    main = ModelConfig("lightgbm", None, None, 50, None, {})
+    rfm = ModelConfig("logreg", ["rfm"], None, None, None, {})
     catalogue = [{"name": "declared_spend", "family": "declared"}]
     assert list(candidate_models(main, {"logreg_rfm": rfm}, catalogue)) == ["lightgbm"]
     with pytest.raises(ConfigError, match=r"model.families: the data has no \['rfm'\]"):
