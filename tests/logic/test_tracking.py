@@ -42,7 +42,12 @@ def test_run_name_says_dataset_model_and_settings(tmp_path):
     other = replace(cfg, model=replace(cfg.model, params={**cfg.model.params, "num_leaves": 7}))
     assert config_hash(other) != config_hash(cfg)
     # Where outputs and runs go is not a setting of the model.
-    assert config_hash(compose_config(tmp_path / "elsewhere")) == config_hash(cfg)
+    moved = replace(
+        cfg,
+        paths=replace(cfg.paths, models_dir="elsewhere"),
+        tracking=replace(cfg.tracking, tracking_uri="sqlite:///elsewhere.db"),
+    )
+    assert config_hash(moved) == config_hash(cfg)
 
 
 @pytest.mark.parametrize(
