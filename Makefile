@@ -14,7 +14,7 @@ export MLFLOW_DISABLE_TELEMETRY := true
 
 .PHONY: setup repro test test-fast params lock lint format bench bench-featurize simulator-summary \
 	features-vs-truth labels-vs-truth model-vs-oracle bench-explain explain-fidelity bench-score \
-	value-at-risk value-vs-truth lapsed-vs-truth btyd-features score promote promotions tune ui \
+	value-at-risk value-vs-truth lapsed-vs-truth btyd-features score promote promotions tune ui screenshots \
 	clean own-data-demo
 
 setup: $(VENV)/.installed
@@ -146,6 +146,11 @@ tune: setup
 MLFLOW_PORT ?= 5000
 ui: setup
 	python -m pipeline.ui tracking.ui_url=http://127.0.0.1:$(MLFLOW_PORT)
+
+## The README's screenshots of the MLflow UI and a plots diff page (docs/images/), in
+## headless Chromium (Debian package `chromium`); after repro, promote and a dvc exp run.
+screenshots: setup
+	python -m docs.screenshots
 
 clean:
 	rm -rf $(VENV)
