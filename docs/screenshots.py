@@ -26,12 +26,14 @@ from pathlib import Path
 from pipeline.artifacts import RUN_RECORD
 from pipeline.config import load_config
 from pipeline.stage import configure_logging
+from pipeline.tracking import MODEL_TRAINING_VIEW
 from tests.support import free_port
 
 log = logging.getLogger("screenshots")
 
 IMAGES = Path("docs/images")
-WINDOW = "1500,950"
+UI_WINDOW = "1500,950"
+PLOTS_WINDOW = "850,390"  # the two charts of the diff
 # Chromium renders for this long in virtual time, so the UI's requests have answered.
 RENDER_MILLISECONDS = 20_000
 
@@ -55,12 +57,12 @@ def main() -> None:
             model = cfg.tracking.registry.model_name
             pages = {
                 "mlflow_experiment": link,
-                "mlflow_run": run,
-                "mlflow_run_plots": f"{run}/artifacts/plots/gain.png",
-                "mlflow_registry": f"{url}/#/models/{model}",
+                "mlflow_run": f"{run}?{MODEL_TRAINING_VIEW}",
+                "mlflow_run_plots": f"{run}/artifacts/plots/gain.png?{MODEL_TRAINING_VIEW}",
+                "mlflow_registry": f"{url}/#/models/{model}?{MODEL_TRAINING_VIEW}",
             }
             for name, page in pages.items():
-                _screenshot(browser, page, IMAGES / f"{name}.png")
+                _screenshot(browser, page, IMAGES / f"{name}.png", UI_WINDOW)
         finally:
             ui.terminate()
     _plots_diff(browser)
@@ -89,7 +91,8 @@ def _plots_diff(browser: str) -> None:
     with tempfile.TemporaryDirectory() as out:
         targets = ("reports/train/roc.csv", "reports/train/precision_recall.csv")
         _dvc("plots", "diff", "HEAD", experiments[0], "-o", out, "--targets", *targets)
-        _screenshot(browser, Path(out, "index.html").as_uri(), IMAGES / "dvc_plots_diff.png")
+        page = Path(out, "index.html").as_uri()
+        _screenshot(browser, page, IMAGES / "dvc_plots_diff.png", PLOTS_WINDOW)
 
 
 def _dvc(*args: str) -> str:
@@ -99,13 +102,13 @@ def _dvc(*args: str) -> str:
     return result.stdout
 
 
-def _screenshot(browser: str, page: str, image: Path) -> None:
+def _screenshot(browser: str, page: str, image: Path, window: str) -> None:
     subprocess.run(
         [
             browser,
             *("--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars"),
             f"--virtual-time-budget={RENDER_MILLISECONDS}",
-            f"--window-size={WINDOW}",
+            f"--window-size={window}",
             f"--screenshot={image.resolve()}",
             page,
         ],

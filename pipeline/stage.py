@@ -30,6 +30,8 @@ def configure_logging() -> None:
     warnings, on standard error."""
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     logging.captureWarnings(True)
+    # MLflow's database migrations announce every step of an unchanged schema at INFO.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     lightgbm.register_logger(logging.getLogger("lightgbm"))
 
 

@@ -199,17 +199,20 @@ def _track(cfg: Config, result: Evaluated, form: ModelFormat, out: Path, plots: 
         **described,
     }
     name = run_name(cfg)
+    described = _description(cfg, result, name, tags)
     with training_run(cfg.tracking, name) as (tracking_uri, run_id):
         files = [features_dir / CATALOGUE, out / PREDICTIONS, out / DRIFT_REFERENCE]
         flat = _flat_metrics(main_name, result.metrics, result.trained, result.against_truth)
-        log_training_run(cfg, tags, flat, files, plots, split.as_dict())
+        # The run's description in the MLflow UI is the note tag.
+        noted = {**tags, "mlflow.note.content": described.version}
+        log_training_run(cfg, noted, flat, files, plots, split.as_dict())
         log_datasets(result.parts, features_dir / FEATURES, cfg.data.name, LABEL, data_fingerprint)
         version = register_version(
             result.trained[main_name].model,
             form,
             cfg.tracking.registry,
             name.replace(" ", "-"),
-            _description(cfg, result, name, tags),
+            described,
         )
     return {
         "tracking_uri": tracking_uri,

@@ -157,6 +157,8 @@ def test_registered_version_has_a_description_tags_and_loads_by_alias(trained):
     version = client.get_model_version(name, record["version"])
     report = _report(trained)["metrics"]["lightgbm"]
     assert f"pr_auc {report['pr_auc']:.4f}" in version.description
+    run = client.get_run(record["run_id"])
+    assert run.data.tags["mlflow.note.content"] == version.description  # the run's too
     assert version.description.startswith(record["run_name"])
     assert version.tags["model"] == "lightgbm" and version.tags["test_cutoff"]
     assert float(version.tags["roc_auc"]) == pytest.approx(report["roc_auc"], abs=1e-6)
