@@ -22,9 +22,11 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture(scope="module")
 def reproduced(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A tiny copy of the repository after `dvc repro`."""
+    """A tiny copy of the repository after `dvc repro` and `make promote` (scheduled
+    scoring runs use the champion)."""
     copy = tiny_copy(tmp_path_factory.mktemp("dvc") / "repo")
     run(*DVC, "repro", cwd=copy)
+    run(sys.executable, "-m", "pipeline.promote", cwd=copy)
     return copy
 
 

@@ -64,7 +64,7 @@ def test_experiments_register_versions_but_never_move_the_champion(experimented:
     versions = store.search_model_versions("name = 'churn-simulated'")
     assert sorted(int(v.version) for v in versions) == [1, 2, 3]
     champion = store.get_model_version_by_alias("churn-simulated", "champion")
-    assert champion.version == "1"  # promoted on purpose; the experiments did not move it
+    assert str(champion.version) == "1"  # promoted on purpose; the experiments did not move it
     (promotion,) = store.search_runs(
         [store.get_experiment_by_name("churn-simulated-promotions").experiment_id]
     )

@@ -197,6 +197,7 @@ def test_model_review_notebook_shows_the_latest_training_runs_metrics(tmp_path, 
     report = json.loads(Path(trained.paths.train_report).read_text())
     predictions = pd.read_parquet(Path(trained.paths.models_dir) / PREDICTIONS)
     assert f"run {record['run_id']} ({report['model']}), test cutoff 2024-10-01" in outputs.text
+    assert f"registered as version {record['version']} of churn-simulated" in outputs.text
 
     y = predictions["churned"].astype(int)
     rows, rate = _printed(r"([\d,]+) test rows, churn rate ([\d.]+)", outputs.text)
