@@ -35,7 +35,7 @@ repro: setup
 test: setup
 	pytest -n auto --dist loadfile
 
-## The inner loop: the logic tests on tiny frames and the layout checks (about 2-4 min).
+## The inner loop: the logic tests on tiny frames and the layout checks (about 100 s).
 test-fast: setup
 	pytest -m logic -n auto --dist loadfile
 
