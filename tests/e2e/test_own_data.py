@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from mlflow import MlflowClient
 
 from demo.own_data import DemoResult, _run, run_demo
 from tests.support import TINY
@@ -127,3 +128,23 @@ def test_dvc_exp_run_selects_own_data_and_a_population_preset(demo):
     assert '"lapse"' in experiments and '"active_window_days": 365' in experiments
     diff = _run(*dvc, "metrics", "diff", cwd=repo)
     assert "metrics.lightgbm.pr_auc" in diff and "max_additivity_error" in diff
+
+
+def test_snapshot_versions_are_compared_on_their_out_of_fold_predictions(demo):
+    """Cross-validated on one snapshot, two versions' logged out-of-fold predictions of
+    the same customers are what `make promote` compares."""
+    repo = _repo(demo["snapshot"])
+    _run(sys.executable, "-m", "pipeline.promote", cwd=repo)  # the first: no champion yet
+    _run(sys.executable, "-m", "pipeline.train", "model.params.num_leaves=4", cwd=repo)
+    _run(sys.executable, "-m", "pipeline.promote", cwd=repo)
+    store = MlflowClient(f"sqlite:///{repo / 'mlruns' / 'mlflow.db'}")
+    experiment = store.get_experiment_by_name("churn-demo_snapshot-promotions")
+    latest, first = store.search_runs([experiment.experiment_id], order_by=["start_time DESC"])
+    assert first.data.tags["reason"] == "no champion yet"
+    assert latest.data.params["held_out"] == "out-of-fold predictions of the snapshot"
+    export = pd.read_csv(repo / "data" / "own" / "snapshot" / "crm_export.csv")
+    assert latest.data.metrics["rows"] == len(export)  # every customer, paired
+    promoted = latest.data.metrics["lower_bound"] > 0.002
+    assert latest.data.tags["decision"] == ("promoted" if promoted else "kept")
+    champion = store.get_model_version_by_alias("churn-demo_snapshot", "champion")
+    assert str(champion.version) == ("2" if promoted else "1")
