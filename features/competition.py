@@ -6,7 +6,8 @@ Its planned end date is taken as published with the offer.
 
 from __future__ import annotations
 
-import numpy as np
+import ibis
+import ibis.expr.types as ir
 import pandas as pd
 
 from features import events as ev
@@ -26,30 +27,25 @@ def describe(history: CustomerHistory) -> dict[str, str]:
     }
 
 
-def compute(history: CustomerHistory, cutoff: pd.Timestamp) -> pd.DataFrame:
+def compute(history: CustomerHistory, cutoff: pd.Timestamp) -> ir.Table:
     offers = history.competitor_offers
-    started = offers["start_date"] < cutoff
+    offers = offers.filter(offers.start_date < ev.instant(cutoff))
     # An offer runs through its end date: it covers [start_date, end_date + 1 day).
-    ends = offers["end_date"] + ev.DAY
-    running = started & (ends > cutoff)
+    ends = offers.end_date + ibis.interval(days=1)
+    running = ends > ev.instant(cutoff)
     by_region = {
-        "competitor_offers_running": running.astype(float),
-        "competitor_offer_discount": offers["discount"].where(running, 0.0),
+        "competitor_offers_running": ev.as_float(running).sum(),
+        "competitor_offer_discount": ibis.ifelse(running, offers.discount, 0.0).max(),
     }
     for w in history.features.windows_days:
-        overlap = ends.clip(upper=cutoff) - offers["start_date"].clip(lower=cutoff - w * ev.DAY)
-        by_region[f"competitor_offer_days_{w}d"] = (
-            (overlap / ev.DAY).clip(lower=0).where(started, 0.0)
+        overlap = ev.days_between(
+            ibis.greatest(offers.start_date, ev.instant(cutoff, w)),
+            ibis.least(ends, ev.instant(cutoff)),
         )
-    per_region = (
-        pd.DataFrame(by_region)
-        .groupby(offers["region"].to_numpy())
-        .agg({name: "max" if name == "competitor_offer_discount" else "sum" for name in by_region})
-    )
-    region = history.customers["region"].to_numpy()
-    return pd.DataFrame(
-        {
-            name: np.nan_to_num(per_region[name].reindex(region).to_numpy(dtype=float))
-            for name in per_region
-        }
+        by_region[f"competitor_offer_days_{w}d"] = ibis.greatest(overlap, 0.0).sum()
+    per_region = offers.group_by("region").aggregate(**by_region)
+    customers = history.customers.select("customer_id", "region")
+    joined = customers.left_join(per_region, "region")
+    return joined.select(
+        "customer_id", **{name: joined[name].cast("float64").coalesce(0.0) for name in by_region}
     )

@@ -6,7 +6,8 @@ time and satisfaction rating are unknown until then.
 
 from __future__ import annotations
 
-import numpy as np
+import ibis
+import ibis.expr.types as ir
 import pandas as pd
 
 from contract.tables import COMPLAINT_CATEGORIES
@@ -40,46 +41,58 @@ def describe(history: CustomerHistory) -> dict[str, str]:
     }
 
 
-def compute(history: CustomerHistory, cutoff: pd.Timestamp) -> pd.DataFrame:
+def compute(history: CustomerHistory, cutoff: pd.Timestamp) -> ir.Table:
     cfg = history.features
-    complaints = history.events["complaints"]
-    n = history.n_customers
     long = cfg.long_window_days
-    opened = complaints["opened_at"]
-    in_long = ev.in_window(opened, cutoff, long)
-    before = ev.in_window(opened, cutoff)
-    resolved = ev.in_window(complaints["resolved_at"], cutoff)
-    still_open = before & ~resolved
-    repeat = complaints.groupby(["customer", "category"], sort=False).cumcount().to_numpy() > 0
-    resolution_days = ((complaints["resolved_at"] - opened) / ev.DAY).to_numpy(
-        dtype=float, na_value=np.nan
+    complaints = history.events["complaints"]
+    complaints = complaints.filter(ev.in_window(complaints.opened_at, cutoff))
+    # A repeat: not the customer's first complaint in its category (ties in time count
+    # one of them as the first).
+    earlier_same = ibis.row_number().over(
+        group_by=[complaints.customer_id, complaints.category], order_by=complaints.opened_at
     )
-    rating = complaints["resolution_satisfaction"].to_numpy(dtype=float, na_value=np.nan)
-    rated = resolved & ~np.isnan(rating)
-
-    columns = {
-        f"complaints_{w}d": ev.count(complaints, ev.in_window(opened, cutoff, w), n)
+    c = complaints.mutate(
+        repeat=earlier_same > 0,
+        resolved=ev.in_window(complaints.resolved_at, cutoff).fill_null(False),
+        resolution_days=ev.days_between(complaints.opened_at, complaints.resolved_at),
+    )
+    in_long = ev.in_window(c.opened_at, cutoff, long)
+    still_open = ~c.resolved
+    rated = c.resolved & c.resolution_satisfaction.notnull()
+    sums = {
+        f"complaints_{w}d": ev.count(c, ev.in_window(c.opened_at, cutoff, w))
         for w in cfg.windows_days
     }
-    for category in COMPLAINT_CATEGORIES:
-        is_category = (complaints["category"] == category).to_numpy()
-        columns[f"complaints_{category}_{long}d"] = ev.count(complaints, in_long & is_category, n)
-    columns[f"complaints_repeat_{long}d"] = ev.count(complaints, in_long & repeat, n)
-    columns[f"complaint_severity_max_{long}d"] = ev.maximum(
-        complaints, complaints["severity"], in_long, n
+    sums |= {
+        f"complaints_{category}_{long}d": ev.count(c, in_long & (c.category == category))
+        for category in COMPLAINT_CATEGORIES
+    }
+    sums[f"complaints_repeat_{long}d"] = ev.count(c, in_long & c.repeat)
+    sums["complaints_unresolved"] = ev.count(c, still_open)
+    sums |= {
+        "resolved": ev.count(c, c.resolved),
+        "resolution_days_sum": ev.total(c.resolution_days, c.resolved),
+        "rated": ev.count(c, rated),
+        "rating_sum": ev.total(c.resolution_satisfaction, rated),
+    }
+    others = {
+        f"complaint_severity_max_{long}d": c.severity.cast("float64").max(where=in_long),
+        "complaint_oldest_open_days": ev.days_before(cutoff, c.opened_at).max(where=still_open),
+        "last_complaint": c.opened_at.max(),
+        "complaint_resolution_days_max": c.resolution_days.max(where=c.resolved),
+        "complaint_resolution_satisfaction_min": (
+            c.resolution_satisfaction.cast("float64").min(where=rated)
+        ),
+    }
+    a = ev.per_customer(history.customers, c, sums, others)
+    return a.select(
+        "customer_id",
+        *(name for name in sums if name.startswith("complaints_")),
+        a[f"complaint_severity_max_{long}d"],
+        a.complaint_oldest_open_days,
+        days_since_last_complaint=ev.days_before(cutoff, a.last_complaint),
+        complaint_resolution_days_mean=ev.ratio(a.resolution_days_sum, a.resolved),
+        complaint_resolution_days_max=a.complaint_resolution_days_max,
+        complaint_resolution_satisfaction_mean=ev.ratio(a.rating_sum, a.rated),
+        complaint_resolution_satisfaction_min=a.complaint_resolution_satisfaction_min,
     )
-    columns["complaints_unresolved"] = ev.count(complaints, still_open, n)
-    columns["complaint_oldest_open_days"] = ev.maximum(
-        complaints, ev.days_before(cutoff, opened), still_open, n
-    )
-    columns["days_since_last_complaint"] = ev.days_since_last(complaints, "opened_at", cutoff, n)
-    columns["complaint_resolution_days_mean"] = ev.ratio(
-        ev.total(complaints, np.nan_to_num(resolution_days), resolved, n),
-        ev.count(complaints, resolved, n),
-    )
-    columns["complaint_resolution_days_max"] = ev.maximum(complaints, resolution_days, resolved, n)
-    columns["complaint_resolution_satisfaction_mean"] = ev.ratio(
-        ev.total(complaints, np.nan_to_num(rating), rated, n), ev.count(complaints, rated, n)
-    )
-    columns["complaint_resolution_satisfaction_min"] = -ev.maximum(complaints, -rating, rated, n)
-    return pd.DataFrame(columns)

@@ -6,6 +6,7 @@ ones as categories (the sorted values seen in the customers table).
 
 from __future__ import annotations
 
+import ibis.expr.types as ir
 import pandas as pd
 
 from features.columns import DECLARED_PREFIX
@@ -21,14 +22,14 @@ def describe(history: CustomerHistory) -> dict[str, str]:
     }
 
 
-def compute(history: CustomerHistory, cutoff: pd.Timestamp) -> pd.DataFrame:
+def compute(history: CustomerHistory, cutoff: pd.Timestamp) -> ir.Table:
     customers = history.customers
-    columns = {}
-    for name, kind in history.data.extra_customer_columns.items():
-        values = customers[name]
-        columns[f"{DECLARED_PREFIX}{name}"] = (
-            values.to_numpy(dtype=float, na_value=float("nan"))
-            if kind == "numeric"
-            else pd.Categorical(values, sorted(values.dropna().unique()))
-        )
-    return pd.DataFrame(columns, index=customers.index)
+    return customers.select(
+        "customer_id",
+        **{
+            f"{DECLARED_PREFIX}{name}": (
+                customers[name].cast("float64") if kind == "numeric" else customers[name]
+            )
+            for name, kind in history.data.extra_customer_columns.items()
+        },
+    )

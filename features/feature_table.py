@@ -1,8 +1,10 @@
 """Assemble the feature table: one row per active customer per cutoff, with its label.
 
 Each family is a module with ``describe(history)`` (feature name -> description) and
-``compute(history, cutoff)`` (a frame with one row per customer, in customers order). A
-family whose tables or columns are absent is left out, and the stage says so.
+``compute(history, cutoff)`` (an Ibis table: ``customer_id`` and the family's features,
+one row per customer). A family whose tables or columns are absent is left out, and the
+stage says so. The whole cutoff is one query, run by the history's engine; only the
+feature rows come back.
 """
 
 from __future__ import annotations
@@ -10,10 +12,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import numpy as np
+import ibis.expr.types as ir
 import pandas as pd
+import pyarrow as pa
 
 from contract.errors import ConfigError
+from contract.tables import CONTRACT_TYPES
 from features import (
     competition,
     complaints,
@@ -30,8 +34,9 @@ from features import (
 )
 from features.catalogue import FeatureSpec, assign_causes, cause_patterns
 from features.columns import DECLARED_PREFIX, DEFINITION, LABEL, LIFECYCLE
+from features.config import CHURN_DEFINITIONS
 from features.history import CustomerHistory
-from features.labels import active_at, churn_definitions, churn_label
+from features.labels import active_at, churn_label
 
 
 @dataclass(frozen=True)
@@ -41,7 +46,7 @@ class Family:
 
     name: str
     describe: Callable[[CustomerHistory], dict[str, str]]
-    compute: Callable[[CustomerHistory, pd.Timestamp], pd.DataFrame]
+    compute: Callable[[CustomerHistory, pd.Timestamp], ir.Table]
     needs: tuple[str, ...] = ()
 
     def missing(self, history: CustomerHistory) -> list[str]:
@@ -141,6 +146,27 @@ def _dtype(name: str, history: CustomerHistory) -> str:
     return "category" if name in categorical else "float32"
 
 
+def categories(history: CustomerHistory, plan: FeaturePlan) -> dict[str, list[str]]:
+    """The categories of each categorical feature: fixed lists, and for a declared
+    attribute the sorted values of the customers table (one small query each)."""
+    fixed = {
+        LIFECYCLE: list(lifecycle.STAGES),
+        "contract_type": list(CONTRACT_TYPES),
+        "payment_last_status": list(payments.LAST_STATUSES),
+    }
+    found = {}
+    for spec in plan.catalogue:
+        if spec.dtype != "category":
+            continue
+        if spec.name in fixed:
+            found[spec.name] = fixed[spec.name]
+        else:
+            column = spec.name.removeprefix(DECLARED_PREFIX)
+            values = history.customers.select(column).distinct()[column].to_pyarrow().to_pylist()
+            found[spec.name] = sorted(value for value in values if value is not None)
+    return found
+
+
 def observed_until(history: CustomerHistory) -> pd.Timestamp:
     """End of the observed data: the snapshot date in snapshot mode; else from config, or
     the day after the last transaction."""
@@ -148,10 +174,10 @@ def observed_until(history: CustomerHistory) -> pd.Timestamp:
         return pd.Timestamp(history.data.snapshot.date)
     if history.features.observed_until is not None:
         return pd.Timestamp(history.features.observed_until)
-    last = history.events["transactions"]["timestamp"].max()
-    if pd.isna(last):
+    last = history.events["transactions"].timestamp.max().to_pyarrow().as_py()
+    if last is None:
         raise ConfigError("features.observed_until: no transactions to infer it from; set it")
-    return last.normalize() + pd.Timedelta(days=1)
+    return pd.Timestamp(last).normalize() + pd.Timedelta(days=1)
 
 
 def cutoff_dates(history: CustomerHistory, data_end: pd.Timestamp) -> list[pd.Timestamp]:
@@ -161,7 +187,8 @@ def cutoff_dates(history: CustomerHistory, data_end: pd.Timestamp) -> list[pd.Ti
     if history.data.snapshot is not None:
         return [pd.Timestamp(history.data.snapshot.date)]
     spec = history.data.cutoffs
-    first = history.events["transactions"]["timestamp"].min().normalize()
+    first = pd.Timestamp(history.events["transactions"].timestamp.min().to_pyarrow().as_py())
+    first = first.normalize()
     start = first + pd.Timedelta(days=history.features.long_window_days)
     cutoffs = list(spec.dates(start, data_end))
     if not cutoffs:
@@ -175,31 +202,60 @@ def cutoff_dates(history: CustomerHistory, data_end: pd.Timestamp) -> list[pd.Ti
     return cutoffs
 
 
-def snapshot(
+def snapshot_query(
     history: CustomerHistory, plan: FeaturePlan, cutoff: pd.Timestamp, data_end: pd.Timestamp
-) -> pd.DataFrame:
-    """Feature rows of the customers active at ``cutoff``, with definition and label."""
-    definitions = churn_definitions(history)
-    rows = np.flatnonzero(active_at(history, cutoff, definitions))
-    frames = [family.compute(history, cutoff).iloc[rows] for family in plan.families]
-    features = pd.concat(frames, axis=1).reset_index(drop=True)
+) -> ir.Table:
+    """The feature rows of the customers active at ``cutoff`` as one query: keys, the
+    catalogue's features, definition and label, ordered by customer_id."""
+    table = active_at(history, cutoff)
+    for family in plan.families:
+        table = table.inner_join(family.compute(history, cutoff), "customer_id")
     if LIFECYCLE in plan.feature_names:
-        features[LIFECYCLE] = lifecycle.assign_stage(features, history.features.lifecycle)
-    computed = list(features.columns)
-    if computed != plan.feature_names:
-        raise RuntimeError(f"features {computed} differ from the catalogue {plan.feature_names}")
-    keys = pd.DataFrame(
-        {
-            "customer_id": history.customers["customer_id"].to_numpy()[rows],
-            "cutoff": np.full(len(rows), cutoff.to_datetime64()),
-        }
-    )
-    label = churn_label(history, cutoff, definitions, data_end)[rows]
-    outcome = pd.DataFrame(
-        {
-            DEFINITION: definitions[rows],
-            LABEL: pd.array(label, dtype="Int8"),
-        }
-    )
-    typed = features.astype({spec.name: spec.dtype for spec in plan.catalogue})
-    return pd.concat([keys, typed, outcome], axis=1)
+        table = table.mutate(
+            **{LIFECYCLE: lifecycle.assign_stage(table, history.features.lifecycle)}
+        )
+    table = table.inner_join(churn_label(history, cutoff, data_end), "customer_id")
+    missing = sorted(set(plan.feature_names) - set(table.columns))
+    if missing:
+        raise RuntimeError(f"features {missing} of the catalogue were not computed")
+    return table.select(
+        "customer_id", *plan.feature_names, **{DEFINITION: table.definition, LABEL: table.churned}
+    ).order_by("customer_id")
+
+
+def snapshot(
+    history: CustomerHistory,
+    plan: FeaturePlan,
+    cutoff: pd.Timestamp,
+    data_end: pd.Timestamp,
+    categories_of: dict[str, list[str]] | None = None,
+) -> pd.DataFrame:
+    """Feature rows of the customers active at ``cutoff``, with definition and label,
+    typed as the catalogue says (``categories_of``: from ``categories``, computed here if
+    not given)."""
+    if categories_of is None:
+        categories_of = categories(history, plan)
+    rows = snapshot_query(history, plan, cutoff, data_end).to_pyarrow()
+    return typed_rows(rows, plan, cutoff, categories_of)
+
+
+def typed_rows(
+    rows: pa.Table, plan: FeaturePlan, cutoff: pd.Timestamp, categories_of: dict[str, list[str]]
+) -> pd.DataFrame:
+    """The engine's rows as the feature table: keys first, features as float32 or
+    categories, the definition a category and the label nullable Int8."""
+    columns = {
+        "customer_id": rows["customer_id"].to_pandas(),
+        "cutoff": pd.Series(cutoff.to_datetime64(), index=range(rows.num_rows)).astype(
+            "datetime64[ns]"
+        ),
+    }
+    for spec in plan.catalogue:
+        values = rows[spec.name].to_pandas()
+        if spec.dtype == "category":
+            columns[spec.name] = pd.Categorical(values, categories_of[spec.name])
+        else:
+            columns[spec.name] = values.astype("float64").fillna(float("nan")).astype("float32")
+    columns[DEFINITION] = pd.Categorical(rows[DEFINITION].to_pandas(), CHURN_DEFINITIONS)
+    columns[LABEL] = pd.array(rows[LABEL].to_pandas(), dtype="Float64").astype("Int8")
+    return pd.DataFrame(columns)

@@ -1,15 +1,16 @@
-"""The customers and their event history (the validated tables), prepared once and shared
-by every cutoff and feature family."""
+"""The customers and their event history: the validated tables as Ibis tables of one
+engine (DuckDB, PostgreSQL or Spark), shared by every cutoff and feature family."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
-import pandas as pd
+import ibis
+import ibis.expr.types as ir
 
 from contract.config import DataConfig
 from features.config import FeaturesConfig
-from features.events import index_events
 
 # Event tables and the column that says when each row happened.
 EVENT_TIME = {
@@ -23,68 +24,56 @@ EVENT_TIME = {
 
 @dataclass(frozen=True)
 class CustomerHistory:
-    """Validated tables in the layout of ``features.events``.
+    """Validated tables as Ibis tables of one backend.
 
-    ``customers`` keeps its row order: row i is customer code i. ``events`` holds the
-    present event tables, indexed; ``competitor_offers`` is None when absent.
+    ``events`` holds the present event tables; ``competitor_offers`` is None when absent.
+    Nothing is computed until a feature table or a summary is asked for.
     """
 
-    customers: pd.DataFrame
-    events: dict[str, pd.DataFrame]
-    competitor_offers: pd.DataFrame | None
+    customers: ir.Table
+    events: dict[str, ir.Table]
+    competitor_offers: ir.Table | None
     features: FeaturesConfig
     data: DataConfig
-
-    @property
-    def n_customers(self) -> int:
-        return len(self.customers)
 
     def has(self, needed: str) -> bool:
         """Whether the data has a table ("payments") or a column ("transactions.amount")."""
         table, _, column = needed.partition(".")
-        frame = {
+        found = {
             "customers": self.customers,
             "competitor_offers": self.competitor_offers,
             **self.events,
         }.get(table)
-        return frame is not None and (not column or column in frame)
+        return found is not None and (not column or column in found.columns)
 
     @property
-    def contract_types(self) -> pd.Series:
+    def contract_types(self) -> ir.StringValue:
         """customers.contract_type; absent, every customer is non-contractual ("none")."""
-        if "contract_type" in self.customers:
-            return self.customers["contract_type"]
-        return pd.Series("none", index=self.customers.index)
+        if self.has("customers.contract_type"):
+            return self.customers.contract_type
+        return ibis.literal("none")
+
+    @cached_property
+    def contract_types_present(self) -> frozenset[str]:
+        """The contract types some customer has (one small query, asked once)."""
+        if not self.has("customers.contract_type"):
+            return frozenset({"none"})
+        return frozenset(
+            self.customers.select("contract_type").distinct().contract_type.to_pyarrow().to_pylist()
+        )
 
     @property
-    def snapshot_label(self) -> pd.Series | None:
+    def snapshot_label(self) -> ir.Column | None:
         """The label column of snapshot mode (data.snapshot), None otherwise."""
         snapshot = self.data.snapshot
         return None if snapshot is None else self.customers[snapshot.label]
 
 
 def prepare_history(
-    tables: dict[str, pd.DataFrame], features: FeaturesConfig, data: DataConfig
+    tables: dict[str, ir.Table], features: FeaturesConfig, data: DataConfig
 ) -> CustomerHistory:
-    """Index the event tables of validated ``tables`` by customer code."""
-    customers = tables["customers"].reset_index(drop=True)
-    ids = pd.Index(customers["customer_id"])
-    events = {
-        name: index_events(tables[name], ids, time_column)
-        for name, time_column in EVENT_TIME.items()
-        if name in tables
-    }
-    if "transactions" in events:
-        events["transactions"] = _prepare_transactions(events["transactions"])
-    return CustomerHistory(customers, events, tables.get("competitor_offers"), features, data)
-
-
-def _prepare_transactions(transactions: pd.DataFrame) -> pd.DataFrame:
-    """Add ``previous_timestamp`` (the same customer's purchase before, NaT if first) and,
-    with categories, ``category_code`` (an integer per category, to count distinct ones)."""
-    previous = transactions["timestamp"].shift()
-    first = transactions["customer"].ne(transactions["customer"].shift())
-    prepared = transactions.assign(previous_timestamp=previous.mask(first))
-    if "category" in transactions:
-        prepared["category_code"] = pd.factorize(transactions["category"], sort=True)[0]
-    return prepared
+    """The history of validated ``tables`` (Ibis tables of one backend, by contract name)."""
+    events = {name: tables[name] for name in EVENT_TIME if name in tables}
+    return CustomerHistory(
+        tables["customers"], events, tables.get("competitor_offers"), features, data
+    )

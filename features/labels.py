@@ -24,17 +24,17 @@ table's label column.
 
 from __future__ import annotations
 
-import numpy as np
+import ibis
+import ibis.expr.types as ir
 import pandas as pd
 
 from contract.errors import ConfigError
 from contract.tables import CONTRACT_TYPES
 from features import events as ev
-from features.config import CHURN_DEFINITIONS
 from features.history import CustomerHistory
 
 
-def churn_definitions(history: CustomerHistory) -> pd.Categorical:
+def churn_definitions(history: CustomerHistory) -> ir.StringValue:
     """The churn definition that applies to each customer."""
     mapping = history.features.label.definition_by_contract_type
     missing = sorted(set(CONTRACT_TYPES) - set(mapping))
@@ -43,65 +43,74 @@ def churn_definitions(history: CustomerHistory) -> pd.Categorical:
             f"features.label.definition_by_contract_type: no definition for contract types "
             f"{missing}"
         )
-    definitions = pd.Categorical(history.contract_types.map(mapping), CHURN_DEFINITIONS)
     label_given = history.snapshot_label is not None
-    contractual = "contractual" in set(definitions)
-    if contractual and "churn_date" not in history.customers and not label_given:
+    contractual = any(mapping[kind] == "contractual" for kind in history.contract_types_present)
+    if contractual and not history.has("customers.churn_date") and not label_given:
         raise ConfigError(
             "features.label: the contractual definition needs customers.churn_date, which the "
             "customers table does not have; map those contract types to non_contractual"
         )
-    return definitions
+    return history.contract_types.substitute(mapping)
 
 
-def active_at(
-    history: CustomerHistory, cutoff: pd.Timestamp, definitions: pd.Categorical
-) -> np.ndarray:
-    """Which customers get a row at the cutoff (boolean per customer)."""
+def active_at(history: CustomerHistory, cutoff: pd.Timestamp) -> ir.Table:
+    """The customers who get a row at the cutoff: ``customer_id`` and ``definition``."""
     customers = history.customers
-    window = history.features.label.active_window_days
-    signed_up = (customers["signup_date"] < cutoff).to_numpy()
+    definition = churn_definitions(history)
+    signed_up = customers.signup_date < ev.instant(cutoff)
     if history.snapshot_label is not None:
-        return signed_up | customers["signup_date"].isna().to_numpy()
+        active = signed_up | customers.signup_date.isnull()
+        return customers.filter(active).select("customer_id", definition=definition)
+    window = history.features.label.active_window_days
     alive = (
-        ~(customers["churn_date"] < cutoff).to_numpy()
-        if "churn_date" in customers
-        else np.ones(len(customers), dtype=bool)
+        customers.churn_date.isnull() | (customers.churn_date >= ev.instant(cutoff))
+        if history.has("customers.churn_date")
+        else ibis.literal(True)
     )
     tx = history.events["transactions"]
-    bought = ev.count(tx, ev.in_window(tx["timestamp"], cutoff, window), history.n_customers) > 0
-    new = (customers["signup_date"] >= cutoff - window * ev.DAY).to_numpy()
-    contractual = np.asarray(definitions == "contractual")
-    return signed_up & alive & (contractual | bought | new)
+    tx = tx.filter(ev.in_window(tx.timestamp, cutoff, window))
+    bought = ev.per_customer(customers, tx, {"purchases": ev.count(tx)})
+    table = customers.mutate(
+        definition=definition,
+        new=customers.signup_date >= ev.instant(cutoff, window),
+        alive=alive,
+        signed_up=signed_up,
+    ).inner_join(bought, "customer_id")
+    active = (
+        table.signed_up
+        & table.alive
+        & ((table.definition == "contractual") | (table.purchases > 0) | table.new)
+    )
+    return table.filter(active).select("customer_id", "definition")
 
 
 def churn_label(
     history: CustomerHistory,
     cutoff: pd.Timestamp,
-    definitions: pd.Categorical,
     observed_until: pd.Timestamp,
-) -> np.ndarray:
-    """1.0 churned, 0.0 stayed, NaN when the label window runs past ``observed_until``."""
+) -> ir.Table:
+    """Every customer's ``churned``: 1.0 churned, 0.0 stayed, NULL when the label window
+    runs past ``observed_until``."""
+    customers = history.customers
     if history.snapshot_label is not None:
-        return history.snapshot_label.to_numpy(dtype=float)
+        return customers.select("customer_id", churned=ev.as_float(history.snapshot_label))
     label = history.features.label
-    horizon = label.horizon_days * ev.DAY
     if cutoff + label.lookahead_days * ev.DAY > observed_until:
-        return np.full(history.n_customers, np.nan)
-    tx = history.events["transactions"]
+        return customers.select("customer_id", churned=ibis.null("float64"))
     confirmation_end = cutoff + label.lookahead_days * ev.DAY
-    buys_after_horizon = (
-        ev.count(
-            tx,
-            ev.in_window(tx["timestamp"], confirmation_end, label.confirmation_days),
-            history.n_customers,
+    tx = history.events["transactions"]
+    tx = tx.filter(ev.in_window(tx.timestamp, confirmation_end, label.confirmation_days))
+    buys = ev.per_customer(customers, tx, {"purchases": ev.count(tx)})
+    if history.has("customers.churn_date"):
+        churn_date = customers.churn_date
+        cancels = (churn_date >= ev.instant(cutoff)) & (
+            churn_date < ev.instant(cutoff + label.horizon_days * ev.DAY)
         )
-        > 0
-    )
-    if "churn_date" in history.customers:
-        churn_date = history.customers["churn_date"]
-        cancels = ((churn_date >= cutoff) & (churn_date < cutoff + horizon)).to_numpy()
+        cancels = cancels.fill_null(False)
     else:
-        cancels = np.zeros(history.n_customers, dtype=bool)
-    contractual = np.asarray(definitions == "contractual")
-    return np.where(contractual, cancels, ~buys_after_horizon).astype(float)
+        cancels = ibis.literal(False)
+    table = customers.mutate(definition=churn_definitions(history), cancels=cancels).inner_join(
+        buys, "customer_id"
+    )
+    churned = ibis.ifelse(table.definition == "contractual", table.cancels, table.purchases == 0)
+    return table.select("customer_id", churned=ev.as_float(churned))

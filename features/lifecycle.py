@@ -6,8 +6,8 @@ assignment by hand; the thresholds are in conf/features (lifecycle).
 
 from __future__ import annotations
 
-import numpy as np
-import pandas as pd
+import ibis
+import ibis.expr.types as ir
 
 from features.config import LifecycleRulesConfig
 
@@ -19,16 +19,14 @@ DESCRIPTION = (
 )
 
 
-def assign_stage(features: pd.DataFrame, rules: LifecycleRulesConfig) -> pd.Categorical:
+def assign_stage(features: ir.Table, rules: LifecycleRulesConfig) -> ir.StringValue:
     """Stage per row of ``features`` (needs tenure_days, the trend and overdue_ratio)."""
-    tenure = features["tenure_days"].to_numpy()
-    falling = features[f"trend_purchases_{rules.trend_window_days}d"].to_numpy() <= (
-        rules.decline_trend
+    tenure = features.tenure_days
+    falling = features[f"trend_purchases_{rules.trend_window_days}d"] <= rules.decline_trend
+    overdue = features.overdue_ratio >= rules.decline_overdue_ratio
+    return ibis.cases(
+        (tenure < rules.cultivation_days, "cultivation"),
+        ((falling | overdue).fill_null(False), "decline"),
+        (tenure < rules.growth_days, "growth"),
+        else_="maturity",
     )
-    overdue = features["overdue_ratio"].to_numpy() >= rules.decline_overdue_ratio
-    stage = np.select(
-        [tenure < rules.cultivation_days, falling | overdue, tenure < rules.growth_days],
-        [STAGES.index("cultivation"), STAGES.index("decline"), STAGES.index("growth")],
-        default=STAGES.index("maturity"),
-    )
-    return pd.Categorical.from_codes(stage, STAGES)

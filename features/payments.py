@@ -8,7 +8,8 @@ became known.
 
 from __future__ import annotations
 
-import numpy as np
+import ibis
+import ibis.expr.types as ir
 import pandas as pd
 
 from features import events as ev
@@ -36,36 +37,47 @@ def describe(history: CustomerHistory) -> dict[str, str]:
     }
 
 
-def compute(history: CustomerHistory, cutoff: pd.Timestamp) -> pd.DataFrame:
+def compute(history: CustomerHistory, cutoff: pd.Timestamp) -> ir.Table:
     cfg = history.features
     payments = history.events["payments"]
-    n = history.n_customers
-    due = payments["due_date"]
-    paid_before = ev.in_window(payments["paid_date"], cutoff)
-    outstanding = ev.in_window(due, cutoff) & ~paid_before
-    is_late = (payments["status"] == "late").to_numpy()
-    failed_on = due + cfg.payment_grace_days * ev.DAY
-
-    columns = {
+    payments = payments.filter(ev.in_window(payments.due_date, cutoff))
+    paid_before = ev.in_window(payments.paid_date, cutoff).fill_null(False)
+    is_late = payments.status == "late"
+    # The last due first; ties in due date go to the worst status at the cutoff.
+    status = ibis.cases(
+        (~paid_before, LAST_STATUSES.index("unpaid")),
+        (is_late, LAST_STATUSES.index("late")),
+        else_=LAST_STATUSES.index("paid"),
+    )
+    p = payments.mutate(status_code=status, outstanding=~paid_before)
+    p = p.mutate(
+        latest=ibis.row_number().over(
+            group_by=p.customer_id, order_by=[p.due_date.desc(), p.status_code.desc()]
+        )
+    )
+    failed_on = p.due_date + ibis.interval(days=cfg.payment_grace_days)
+    sums = {
         f"payments_late_{w}d": ev.count(
-            payments, ev.in_window(payments["paid_date"], cutoff, w) & is_late, n
+            p, ev.in_window(p.paid_date, cutoff, w).fill_null(False) & (p.status == "late")
         )
         for w in cfg.windows_days
     }
-    for w in cfg.windows_days:
-        became_failed = ev.in_window(failed_on, cutoff, w) & ~paid_before
-        columns[f"payments_failed_{w}d"] = ev.count(payments, became_failed, n)
-    columns["payments_outstanding"] = ev.count(payments, outstanding, n)
-    columns["payment_days_overdue_max"] = ev.maximum(
-        payments, ev.days_before(cutoff, due), outstanding, n
+    sums |= {
+        f"payments_failed_{w}d": ev.count(p, ev.in_window(failed_on, cutoff, w) & p.outstanding)
+        for w in cfg.windows_days
+    }
+    sums["payments_outstanding"] = ev.count(p, p.outstanding)
+    others = {
+        "payment_days_overdue_max": ev.days_before(cutoff, p.due_date).max(where=p.outstanding),
+        "last_status": p.status_code.max(where=p.latest == 0),
+    }
+    a = ev.per_customer(history.customers, p, sums, others)
+    last_status = a.last_status.fill_null(LAST_STATUSES.index("none"))
+    return a.select(
+        "customer_id",
+        *sums,
+        a.payment_days_overdue_max,
+        payment_last_status=last_status.substitute(
+            dict(enumerate(LAST_STATUSES)), else_=ibis.null("string")
+        ),
     )
-    status_at_cutoff = np.select(
-        [~paid_before, is_late],
-        [LAST_STATUSES.index("unpaid"), LAST_STATUSES.index("late")],
-        default=LAST_STATUSES.index("paid"),
-    )
-    last = ev.last_before(payments, "due_date", cutoff, n)
-    codes = np.full(n, LAST_STATUSES.index("none"))
-    codes[last >= 0] = status_at_cutoff[last[last >= 0]]
-    columns["payment_last_status"] = pd.Categorical.from_codes(codes, LAST_STATUSES)
-    return pd.DataFrame(columns)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ibis.expr.types as ir
 import pandas as pd
 
 from features import events as ev
@@ -17,19 +18,24 @@ def describe(history: CustomerHistory) -> dict[str, str]:
     }
 
 
-def compute(history: CustomerHistory, cutoff: pd.Timestamp) -> pd.DataFrame:
-    tx = history.events["transactions"]
-    n = history.n_customers
+def compute(history: CustomerHistory, cutoff: pd.Timestamp) -> ir.Table:
     long = history.features.long_window_days
-    in_long = ev.in_window(tx["timestamp"], cutoff, long)
-    purchases = ev.count(tx, in_long, n)
-    return pd.DataFrame(
+    tx = history.events["transactions"]
+    tx = tx.filter(ev.in_window(tx.timestamp, cutoff, long))
+    a = ev.per_customer(
+        history.customers,
+        tx,
         {
-            f"discount_share_{long}d": ev.ratio(
-                ev.total(tx, tx["discount"], in_long, n), ev.total(tx, tx["amount"], in_long, n)
-            ),
-            f"promo_purchase_share_{long}d": ev.ratio(
-                ev.count(tx, in_long & (tx["discount"] > 0).to_numpy(), n), purchases
-            ),
-        }
+            "purchases": ev.count(tx),
+            "promo_purchases": ev.count(tx, tx.discount > 0),
+            "discount": ev.total(tx.discount),
+            "amount": ev.total(tx.amount),
+        },
+    )
+    return a.select(
+        "customer_id",
+        **{
+            f"discount_share_{long}d": ev.ratio(a.discount, a.amount),
+            f"promo_purchase_share_{long}d": ev.ratio(a.promo_purchases, a.purchases),
+        },
     )

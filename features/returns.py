@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ibis.expr.types as ir
 import pandas as pd
 
 from features import events as ev
@@ -20,18 +21,19 @@ def describe(history: CustomerHistory) -> dict[str, str]:
     }
 
 
-def compute(history: CustomerHistory, cutoff: pd.Timestamp) -> pd.DataFrame:
+def compute(history: CustomerHistory, cutoff: pd.Timestamp) -> ir.Table:
     cfg = history.features
+    long = cfg.long_window_days
     tx = history.events["transactions"]
-    n = history.n_customers
-    returned = tx["is_return"].to_numpy()
-    columns = {
-        f"returns_{w}d": ev.count(tx, ev.in_window(tx["timestamp"], cutoff, w) & returned, n)
+    tx = tx.filter(ev.in_window(tx.timestamp, cutoff, max(cfg.windows_days)))
+    sums = {
+        f"returns_{w}d": ev.count(tx, ev.in_window(tx.timestamp, cutoff, w) & tx.is_return)
         for w in cfg.windows_days
     }
-    long = cfg.long_window_days
-    in_long = ev.in_window(tx["timestamp"], cutoff, long)
-    columns[f"return_rate_{long}d"] = ev.ratio(
-        ev.count(tx, in_long & returned, n), ev.count(tx, in_long, n)
+    sums["purchases"] = ev.count(tx, ev.in_window(tx.timestamp, cutoff, long))
+    a = ev.per_customer(history.customers, tx, sums)
+    return a.select(
+        "customer_id",
+        *(f"returns_{w}d" for w in cfg.windows_days),
+        **{f"return_rate_{long}d": ev.ratio(a[f"returns_{long}d"], a.purchases)},
     )
-    return pd.DataFrame(columns)

@@ -7,9 +7,8 @@ count as purchases but not as spend; without the column every purchase is spend.
 
 from __future__ import annotations
 
-from functools import cache
-
-import numpy as np
+import ibis
+import ibis.expr.types as ir
 import pandas as pd
 
 from features import events as ev
@@ -47,52 +46,59 @@ def describe(history: CustomerHistory) -> dict[str, str]:
     }
 
 
-def compute(history: CustomerHistory, cutoff: pd.Timestamp) -> pd.DataFrame:
+def compute(history: CustomerHistory, cutoff: pd.Timestamp) -> ir.Table:
     cfg = history.features
-    tx = history.events["transactions"]
-    n = history.n_customers
     long = cfg.long_window_days
     monetary = history.has("transactions.amount")
+    windows = sorted({*cfg.windows_days, *cfg.trend_windows_days})
+    tx = history.events["transactions"]
+    tx = tx.filter(ev.in_window(tx.timestamp, cutoff))
     if monetary:
-        spend = tx["amount"].where(~tx["is_return"], 0.0) if "is_return" in tx else tx["amount"]
+        spend = (
+            ibis.ifelse(tx.is_return, 0.0, tx.amount) if "is_return" in tx.columns else tx.amount
+        )
 
-    # Cached: windows, averages and trends ask for the same window more than once.
-    @cache
-    def purchases(days: int, shift: int = 0) -> np.ndarray:
-        return ev.count(tx, ev.in_window(tx["timestamp"], cutoff - shift * ev.DAY, days), n)
+    def window(days: int, shift: int = 0) -> ir.BooleanValue:
+        return ev.in_window(tx.timestamp, cutoff - shift * ev.DAY, days)
 
-    @cache
-    def amount(days: int, shift: int = 0) -> np.ndarray:
-        mask = ev.in_window(tx["timestamp"], cutoff - shift * ev.DAY, days)
-        return ev.total(tx, spend, mask, n)
-
-    recency = ev.days_since_last(tx, "timestamp", cutoff, n)
-
-    # A gap counts when both of its purchases fall inside the long window.
-    gap_mask = (
-        ev.in_window(tx["timestamp"], cutoff, long)
-        & (tx["previous_timestamp"] >= cutoff - long * ev.DAY).to_numpy()
+    sums = {f"n_{w}": ev.count(tx, window(w)) for w in windows}
+    sums |= {f"n_{w}_before": ev.count(tx, window(w, shift=w)) for w in cfg.trend_windows_days}
+    if monetary:
+        sums |= {f"spend_{w}": ev.total(spend, window(w)) for w in windows}
+        sums |= {
+            f"spend_{w}_before": ev.total(spend, window(w, shift=w)) for w in cfg.trend_windows_days
+        }
+    # A gap counts when both of its purchases fall inside the long window: the gaps
+    # between consecutive purchases of that window.
+    in_long = tx.filter(window(long))
+    previous = in_long.timestamp.lag().over(
+        group_by=in_long.customer_id, order_by=in_long.timestamp
     )
-    gaps = ((tx["timestamp"] - tx["previous_timestamp"]) / ev.DAY).to_numpy(
-        dtype=float, na_value=0.0
-    )
-    n_gaps = ev.count(tx, gap_mask, n)
-    gap_mean = ev.ratio(ev.total(tx, gaps, gap_mask, n), n_gaps)
-    gap_square_mean = ev.ratio(ev.total(tx, gaps**2, gap_mask, n), n_gaps)
-    gap_sd = np.sqrt(np.maximum(gap_square_mean - gap_mean**2, 0.0))
-
+    gaps = in_long.mutate(gap=ev.days_between(previous, in_long.timestamp))
+    gap_sums = {
+        "n_gaps": gaps.gap.count(),
+        "gap_sum": ev.total(gaps.gap),
+        "gap_square_sum": ev.total(gaps.gap**2),
+    }
+    aggregates = ev.per_customer(
+        history.customers, tx, sums, {"last_purchase": tx.timestamp.max()}
+    ).inner_join(ev.per_customer(history.customers, gaps, gap_sums), "customer_id")
+    a = aggregates
+    recency = ev.days_before(cutoff, a.last_purchase)
+    gap_mean = ev.ratio(a.gap_sum, a.n_gaps)
+    gap_sd = (ev.ratio(a.gap_square_sum, a.n_gaps) - gap_mean**2).clip(lower=0).sqrt()
     columns = {"recency_days": recency}
-    columns |= {f"purchases_{w}d": purchases(w) for w in cfg.windows_days}
+    columns |= {f"purchases_{w}d": a[f"n_{w}"] for w in cfg.windows_days}
     if monetary:
-        columns |= {f"spend_{w}d": amount(w) for w in cfg.windows_days}
-        columns[f"avg_basket_{long}d"] = ev.ratio(amount(long), purchases(long))
+        columns |= {f"spend_{w}d": a[f"spend_{w}"] for w in cfg.windows_days}
+        columns[f"avg_basket_{long}d"] = ev.ratio(a[f"spend_{long}"], a[f"n_{long}"])
     for w in cfg.trend_windows_days:
-        columns[f"trend_purchases_{w}d"] = ev.trend(purchases(w), purchases(w, shift=w))
+        columns[f"trend_purchases_{w}d"] = ev.trend(a[f"n_{w}"], a[f"n_{w}_before"])
         if monetary:
-            columns[f"trend_spend_{w}d"] = ev.trend(amount(w), amount(w, shift=w))
+            columns[f"trend_spend_{w}d"] = ev.trend(a[f"spend_{w}"], a[f"spend_{w}_before"])
     columns[f"interpurchase_days_mean_{long}d"] = gap_mean
-    columns[f"interpurchase_days_cv_{long}d"] = np.where(
-        n_gaps >= 2, ev.ratio(gap_sd, gap_mean), np.nan
+    columns[f"interpurchase_days_cv_{long}d"] = ibis.ifelse(
+        a.n_gaps >= 2, ev.ratio(gap_sd, gap_mean), ibis.null("float64")
     )
     columns["overdue_ratio"] = ev.ratio(recency, gap_mean)
-    return pd.DataFrame(columns)
+    return a.select("customer_id", **columns)

@@ -3,6 +3,8 @@ information, not a zero), and the survey count and recency say how much is known
 
 from __future__ import annotations
 
+import ibis
+import ibis.expr.types as ir
 import pandas as pd
 
 from features import events as ev
@@ -20,21 +22,34 @@ def describe(history: CustomerHistory) -> dict[str, str]:
     }
 
 
-def compute(history: CustomerHistory, cutoff: pd.Timestamp) -> pd.DataFrame:
-    surveys = history.events["surveys"]
-    n = history.n_customers
+def compute(history: CustomerHistory, cutoff: pd.Timestamp) -> ir.Table:
     long = history.features.long_window_days
-    score = surveys["score"]
-    last = ev.take(score, ev.last_before(surveys, "timestamp", cutoff, n))
-    previous = ev.take(score, ev.last_before(surveys, "timestamp", cutoff, n, back=1))
-    in_long = ev.in_window(surveys["timestamp"], cutoff, long)
-    answered = ev.count(surveys, in_long, n)
-    return pd.DataFrame(
+    surveys = history.events["surveys"]
+    surveys = surveys.filter(ev.in_window(surveys.timestamp, cutoff))
+    # The latest first; a tie in time goes to the higher score, so every engine agrees.
+    latest = ibis.row_number().over(
+        group_by=surveys.customer_id,
+        order_by=[surveys.timestamp.desc(), surveys.score.desc()],
+    )
+    ranked = surveys.mutate(latest=latest)
+    in_long = ev.in_window(ranked.timestamp, cutoff, long)
+    a = ev.per_customer(
+        history.customers,
+        ranked,
+        {"answered": ev.count(ranked, in_long), "score_sum": ev.total(ranked.score, in_long)},
         {
-            "survey_score_last": last,
-            "survey_score_change": last - previous,
-            f"survey_score_mean_{long}d": ev.ratio(ev.total(surveys, score, in_long, n), answered),
-            f"surveys_{long}d": answered,
-            "days_since_last_survey": ev.days_since_last(surveys, "timestamp", cutoff, n),
-        }
+            "last": ranked.score.max(where=ranked.latest == 0),
+            "previous": ranked.score.max(where=ranked.latest == 1),
+            "last_time": ranked.timestamp.max(),
+        },
+    )
+    return a.select(
+        "customer_id",
+        survey_score_last=a["last"].cast("float64"),
+        survey_score_change=(a["last"] - a.previous).cast("float64"),
+        **{
+            f"survey_score_mean_{long}d": ev.ratio(a.score_sum, a.answered),
+            f"surveys_{long}d": a.answered,
+        },
+        days_since_last_survey=ev.days_before(cutoff, a.last_time),
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ibis.expr.types as ir
 import pandas as pd
 
 from contract.tables import INCIDENT_KINDS
@@ -23,19 +24,26 @@ def describe(history: CustomerHistory) -> dict[str, str]:
     }
 
 
-def compute(history: CustomerHistory, cutoff: pd.Timestamp) -> pd.DataFrame:
+def compute(history: CustomerHistory, cutoff: pd.Timestamp) -> ir.Table:
     cfg = history.features
-    incidents = history.events["service_incidents"]
-    n = history.n_customers
-    columns = {}
-    for kind in INCIDENT_KINDS:
-        is_kind = (incidents["kind"] == kind).to_numpy()
-        for w in cfg.windows_days:
-            mask = ev.in_window(incidents["timestamp"], cutoff, w) & is_kind
-            columns[f"incidents_{kind}_{w}d"] = ev.count(incidents, mask, n)
     long = cfg.long_window_days
-    columns[f"incident_severity_{long}d"] = ev.total(
-        incidents, incidents["severity"], ev.in_window(incidents["timestamp"], cutoff, long), n
+    incidents = history.events["service_incidents"]
+    incidents = incidents.filter(ev.in_window(incidents.timestamp, cutoff))
+    sums = {
+        f"incidents_{kind}_{w}d": ev.count(
+            incidents, ev.in_window(incidents.timestamp, cutoff, w) & (incidents.kind == kind)
+        )
+        for kind in INCIDENT_KINDS
+        for w in cfg.windows_days
+    }
+    sums[f"incident_severity_{long}d"] = ev.total(
+        incidents.severity, ev.in_window(incidents.timestamp, cutoff, long)
     )
-    columns["days_since_last_incident"] = ev.days_since_last(incidents, "timestamp", cutoff, n)
-    return pd.DataFrame(columns)
+    a = ev.per_customer(
+        history.customers, incidents, sums, {"last_incident": incidents.timestamp.max()}
+    )
+    return a.select(
+        "customer_id",
+        *sums,
+        days_since_last_incident=ev.days_before(cutoff, a.last_incident),
+    )

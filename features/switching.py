@@ -10,7 +10,8 @@ monthly for month-to-month contracts.
 
 from __future__ import annotations
 
-import numpy as np
+import ibis
+import ibis.expr.types as ir
 import pandas as pd
 
 from contract.tables import CONTRACT_TYPES
@@ -44,31 +45,31 @@ def describe(history: CustomerHistory) -> dict[str, str]:
     return {_name(feature, long): text for feature, text in _available(history, described)}
 
 
-def compute(history: CustomerHistory, cutoff: pd.Timestamp) -> pd.DataFrame:
+def compute(history: CustomerHistory, cutoff: pd.Timestamp) -> ir.Table:
     customers = history.customers
     long = history.features.long_window_days
     computed = {
-        "tenure_days": lambda: ev.days_before(cutoff, customers["signup_date"]),
-        "contract_type": lambda: pd.Categorical(customers["contract_type"], CONTRACT_TYPES),
+        "tenure_days": lambda: ev.days_before(cutoff, customers.signup_date),
+        "contract_type": lambda: customers.contract_type,
         "days_to_contract_end": lambda: days_to_renewal(
-            customers["contract_end"].fillna(customers["signup_date"])
-            if "contract_end" in customers
-            else customers["signup_date"],
-            customers["contract_type"],
+            customers.contract_end.fill_null(customers.signup_date)
+            if "contract_end" in customers.columns
+            else customers.signup_date,
+            customers.contract_type,
             cutoff,
         ),
-        "loyalty_tier_rank": lambda: (
-            customers["loyalty_tier"]
-            .map({tier: rank for rank, tier in enumerate(history.data.loyalty_tiers)})
-            .to_numpy(dtype=float)
+        "loyalty_tier_rank": lambda: customers.loyalty_tier.substitute(
+            {tier: float(rank) for rank, tier in enumerate(history.data.loyalty_tiers)},
+            else_=ibis.null("float64"),
         ),
-        "autopay": lambda: customers["autopay"].to_numpy(dtype=float),
-        "account_manager": lambda: customers["account_manager"].to_numpy(dtype=float),
-        "categories": lambda: _categories(history, cutoff, long),
+        "autopay": lambda: ev.as_float(customers.autopay),
+        "account_manager": lambda: ev.as_float(customers.account_manager),
     }
-    return pd.DataFrame(
-        {_name(feature, long): make() for feature, make in _available(history, computed)}
-    )
+    columns = {_name(feature, long): make() for feature, make in _available(history, computed)}
+    table = customers.select("customer_id", **columns)
+    if history.has(_NEEDS["categories"]):
+        table = table.inner_join(_categories(history, cutoff, long), "customer_id")
+    return table
 
 
 def _available(history: CustomerHistory, features: dict) -> list[tuple[str, object]]:
@@ -83,46 +84,48 @@ def _name(feature: str, long: int) -> str:
     return f"categories_{long}d" if feature == "categories" else feature
 
 
-def _categories(history: CustomerHistory, cutoff: pd.Timestamp, long: int) -> np.ndarray:
-    """Distinct (customer, category) pairs in the long window, counted per customer."""
+def _categories(history: CustomerHistory, cutoff: pd.Timestamp, long: int) -> ir.Table:
+    """Distinct categories bought in the long window, per customer."""
     tx = history.events["transactions"]
-    in_long = ev.in_window(tx["timestamp"], cutoff, long)
-    n_codes = np.int64(tx["category_code"].max() + 1) if len(tx) else np.int64(1)
-    pairs = pd.unique(
-        tx["customer"].to_numpy()[in_long] * n_codes + tx["category_code"].to_numpy()[in_long]
+    tx = tx.filter(ev.in_window(tx.timestamp, cutoff, long))
+    return ev.per_customer(
+        history.customers, tx, {f"categories_{long}d": tx.category.nunique().cast("float64")}
     )
-    return np.bincount(pairs // n_codes, minlength=history.n_customers).astype(float)
 
 
 def days_to_renewal(
-    signup: pd.Series, contract_type: pd.Series, cutoff: pd.Timestamp
-) -> np.ndarray:
-    """Days from the cutoff to the next signup anniversary on or after it.
+    anchor: ir.TimestampValue, contract_type: ir.StringValue, cutoff: pd.Timestamp
+) -> ir.FloatingValue:
+    """Days from the cutoff to the next anniversary of ``anchor`` on or after it.
 
     Yearly for annual contracts (29 February renews on the 28th), monthly for
-    month-to-month (day of month capped at 28); NaN without a contract.
+    month-to-month (day of month capped at 28); NULL without a contract.
     """
-    month, day = signup.dt.month.to_numpy(), signup.dt.day.to_numpy()
-    this_year = cutoff.year * 12 + month - 1
-    this_month = np.full(len(signup), cutoff.year * 12 + cutoff.month - 1)
-    annual = _days_to_next(cutoff, this_year, np.where((month == 2) & (day == 29), 28, day), 12)
-    monthly = _days_to_next(cutoff, this_month, np.minimum(day, 28), 1)
-    kind = contract_type.to_numpy()
-    return np.select([kind == "annual", kind == "month_to_month"], [annual, monthly], np.nan)
+    month, day = anchor.month(), anchor.day()
+    leap_day = (month == 2) & (day == 29)
+    annual_day = ibis.ifelse(leap_day, 28, day)
+    annual = _on_or_after(
+        cutoff,
+        ibis.date(cutoff.year, month, annual_day),
+        ibis.date(cutoff.year + 1, month, annual_day),
+    )
+    monthly_day = ibis.least(day, 28)
+    following = cutoff + pd.offsets.MonthBegin(1)
+    monthly = _on_or_after(
+        cutoff,
+        ibis.date(cutoff.year, cutoff.month, monthly_day),
+        ibis.date(following.year, following.month, monthly_day),
+    )
+    return ibis.cases(
+        (contract_type == "annual", annual),
+        (contract_type == "month_to_month", monthly),
+        else_=ibis.null("float64"),
+    )
 
 
-def _days_to_next(
-    cutoff: pd.Timestamp, month_index: np.ndarray, day: np.ndarray, step_months: int
-) -> np.ndarray:
-    """Days to the date (month_index, day) if on or after the cutoff, else one step later.
-
-    ``month_index`` counts months as year * 12 + month - 1.
-    """
-    this, following = _dates(month_index, day), _dates(month_index + step_months, day)
-    chosen = np.where(this >= cutoff.to_datetime64(), this, following)
-    return (chosen - cutoff.to_datetime64()) / np.timedelta64(1, "D")
-
-
-def _dates(month_index: np.ndarray, day: np.ndarray) -> np.ndarray:
-    parts = pd.DataFrame({"year": month_index // 12, "month": month_index % 12 + 1, "day": day})
-    return pd.to_datetime(parts).to_numpy()
+def _on_or_after(
+    cutoff: pd.Timestamp, this: ir.DateValue, following: ir.DateValue
+) -> ir.FloatingValue:
+    """Days from the cutoff to ``this`` if on or after the cutoff, else to ``following``."""
+    chosen = ibis.ifelse(this >= cutoff.date(), this, following)
+    return ev.days_before(cutoff, chosen.cast("timestamp")) * -1

@@ -56,6 +56,22 @@ class PathsConfig:
 
 
 @dataclass
+class EngineConfig:
+    """The engine that computes features and labels (conf/engine)."""
+
+    name: str = MISSING
+    threads: int | None = MISSING
+    memory_limit: str | None = MISSING
+
+    def __post_init__(self) -> None:
+        if self.name not in ENGINES:
+            raise ConfigError(f"engine.name: {self.name!r} is not one of {ENGINES}")
+
+
+ENGINES = ("duckdb",)
+
+
+@dataclass
 class RegistryConfig:
     model_name: str = MISSING
     alias: str = MISSING
@@ -94,6 +110,7 @@ class Config:
     validation: ValidationConfig = MISSING
     causes: dict[str, CauseConfig] = MISSING
     features: FeaturesConfig = MISSING
+    engine: EngineConfig = MISSING
     model: ModelConfig = MISSING
     training: TrainingConfig = MISSING
     explain: ExplainConfig = MISSING

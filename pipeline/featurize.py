@@ -1,6 +1,7 @@
 """Stage `featurize`: point-in-time features and churn labels for every cutoff.
 
-Inputs: the validated tables (`paths.validated_dir`). Outputs, in `paths.features_dir`:
+Inputs: the validated tables (`paths.validated_dir`), queried in place by the configured
+engine (`engine`, DuckDB by default): one query per cutoff. Outputs, in `paths.features_dir`:
 `features.parquet`, one row per active customer per cutoff keyed by (customer_id,
 cutoff), with the features, `lifecycle_stage`, `churn_definition` and the label
 `churned` (empty when the label window runs past the data: scoring rows); and
@@ -19,19 +20,24 @@ from tqdm import tqdm
 
 from features.catalogue import catalogue_records
 from features.columns import LABEL
-from features.feature_table import cutoff_dates, observed_until, plan_features, snapshot
-from features.history import prepare_history
+from features.feature_table import (
+    categories,
+    cutoff_dates,
+    observed_until,
+    plan_features,
+    snapshot,
+)
 from pipeline.artifacts import CATALOGUE, FEATURES
 from pipeline.config import Config
-from pipeline.io import TableWriter, atomic_path, read_validated_tables, write_json
+from pipeline.engine import validated_history
+from pipeline.io import TableWriter, atomic_path, write_json
 from pipeline.stage import run_stage
 
 log = logging.getLogger(__name__)
 
 
 def run(cfg: Config) -> None:
-    tables = read_validated_tables(cfg.paths.validated_dir, cfg.data)
-    history = prepare_history(tables, cfg.features, cfg.data)
+    history = validated_history(cfg)
     plan = plan_features(history, list(cfg.causes))
     for family, missing in plan.absent.items():
         log.warning("feature family %r left out: %s absent", family, ", ".join(missing))
@@ -44,12 +50,13 @@ def run(cfg: Config) -> None:
         len(cutoffs),
         data_end.date(),
     )
+    categories_of = categories(history, plan)
     per_cutoff = {}
     with atomic_path(Path(cfg.paths.features_dir)) as out:
         out.mkdir()
         with TableWriter(out / FEATURES) as writer:
             for cutoff in tqdm(cutoffs, desc="cutoffs", unit="cutoff"):
-                rows = snapshot(history, plan, cutoff, data_end)
+                rows = snapshot(history, plan, cutoff, data_end, categories_of)
                 writer.write(rows)
                 per_cutoff[str(cutoff.date())] = _summary(rows)
         (out / CATALOGUE).write_text(

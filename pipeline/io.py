@@ -196,16 +196,6 @@ def validated_paths(validated_dir: str | Path, data: DataConfig) -> dict[str, Pa
     return {name: table_path(validated_dir, name, "parquet") for name in names}
 
 
-def read_validated_tables(validated_dir: str | Path, data: DataConfig) -> dict[str, pd.DataFrame]:
-    """Read the tables the ``validate`` stage wrote (those ``data.tables`` names)."""
-    tables = {}
-    for name, path in validated_paths(validated_dir, data).items():
-        if not path.exists():
-            raise FileNotFoundError(f"table {name!r}: no validated file at {path}; run validate")
-        tables[name] = pd.read_parquet(path)
-    return tables
-
-
 def read_feature_table(features_dir: str | Path) -> tuple[pd.DataFrame, list[dict]]:
     """The feature table and its catalogue, as the featurize stage wrote them."""
     return pd.read_parquet(Path(features_dir) / FEATURES), read_catalogue(features_dir)

@@ -36,7 +36,6 @@ import pandas as pd
 from contract.errors import ConfigError
 from features.catalogue import assign_causes, cause_patterns
 from features.feature_table import observed_until
-from features.history import prepare_history
 from models.drift import (
     EXEMPT,
     REFUSE,
@@ -54,10 +53,10 @@ from pipeline.artifacts import (
     refused_drift_report,
 )
 from pipeline.config import Config
+from pipeline.engine import validated_history
 from pipeline.io import (
     atomic_directories,
     atomic_path,
-    read_validated_tables,
     validated_paths,
     write_json,
     write_parquet_and_csv,
@@ -109,8 +108,7 @@ def run(cfg: Config) -> None:
     timings, scoring = Timings(), cfg.scoring
     check_playbook(scoring.playbook, list(cfg.causes))  # a bad playbook stops the run first
     with timings.step("read_data"):
-        tables = read_validated_tables(cfg.paths.validated_dir, cfg.data)
-        history = prepare_history(tables, cfg.features, cfg.data)
+        history = validated_history(cfg)
     data_end = observed_until(history)
     as_of = scoring_date(scoring.as_of, data_end)  # a date after the data stops the run here
     day = str(as_of.date())

@@ -34,7 +34,7 @@ def purchase_outlook(
     fit_customers: int | None,
     seed: int,
 ) -> pd.DataFrame | None:
-    """Per customer_id (index, customers order): P(alive) at ``as_of``, the purchases
+    """Per customer_id (index, in order): P(alive) at ``as_of``, the purchases
     expected in the ``horizon_days`` after it, those expected if the customer is still
     there, and the expected amount of a purchase (NaN without amounts). The models are
     fitted on at most ``fit_customers`` customers (models/btyd.fit_sample). None without a
@@ -44,13 +44,16 @@ def purchase_outlook(
     if not history.has("transactions"):
         return None
     tx = history.events["transactions"]
-    summary = purchase_summary(tx, as_of)
+    columns = [name for name in ("customer_id", "timestamp", "amount") if name in tx.columns]
+    purchases = tx.filter(tx.timestamp < as_of.to_pydatetime()).select(columns).to_pandas()
+    summary = purchase_summary(purchases, as_of)
     fitted = fit_btyd(fit_sample(summary, fit_customers, seed), model)
-    ids = history.customers["customer_id"]
+    ids = history.customers.select("customer_id").order_by("customer_id").to_pandas()
+    ids = ids["customer_id"]
     table = forecast(fitted, summary, ids, horizon_days).set_axis(pd.Index(ids, name="customer_id"))
     table["purchases_if_alive"] = purchases_if_alive(table)
     table["expected_spend"] = np.nan
-    if "amount" in tx:
+    if "amount" in purchases:
         spend, newcomer = expected_spend(summary, fit_customers, seed)
         table["expected_spend"] = spend.reindex(table.index).fillna(newcomer)
     return table[list(COLUMNS)]

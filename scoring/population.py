@@ -82,7 +82,6 @@ def customers_to_decide(
     ``outlook``, scoring/outlook.py) and the columns the not-worth-retaining rule reads."""
     history, rows = active.history, active.rows
     values = customer_value(history, active.as_of, value, outlook)
-    values.insert(0, "customer_id", history.customers["customer_id"].to_numpy())
     flags = [name for name in ("credit_score", fraud_flag) if name is not None and name in rows]
     customers = rows[["customer_id", *flags]].reset_index(drop=True)
     # Without a purchase history there is no lifecycle stage: the lists leave it empty.

@@ -21,6 +21,8 @@ projected. Subscriptions are projected from their last ``run_rate_days`` either 
 
 from __future__ import annotations
 
+import ibis
+import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 
@@ -38,10 +40,11 @@ def customer_value(
     cfg: ValueConfig,
     outlook: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """Per customer (customers order): ``historical_margin`` over ``history_days``,
-    ``future_value`` over ``horizon_days`` and their weighted sum ``customer_value``; or,
-    with ``cfg.attribute``, that customer attribute as the value (the other two empty).
-    ``outlook`` (scoring/outlook.py, over ``horizon_days``) is needed for ``future: btyd``."""
+    """Per customer (``customer_id`` and a column each, ordered by customer_id):
+    ``historical_margin`` over ``history_days``, ``future_value`` over ``horizon_days``
+    and their weighted sum ``customer_value``; or, with ``cfg.attribute``, that customer
+    attribute as the value (the other two empty). ``outlook`` (scoring/outlook.py, over
+    ``horizon_days``, indexed by customer_id) is needed for ``future: btyd``."""
     if cfg.attribute is not None:
         return _declared_value(history, cfg.attribute)
     if not history.has("transactions"):
@@ -49,20 +52,22 @@ def customer_value(
             "scoring.value: no transactions to value customers from; set "
             "scoring.value.attribute to a numeric customer column holding their value"
         )
-    historical = _purchases_margin(history, cutoff, cfg.history_days, cfg) + _subscriptions_margin(
-        history, cutoff, cfg.history_days, cfg
-    )
+    sums = _margin_sums(history, cutoff, cfg)
     projected = cfg.horizon_days / cfg.run_rate_days
-    future = _subscriptions_margin(history, cutoff, cfg.run_rate_days, cfg) * projected
+    historical = sums["purchases_history"] + sums["subscriptions_history"]
+    future = sums["subscriptions_run_rate"] * projected
     if cfg.future == "btyd":
         if outlook is None:
             raise ValueError("scoring.value.future=btyd values purchases from a purchase outlook")
-        purchases = outlook["purchases_if_alive"].to_numpy()
-        future += purchases * _margin_per_purchase(history, cutoff, cfg, outlook)
+        aligned = outlook.reindex(sums["customer_id"].to_numpy())
+        purchases = aligned["purchases_if_alive"].to_numpy()
+        with_amounts = history.has("transactions.amount")
+        future += purchases * _margin_per_purchase(sums, cfg, aligned, with_amounts)
     else:
-        future += _purchases_margin(history, cutoff, cfg.run_rate_days, cfg) * projected
+        future += sums["purchases_run_rate"] * projected
     value = cfg.weights.historical * historical + cfg.weights.future * future
-    return pd.DataFrame(dict(zip(COLUMNS, (historical, future, value), strict=True)))
+    columns = dict(zip(COLUMNS, (historical, future, value), strict=True))
+    return pd.DataFrame({"customer_id": sums["customer_id"], **columns})
 
 
 def _declared_value(history: CustomerHistory, attribute: str) -> pd.DataFrame:
@@ -72,66 +77,83 @@ def _declared_value(history: CustomerHistory, attribute: str) -> pd.DataFrame:
             f"scoring.value.attribute: {attribute!r} must be a numeric column of "
             f"data.extra_customer_columns (it is {kind or 'not declared'})"
         )
-    value = history.customers[attribute].to_numpy(dtype=float, na_value=np.nan)
-    empty = np.full(len(value), np.nan)
-    return pd.DataFrame(dict(zip(COLUMNS, (empty, empty, value), strict=True)))
-
-
-def _purchases_margin(
-    history: CustomerHistory, cutoff: pd.Timestamp, days: int, cfg: ValueConfig
-) -> np.ndarray:
-    """Margin of the purchases of the ``days`` before the cutoff, per customer."""
-    tx = history.events["transactions"]
-    window = ev.in_window(tx["timestamp"], cutoff, days)
-    return ev.total(tx, _purchase_margin(tx, cfg), window, history.n_customers)
-
-
-def _subscriptions_margin(
-    history: CustomerHistory, cutoff: pd.Timestamp, days: int, cfg: ValueConfig
-) -> np.ndarray:
-    """Margin of the subscription payments paid in the ``days`` before the cutoff."""
-    if not (history.has("payments.amount") and history.has("payments.paid_date")):
-        return np.zeros(history.n_customers)
-    payments = history.events["payments"]
-    paid = ev.in_window(payments["paid_date"], cutoff, days)
-    return cfg.subscription_margin * ev.total(
-        payments, payments["amount"], paid, history.n_customers
+    customers = history.customers
+    frame = (
+        customers.select("customer_id", value=customers[attribute].cast("float64"))
+        .order_by("customer_id")
+        .to_pandas()
     )
+    empty = np.full(len(frame), np.nan)
+    columns = dict(zip(COLUMNS, (empty, empty, frame["value"].to_numpy()), strict=True))
+    return pd.DataFrame({"customer_id": frame["customer_id"], **columns})
+
+
+def _margin_sums(history: CustomerHistory, cutoff: pd.Timestamp, cfg: ValueConfig) -> pd.DataFrame:
+    """Per customer: the margin of purchases over ``history_days`` and ``run_rate_days``
+    before the cutoff, of all purchases before it and their amount, and the margin of
+    subscriptions paid over both windows (one query)."""
+    tx = history.events["transactions"]
+    tx = tx.filter(ev.in_window(tx.timestamp, cutoff))
+
+    def margin(where: ir.BooleanValue | None = None) -> ir.FloatingScalar:
+        if "amount" not in tx.columns:
+            return ev.count(tx, where) * _flat_margin(cfg)
+        return ev.total(_purchase_margin(tx, cfg), where)
+
+    purchases = {
+        "purchases_history": margin(ev.in_window(tx.timestamp, cutoff, cfg.history_days)),
+        "purchases_run_rate": margin(ev.in_window(tx.timestamp, cutoff, cfg.run_rate_days)),
+    }
+    if "amount" in tx.columns:
+        purchases |= {"margin_before": margin(), "amount_before": ev.total(tx.amount)}
+    table = ev.per_customer(history.customers, tx, purchases)
+    paid = {"subscriptions_history": cfg.history_days, "subscriptions_run_rate": cfg.run_rate_days}
+    if history.has("payments.amount") and history.has("payments.paid_date"):
+        payments = history.events["payments"]
+        payments = payments.filter(ev.in_window(payments.paid_date, cutoff))
+        subscriptions = {
+            name: cfg.subscription_margin
+            * ev.total(payments.amount, ev.in_window(payments.paid_date, cutoff, days))
+            for name, days in paid.items()
+        }
+        table = table.inner_join(
+            ev.per_customer(history.customers, payments, subscriptions), "customer_id"
+        )
+    else:
+        table = table.mutate(**{name: ibis.literal(0.0) for name in paid})
+    return table.order_by("customer_id").to_pandas()
 
 
 def _margin_per_purchase(
-    history: CustomerHistory, cutoff: pd.Timestamp, cfg: ValueConfig, outlook: pd.DataFrame
+    sums: pd.DataFrame, cfg: ValueConfig, outlook: pd.DataFrame, with_amounts: bool
 ) -> np.ndarray:
     """The margin to expect of each customer's next purchase: ``margin_per_purchase``
     without amounts; else the outlook's expected amount (Gamma-Gamma) times the customer's
     margin per amount over their purchases so far (everyone's, for a customer without
     any)."""
-    tx = history.events["transactions"]
-    if "amount" not in tx:
-        return np.full(history.n_customers, _flat_margin(cfg))
-    before, n = ev.in_window(tx["timestamp"], cutoff), history.n_customers
-    margin = ev.total(tx, _purchase_margin(tx, cfg), before, n)
-    amount = ev.total(tx, tx["amount"], before, n)
+    if not with_amounts:
+        return np.full(len(sums), _flat_margin(cfg))
+    amount = sums["amount_before"].to_numpy(float)
+    margin = sums["margin_before"].to_numpy(float)
     pooled = margin.sum() / amount.sum() if amount.sum() > 0 else cfg.gross_margin
-    rate = np.divide(margin, amount, out=np.full(n, pooled), where=amount > 0)
+    rate = np.divide(margin, amount, out=np.full(len(sums), pooled), where=amount > 0)
     return outlook["expected_spend"].to_numpy() * rate
 
 
-def _purchase_margin(tx: pd.DataFrame, cfg: ValueConfig) -> np.ndarray:
-    """Each purchase's margin. Without amounts, ``margin_per_purchase`` (a figure the
-    business gives, never a guess); without discounts or returns, none were given."""
-    if "amount" not in tx:
-        return np.full(len(tx), _flat_margin(cfg))
-    amount = tx["amount"].to_numpy(float)
-    discount = tx["discount"].to_numpy(float) if "discount" in tx else np.zeros(len(tx))
+def _purchase_margin(tx: ir.Table, cfg: ValueConfig) -> ir.FloatingValue:
+    """Each purchase's margin (transactions with amounts); without discounts or returns,
+    none were given."""
+    amount = tx.amount.cast("float64")
+    discount = tx.discount.cast("float64") if "discount" in tx.columns else ibis.literal(0.0)
     margin = cfg.gross_margin * (amount + discount) - discount
-    if "is_return" in tx:
-        margin = np.where(tx["is_return"].to_numpy(bool), -cfg.return_cost * amount, margin)
+    if "is_return" in tx.columns:
+        margin = ibis.ifelse(tx.is_return, -cfg.return_cost * amount, margin)
     return margin
 
 
 def _flat_margin(cfg: ValueConfig) -> float:
-    """The margin of any purchase where transactions have no amounts."""
+    """The margin of any purchase where transactions have no amounts:
+    ``margin_per_purchase``, a figure the business gives, never a guess."""
     if cfg.margin_per_purchase is None:
         raise ConfigError(
             "scoring.value.margin_per_purchase: transactions have no amount, so customer "

@@ -19,11 +19,11 @@ import pandas as pd
 import pytest
 
 from contract.errors import ConfigError
-from features.history import prepare_history
 from models.config import ModelConfig
 from models.fit import train_model
 from pipeline import validate
 from pipeline.config import load_config
+from pipeline.engine import frames_history
 from pipeline.stage import run_stage
 from scoring.population import active_customers
 from tests.contractdata import valid_tables
@@ -468,7 +468,7 @@ def test_a_read_only_output_folder_is_a_clear_error(tmp_path, monkeypatch, caplo
 
 def test_scoring_before_any_customer_is_a_clear_error(params):
     cfg = load_config(params)
-    history = prepare_history(hand_tables(), cfg.features, cfg.data)
+    history = frames_history(hand_tables(), cfg.features, cfg.data)
     with pytest.raises(ConfigError, match="no customer is active as of 2000-01-01"):
         active_customers(
             history, list(cfg.causes), pd.Timestamp("2000-01-01"), pd.Timestamp("2025-06-01"), {}

@@ -7,10 +7,9 @@ import pandas as pd
 import pytest
 
 from contract.errors import ConfigError
-from features.events import index_events
 from features.feature_table import FAMILIES, observed_until, plan_features, snapshot
-from features.history import prepare_history
 from pipeline.config import Config
+from pipeline.engine import frames_history
 from simulator.causes import CAUSES
 from tests.featuredata import CUTOFF, hand_tables
 from tests.support import compose_config
@@ -30,7 +29,7 @@ def cfg(tmp_path_factory: pytest.TempPathFactory) -> Config:
 def features_at(
     tables: dict[str, pd.DataFrame], cfg: Config, cutoff: pd.Timestamp = CUTOFF
 ) -> pd.DataFrame:
-    inputs = prepare_history(tables, cfg.features, cfg.data)
+    inputs = frames_history(tables, cfg.features, cfg.data)
     plan = plan_features(inputs, list(cfg.causes))
     return snapshot(inputs, plan, cutoff, observed_until(inputs)).set_index("customer_id")
 
@@ -218,7 +217,7 @@ def test_missing_optional_tables_drop_their_families(cfg):
     for name in ("complaints", "payments", "service_incidents", "surveys", "competitor_offers"):
         del tables[name]
     tables["customers"] = tables["customers"].drop(columns="credit_score")
-    inputs = prepare_history(tables, cfg.features, cfg.data)
+    inputs = frames_history(tables, cfg.features, cfg.data)
     plan = plan_features(inputs, list(cfg.causes))
     assert set(plan.absent) == {
         "complaints", "payments", "service", "satisfaction", "competition", "credit"
@@ -230,7 +229,7 @@ def test_missing_optional_tables_drop_their_families(cfg):
 
 
 def test_catalogue_gives_every_feature_one_cause(cfg):
-    inputs = prepare_history(hand_tables(), cfg.features, cfg.data)
+    inputs = frames_history(hand_tables(), cfg.features, cfg.data)
     plan = plan_features(inputs, list(cfg.causes))
     causes = {spec.name: spec.cause for spec in plan.catalogue}
     assert causes["complaints_unresolved"] == "unresolved_complaint"
@@ -249,7 +248,7 @@ def test_catalogue_gives_every_feature_one_cause(cfg):
 def test_unmapped_and_ambiguous_features_are_named(tmp_path):
     cfg = compose_config(tmp_path, "~features.causes.credit_score")
     cfg.features.causes["tenure_*"] = "natural"  # Hydra overrides cannot spell a '*' key
-    inputs = prepare_history(hand_tables(), cfg.features, cfg.data)
+    inputs = frames_history(hand_tables(), cfg.features, cfg.data)
     with pytest.raises(ConfigError) as error:
         plan_features(inputs, list(cfg.causes))
     assert "credit_score: matches no pattern" in str(error.value)
@@ -258,7 +257,7 @@ def test_unmapped_and_ambiguous_features_are_named(tmp_path):
 
 def test_unknown_cause_is_an_error(tmp_path):
     cfg = compose_config(tmp_path, "features.causes.credit_score=fraud")
-    inputs = prepare_history(hand_tables(), cfg.features, cfg.data)
+    inputs = frames_history(hand_tables(), cfg.features, cfg.data)
     with pytest.raises(ConfigError, match="unknown causes"):
         plan_features(inputs, list(cfg.causes))
 
@@ -285,7 +284,6 @@ def test_configured_causes_are_the_documented_ones(cfg):
 
 
 def test_event_order_in_the_input_files_does_not_matter(cfg, rows):
-    """Tables in (customer, time) order skip the sort; any other order is sorted."""
     rng = np.random.default_rng(7)
     tables = hand_tables()
     shuffled = {
@@ -293,14 +291,3 @@ def test_event_order_in_the_input_files_does_not_matter(cfg, rows):
         for name, table in tables.items()
     }
     pd.testing.assert_frame_equal(features_at(shuffled, cfg), rows)
-    ids = pd.Index([10, 20])
-    events = pd.DataFrame(
-        {
-            "customer_id": [20, 10, 20, 10],
-            "timestamp": pd.to_datetime(["2024-01-02", "2024-01-05", "2024-01-01", "2024-01-01"]),
-            "n": [0, 1, 2, 3],
-        }
-    )
-    indexed = index_events(events, ids, "timestamp")
-    assert indexed["n"].tolist() == [3, 1, 2, 0] and indexed["customer"].tolist() == [0, 0, 1, 1]
-    assert index_events(indexed.drop(columns="customer"), ids, "timestamp").equals(indexed)

@@ -18,13 +18,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from contract.tables import CUSTOMER_ATTRIBUTES, table_contracts
+from features import events as ev
 from features import feature_table, switching
 from features.columns import LABEL
 from features.feature_table import observed_until, plan_features, snapshot
 from features.history import EVENT_TIME as EVENT_TABLE_TIME
-from features.history import prepare_history
 from models.btyd import btyd_forecast, purchase_summary
 from pipeline.config import Config
+from pipeline.engine import frames_history
 from tests.support import Simulated
 
 DAY = pd.Timedelta(days=1)
@@ -108,7 +109,7 @@ def cfg(tiny: Simulated) -> Config:
 
 
 def features_at(tables, cfg, cutoff):
-    inputs = prepare_history(tables, cfg.features, cfg.data)
+    inputs = frames_history(tables, cfg.features, cfg.data)
     plan = plan_features(inputs, list(cfg.causes))
     return snapshot(inputs, plan, cutoff, observed_until(inputs))
 
@@ -181,8 +182,14 @@ def test_a_feature_that_reads_the_future_churn_date_fails_the_property(history, 
 
     def leaky(inputs, cutoff):
         table = switching.compute(inputs, cutoff)
-        leaving = (inputs.customers["churn_date"] >= cutoff).to_numpy()
-        return table.assign(tenure_days=table["tenure_days"] + leaving)
+        customers = inputs.customers
+        leaving = customers.select(
+            "customer_id", leaving=ev.as_float(customers.churn_date >= cutoff.to_pydatetime())
+        )
+        table = table.inner_join(leaving, "customer_id")
+        return table.mutate(tenure_days=table.tenure_days + table.leaving.fill_null(0.0)).drop(
+            "leaving"
+        )
 
     families = [
         replace(family, compute=leaky) if family.name == "switching_cost" else family

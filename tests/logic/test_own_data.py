@@ -18,12 +18,12 @@ from contract.mapping import map_to_contract
 from contract.purchases import purchases_from_lines
 from contract.validation import ContractViolation, validate_tables
 from features.feature_table import cutoff_dates, observed_until, plan_features, snapshot
-from features.history import prepare_history
 from models.config import CrossValidationConfig, ModelConfig
 from models.crossval import cross_validation_folds, learning_parts, out_of_fold
 from models.drift import drift_table
 from models.fit import candidate_models
 from pipeline.config import Config
+from pipeline.engine import frames_history
 from scoring.value import customer_value
 from tests.contractdata import VALIDATION, data_config, valid_tables
 from tests.featuredata import CUTOFF, hand_tables
@@ -166,7 +166,7 @@ def test_a_purchase_log_gets_only_the_features_it_evidences(cfg):
     tables = {"transactions": _purchase_log()}
     data = replace(cfg.data, tables={"transactions": "transactions"})
     tables, _ = complete_customers(tables, data)
-    history = prepare_history(tables, cfg.features, data)
+    history = frames_history(tables, cfg.features, data)
     plan = plan_features(history, list(cfg.causes))
     names = set(plan.feature_names)
     assert {"recency_days", "purchases_90d", "trend_purchases_30d", "tenure_days"} <= names
@@ -183,16 +183,16 @@ def test_customer_value_without_amounts_needs_the_margin_per_purchase(cfg):
     tables = {"transactions": _purchase_log()}
     data = replace(cfg.data, tables={"transactions": "transactions"})
     tables, _ = complete_customers(tables, data)
-    history = prepare_history(tables, cfg.features, data)
+    history = frames_history(tables, cfg.features, data)
     with pytest.raises(ConfigError, match="margin_per_purchase: transactions have no amount"):
         customer_value(history, CUTOFF, replace(cfg.scoring.value, future="run_rate"))
     value = replace(cfg.scoring.value, future="run_rate", margin_per_purchase=10.0)
-    values = customer_value(history, CUTOFF, value).set_index(history.customers["customer_id"])
+    values = customer_value(history, CUTOFF, value).set_index("customer_id")
     # Customer 1: four purchases in the last 365 days, three in the last 90.
     assert values.loc[1, "historical_margin"] == 40.0
     assert values.loc[1, "future_value"] == pytest.approx(30.0 * 365 / 90)
     # future: btyd: the purchases expected of a customer still there, at the same margin.
-    outlook = pd.DataFrame({"purchases_if_alive": 3.0}, index=history.customers["customer_id"])
+    outlook = pd.DataFrame({"purchases_if_alive": 3.0}, index=values.index)
     btyd = customer_value(history, CUTOFF, replace(value, future="btyd"), outlook)
     assert btyd["future_value"].tolist() == pytest.approx([30.0] * len(btyd))
 
@@ -202,14 +202,14 @@ def test_contract_end_sets_the_renewal_date_where_given(cfg):
     customers = tables["customers"]
     # Signed up on 2020-03-15, but the current term ends on 2025-06-30.
     customers.loc[customers["customer_id"] == 3, "contract_end"] = pd.Timestamp("2025-06-30")
-    history = prepare_history(tables, cfg.features, cfg.data)
+    history = frames_history(tables, cfg.features, cfg.data)
     plan = plan_features(history, list(cfg.causes))
     rows = snapshot(history, plan, CUTOFF, observed_until(history)).set_index("customer_id")
     assert rows.loc[3, "days_to_contract_end"] == (pd.Timestamp("2025-06-30") - CUTOFF).days
 
 
 def test_unset_cutoff_bounds_derive_from_the_data(cfg):
-    history = prepare_history(hand_tables(), cfg.features, cfg.data)
+    history = frames_history(hand_tables(), cfg.features, cfg.data)
     data = replace(cfg.data, cutoffs=replace(cfg.data.cutoffs, start=None, end=None))
     history = replace(history, data=data)
     # First purchase 2024-08-01 + 365 days; month starts up to the end of the data.
@@ -231,7 +231,7 @@ def test_snapshot_rows_are_every_customer_with_the_given_label(cfg):
         extra_customer_columns={},
         snapshot=SnapshotConfig(date="2025-01-01", label="Churn"),
     )
-    history = prepare_history({**tables, "customers": customers}, cfg.features, data)
+    history = frames_history({**tables, "customers": customers}, cfg.features, data)
     end = observed_until(history)
     assert end == CUTOFF and cutoff_dates(history, end) == [CUTOFF]
     plan = plan_features(history, list(cfg.causes))

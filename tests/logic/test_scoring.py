@@ -9,7 +9,6 @@ import pandas as pd
 import pytest
 
 from contract.errors import ConfigError
-from features.history import prepare_history
 from models.drift import (
     population_stability_index,
     psi_by_feature,
@@ -17,6 +16,7 @@ from models.drift import (
     unseen_categories,
 )
 from pipeline.config import load_config
+from pipeline.engine import frames_history
 from scoring.config import (
     Delivery,
     NotWorthRetainingConfig,
@@ -98,7 +98,7 @@ def valued(tiny):
             "status": ["paid", "paid"],
         }
     )
-    return prepare_history(
+    return frames_history(
         {"customers": customers, "transactions": tx, "payments": payments},
         cfg.features,
         cfg.data,
@@ -121,7 +121,7 @@ def test_customer_value_counts_margin_discounts_returns_and_payments(valued, tin
     assert value.loc[0, "future_value"] == pytest.approx(recent * 12)
     assert value.loc[1, "historical_margin"] == pytest.approx(s * 30)  # the June payment is later
     assert value.loc[1, "future_value"] == pytest.approx(s * 30 * 12)
-    assert value.loc[2].tolist() == [0.0, 0.0, 0.0]
+    assert value.loc[2].tolist() == [3, 0.0, 0.0, 0.0]  # customer 3 bought only later
     w = value_cfg.weights
     assert value["customer_value"].tolist() == pytest.approx(
         (w.historical * value["historical_margin"] + w.future * value["future_value"]).tolist()
@@ -134,7 +134,7 @@ def test_btyd_future_value_is_expected_purchases_times_margin_per_purchase(value
     amount, here their mean margin per purchase; a customer without purchases gets
     everyone's margin per amount. Subscriptions are projected as before."""
     value_cfg = replace(tiny.cfg.scoring.value, future="btyd", run_rate_days=30, horizon_days=360)
-    ids = valued.customers["customer_id"]
+    ids = valued.customers.to_pandas()["customer_id"]
     # Too few repeat buyers for Gamma-Gamma: each customer's mean amount, and the mean of
     # those for a customer without purchases (models/btyd.expected_spend).
     own_mean = (100.0 + 50.0 + 80.0) / 3
