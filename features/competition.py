@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import ibis
 import ibis.expr.types as ir
-import pandas as pd
 
 from features import events as ev
 from features.history import CustomerHistory
@@ -27,25 +26,26 @@ def describe(history: CustomerHistory) -> dict[str, str]:
     }
 
 
-def compute(history: CustomerHistory, cutoff: pd.Timestamp) -> ir.Table:
-    offers = history.competitor_offers
-    offers = offers.filter(offers.start_date < ev.instant(cutoff))
+def compute(history: CustomerHistory, cutoffs: ir.Table) -> ir.Table:
+    offers = ev.before_cutoffs(history.competitor_offers, "start_date", cutoffs)
     # An offer runs through its end date: it covers [start_date, end_date + 1 day).
     ends = offers.end_date + ibis.interval(days=1)
-    running = ends > ev.instant(cutoff)
+    running = ends > offers.cutoff
     by_region = {
         "competitor_offers_running": ev.as_float(running).sum(),
         "competitor_offer_discount": ibis.ifelse(running, offers.discount, 0.0).max(),
     }
     for w in history.features.windows_days:
         overlap = ev.days_between(
-            ibis.greatest(offers.start_date, ev.instant(cutoff, w)),
-            ibis.least(ends, ev.instant(cutoff)),
+            ibis.greatest(offers.start_date, ev.days_ago(offers.cutoff, w)),
+            ibis.least(ends, offers.cutoff),
         )
         by_region[f"competitor_offer_days_{w}d"] = ibis.greatest(overlap, 0.0).sum()
-    per_region = offers.group_by("region").aggregate(**by_region)
-    customers = history.customers.select("customer_id", "region")
-    joined = customers.left_join(per_region, "region")
+    per_region = offers.group_by(["region", "cutoff"]).aggregate(**by_region)
+    keys = history.at(cutoffs).select(*ev.KEYS, "region")
+    joined = keys.left_join(per_region, ["region", "cutoff"])
     return joined.select(
-        "customer_id", **{name: joined[name].cast("float64").coalesce(0.0) for name in by_region}
+        keys.customer_id,
+        keys.cutoff,
+        **{name: joined[name].cast("float64").coalesce(0.0) for name in by_region},
     )

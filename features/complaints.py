@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import ibis
 import ibis.expr.types as ir
-import pandas as pd
 
 from contract.tables import COMPLAINT_CATEGORIES
 from features import events as ev
@@ -41,28 +40,25 @@ def describe(history: CustomerHistory) -> dict[str, str]:
     }
 
 
-def compute(history: CustomerHistory, cutoff: pd.Timestamp) -> ir.Table:
+def compute(history: CustomerHistory, cutoffs: ir.Table) -> ir.Table:
     cfg = history.features
     long = cfg.long_window_days
-    complaints = history.events["complaints"]
-    complaints = complaints.filter(ev.in_window(complaints.opened_at, cutoff))
+    complaints = ev.before_cutoffs(history.events["complaints"], "opened_at", cutoffs)
     # A repeat: not the customer's first complaint in its category (ties in time count
     # one of them as the first).
     earlier_same = ibis.row_number().over(
-        group_by=[complaints.customer_id, complaints.category], order_by=complaints.opened_at
+        group_by=[complaints.customer_id, complaints.cutoff, complaints.category],
+        order_by=complaints.opened_at,
     )
     c = complaints.mutate(
         repeat=earlier_same > 0,
-        resolved=ev.in_window(complaints.resolved_at, cutoff).fill_null(False),
+        resolved=(complaints.resolved_at < complaints.cutoff).fill_null(False),
         resolution_days=ev.days_between(complaints.opened_at, complaints.resolved_at),
     )
-    in_long = ev.in_window(c.opened_at, cutoff, long)
+    in_long = ev.within(c, long)
     still_open = ~c.resolved
     rated = c.resolved & c.resolution_satisfaction.notnull()
-    sums = {
-        f"complaints_{w}d": ev.count(c, ev.in_window(c.opened_at, cutoff, w))
-        for w in cfg.windows_days
-    }
+    sums = {f"complaints_{w}d": ev.count(c, ev.within(c, w)) for w in cfg.windows_days}
     sums |= {
         f"complaints_{category}_{long}d": ev.count(c, in_long & (c.category == category))
         for category in COMPLAINT_CATEGORIES
@@ -77,20 +73,20 @@ def compute(history: CustomerHistory, cutoff: pd.Timestamp) -> ir.Table:
     }
     others = {
         f"complaint_severity_max_{long}d": c.severity.cast("float64").max(where=in_long),
-        "complaint_oldest_open_days": ev.days_before(cutoff, c.opened_at).max(where=still_open),
-        "last_complaint": c.opened_at.max(),
+        "complaint_oldest_open_days": c.age.max(where=still_open),
+        "days_since_last_complaint": c.age.min(),
         "complaint_resolution_days_max": c.resolution_days.max(where=c.resolved),
         "complaint_resolution_satisfaction_min": (
             c.resolution_satisfaction.cast("float64").min(where=rated)
         ),
     }
-    a = ev.per_customer(history.customers, c, sums, others)
+    a = ev.per_customer(history.at(cutoffs), c, sums, others)
     return a.select(
-        "customer_id",
+        *ev.KEYS,
         *(name for name in sums if name.startswith("complaints_")),
         a[f"complaint_severity_max_{long}d"],
         a.complaint_oldest_open_days,
-        days_since_last_complaint=ev.days_before(cutoff, a.last_complaint),
+        a.days_since_last_complaint,
         complaint_resolution_days_mean=ev.ratio(a.resolution_days_sum, a.resolved),
         complaint_resolution_days_max=a.complaint_resolution_days_max,
         complaint_resolution_satisfaction_mean=ev.ratio(a.rating_sum, a.rated),

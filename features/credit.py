@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import ibis.expr.types as ir
-import pandas as pd
 
+from features import events as ev
 from features.history import CustomerHistory
 
 
@@ -12,6 +12,6 @@ def describe(history: CustomerHistory) -> dict[str, str]:
     return {"credit_score": "credit score on file, 300-850 (NaN: unknown); a snapshot value"}
 
 
-def compute(history: CustomerHistory, cutoff: pd.Timestamp) -> ir.Table:
-    customers = history.customers
-    return customers.select("customer_id", credit_score=customers.credit_score.cast("float64"))
+def compute(history: CustomerHistory, cutoffs: ir.Table) -> ir.Table:
+    keys = history.at(cutoffs)
+    return keys.select(*ev.KEYS, credit_score=keys.credit_score.cast("float64"))

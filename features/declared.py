@@ -7,8 +7,8 @@ ones as categories (the sorted values seen in the customers table).
 from __future__ import annotations
 
 import ibis.expr.types as ir
-import pandas as pd
 
+from features import events as ev
 from features.columns import DECLARED_PREFIX
 from features.history import CustomerHistory
 
@@ -22,13 +22,13 @@ def describe(history: CustomerHistory) -> dict[str, str]:
     }
 
 
-def compute(history: CustomerHistory, cutoff: pd.Timestamp) -> ir.Table:
-    customers = history.customers
-    return customers.select(
-        "customer_id",
+def compute(history: CustomerHistory, cutoffs: ir.Table) -> ir.Table:
+    keys = history.at(cutoffs)
+    return keys.select(
+        *ev.KEYS,
         **{
             f"{DECLARED_PREFIX}{name}": (
-                customers[name].cast("float64") if kind == "numeric" else customers[name]
+                keys[name].cast("float64") if kind == "numeric" else keys[name]
             )
             for name, kind in history.data.extra_customer_columns.items()
         },

@@ -4,47 +4,70 @@ A family aggregates an event table per customer over time windows that end at a 
 these helpers spell those windows, per-customer aggregates and the arithmetic around them
 once, so that the same expression compiles for DuckDB, PostgreSQL and Spark.
 
+The cutoffs are a table (one ``cutoff`` column): a query computes the features of every
+cutoff in it at once, by joining each event to the cutoffs it lies before (an inequality
+join, which every engine runs) and grouping by (customer_id, cutoff). With one cutoff in
+the table that is one snapshot; the stage sizes the batches to bound memory.
+
 Conventions, kept by every family:
 
 - a window ``[cutoff - days, cutoff)`` holds the events strictly before the cutoff;
 - counts and sums of a customer without events are 0; every other aggregate (a maximum,
   a mean, a ratio) is NULL, which becomes NaN in the feature table;
-- days are fractional, from a difference in milliseconds.
+- days are fractional, from a difference in milliseconds (the one difference every
+  engine computes alike: whole-second epochs truncate on Spark, day counts round
+  differently on each engine).
 """
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import ibis
 import ibis.expr.types as ir
 import pandas as pd
+import pyarrow as pa
 
-DAY = pd.Timedelta(days=1)
+KEYS = ("customer_id", "cutoff")
 MILLISECONDS_PER_DAY = 86_400_000
 
 
-def instant(cutoff: pd.Timestamp, days_before: int = 0) -> datetime:
-    """``cutoff`` minus ``days_before`` days, as the literal an expression compares with."""
-    return (cutoff - days_before * DAY).to_pydatetime()
+def cutoff_table(cutoffs: list[pd.Timestamp]) -> ir.Table:
+    """The cutoffs as a table (one ``cutoff`` column) the feature queries join to."""
+    instants = pa.array([cutoff.to_pydatetime() for cutoff in cutoffs], pa.timestamp("us"))
+    return ibis.memtable(pa.table({"cutoff": instants}))
+
+
+def days_ago(cutoff: ir.TimestampValue, days: int) -> ir.TimestampValue:
+    """The instant ``days`` days before ``cutoff``."""
+    return cutoff - ibis.interval(days=days)
 
 
 def in_window(
-    time: ir.TimestampValue, cutoff: pd.Timestamp, days: int | None = None
+    time: ir.TimestampValue, cutoff: ir.TimestampValue, days: int | None = None
 ) -> ir.BooleanValue:
     """``cutoff - days <= time < cutoff``; ``days=None``: all history before the cutoff."""
-    before = time < instant(cutoff)
-    return before if days is None else before & (time >= instant(cutoff, days))
+    before = time < cutoff
+    return before if days is None else before & (time >= days_ago(cutoff, days))
 
 
-def days_before(cutoff: pd.Timestamp, time: ir.TimestampValue) -> ir.FloatingValue:
-    """Days from ``time`` to the cutoff (NULL where ``time`` is)."""
-    return days_between(time, ibis.literal(instant(cutoff)))
+def before_cutoffs(
+    events: ir.Table, time: str, cutoffs: ir.Table, days: int | None = None
+) -> ir.Table:
+    """Each event with every cutoff of ``cutoffs`` it lies in the ``days`` before (all
+    history before the cutoff if None): the events' columns, ``cutoff`` and ``age``, the
+    days from the event's ``time`` to the cutoff (> 0)."""
+    window = in_window(events[time], cutoffs.cutoff, days)
+    joined = events.inner_join(cutoffs, window).select(*events.columns, cutoffs.cutoff)
+    return joined.mutate(age=days_between(joined[time], joined.cutoff))
+
+
+def within(events: ir.Table, days: int, shift: int = 0) -> ir.BooleanValue:
+    """Events of ``before_cutoffs`` in ``[cutoff - shift - days, cutoff - shift)``: a
+    comparison of their ``age``, cheaper than date arithmetic on every row."""
+    return (events.age > shift) & (events.age <= shift + days)
 
 
 def days_between(start: ir.TimestampValue, end: ir.TimestampValue) -> ir.FloatingValue:
-    """Days from ``start`` to ``end``, to the millisecond: the one difference every engine
-    computes alike (whole-second epochs truncate on Spark; day counts round differently)."""
+    """Days from ``start`` to ``end``, to the millisecond."""
     return end.delta(start, unit="millisecond").cast("float64") / MILLISECONDS_PER_DAY
 
 
@@ -78,19 +101,20 @@ def total(values: ir.NumericValue, where: ir.BooleanValue | None = None) -> ir.F
 
 
 def per_customer(
-    customers: ir.Table,
+    keys: ir.Table,
     events: ir.Table,
     zero_filled: dict[str, ir.Scalar],
     others: dict[str, ir.Scalar] | None = None,
 ) -> ir.Table:
-    """Every customer of ``customers`` with aggregates of their ``events`` (grouped by
-    ``customer_id``): ``zero_filled`` ones (counts and sums) are 0 for a customer without
-    events, ``others`` (maxima, means, last values) NULL."""
+    """Every (customer_id, cutoff) of ``keys`` with aggregates of their ``events`` (which
+    carry both columns, from ``before_cutoffs``): ``zero_filled`` ones (counts and sums)
+    are 0 for a customer without events, ``others`` (maxima, means, last values) NULL."""
     others = others or {}
-    grouped = events.group_by("customer_id").aggregate(**zero_filled, **others)
-    joined = customers.select("customer_id").left_join(grouped, "customer_id")
+    grouped = events.group_by(KEYS).aggregate(**zero_filled, **others)
+    joined = keys.select(*KEYS).left_join(grouped, list(KEYS))
     return joined.select(
-        customers.customer_id,
+        keys.customer_id,
+        keys.cutoff,
         **{name: joined[name].coalesce(0) for name in zero_filled},
         **{name: joined[name] for name in others},
     )

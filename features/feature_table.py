@@ -1,10 +1,10 @@
 """Assemble the feature table: one row per active customer per cutoff, with its label.
 
 Each family is a module with ``describe(history)`` (feature name -> description) and
-``compute(history, cutoff)`` (an Ibis table: ``customer_id`` and the family's features,
-one row per customer). A family whose tables or columns are absent is left out, and the
-stage says so. The whole cutoff is one query, run by the history's engine; only the
-feature rows come back.
+``compute(history, cutoffs)`` (an Ibis table: ``customer_id``, ``cutoff`` and the
+family's features, one row per customer and cutoff of the ``cutoffs`` table). A family
+whose tables or columns are absent is left out, and the stage says so. A batch of cutoffs
+is one query, run by the history's engine; only the feature rows come back.
 """
 
 from __future__ import annotations
@@ -32,8 +32,9 @@ from features import (
     service,
     switching,
 )
+from features import events as ev
 from features.catalogue import FeatureSpec, assign_causes, cause_patterns
-from features.columns import DECLARED_PREFIX, DEFINITION, LABEL, LIFECYCLE
+from features.columns import DECLARED_PREFIX, DEFINITION, KEYS, LABEL, LIFECYCLE
 from features.config import CHURN_DEFINITIONS
 from features.history import CustomerHistory
 from features.labels import active_at, churn_label
@@ -46,7 +47,7 @@ class Family:
 
     name: str
     describe: Callable[[CustomerHistory], dict[str, str]]
-    compute: Callable[[CustomerHistory, pd.Timestamp], ir.Table]
+    compute: Callable[[CustomerHistory, ir.Table], ir.Table]
     needs: tuple[str, ...] = ()
 
     def missing(self, history: CustomerHistory) -> list[str]:
@@ -203,52 +204,56 @@ def cutoff_dates(history: CustomerHistory, data_end: pd.Timestamp) -> list[pd.Ti
 
 
 def snapshot_query(
-    history: CustomerHistory, plan: FeaturePlan, cutoff: pd.Timestamp, data_end: pd.Timestamp
+    history: CustomerHistory,
+    plan: FeaturePlan,
+    cutoffs: list[pd.Timestamp],
+    data_end: pd.Timestamp,
 ) -> ir.Table:
-    """The feature rows of the customers active at ``cutoff`` as one query: keys, the
-    catalogue's features, definition and label, ordered by customer_id."""
-    table = active_at(history, cutoff)
+    """The feature rows of the customers active at each of ``cutoffs`` as one query: keys,
+    the catalogue's features, definition and label, ordered by cutoff and customer_id."""
+    at = ev.cutoff_table(cutoffs)
+    keys = list(KEYS)
+    table = active_at(history, at)
     for family in plan.families:
-        table = table.inner_join(family.compute(history, cutoff), "customer_id")
+        table = table.inner_join(family.compute(history, at), keys)
     if LIFECYCLE in plan.feature_names:
-        table = table.mutate(
-            **{LIFECYCLE: lifecycle.assign_stage(table, history.features.lifecycle)}
-        )
-    table = table.inner_join(churn_label(history, cutoff, data_end), "customer_id")
+        stage = lifecycle.assign_stage(table, history.features.lifecycle)
+        table = table.mutate(**{LIFECYCLE: stage})
+    table = table.inner_join(churn_label(history, at, data_end), keys)
     missing = sorted(set(plan.feature_names) - set(table.columns))
     if missing:
         raise RuntimeError(f"features {missing} of the catalogue were not computed")
     return table.select(
-        "customer_id", *plan.feature_names, **{DEFINITION: table.definition, LABEL: table.churned}
-    ).order_by("customer_id")
+        *keys, *plan.feature_names, **{DEFINITION: table.definition, LABEL: table.churned}
+    ).order_by(["cutoff", "customer_id"])
 
 
 def snapshot(
     history: CustomerHistory,
     plan: FeaturePlan,
-    cutoff: pd.Timestamp,
+    cutoffs: pd.Timestamp | list[pd.Timestamp],
     data_end: pd.Timestamp,
     categories_of: dict[str, list[str]] | None = None,
 ) -> pd.DataFrame:
-    """Feature rows of the customers active at ``cutoff``, with definition and label,
-    typed as the catalogue says (``categories_of``: from ``categories``, computed here if
-    not given)."""
+    """Feature rows of the customers active at ``cutoffs`` (one or several), with
+    definition and label, typed as the catalogue says (``categories_of``: from
+    ``categories``, computed here if not given)."""
+    if isinstance(cutoffs, pd.Timestamp):
+        cutoffs = [cutoffs]
     if categories_of is None:
         categories_of = categories(history, plan)
-    rows = snapshot_query(history, plan, cutoff, data_end).to_pyarrow()
-    return typed_rows(rows, plan, cutoff, categories_of)
+    rows = snapshot_query(history, plan, cutoffs, data_end).to_pyarrow()
+    return typed_rows(rows, plan, categories_of)
 
 
 def typed_rows(
-    rows: pa.Table, plan: FeaturePlan, cutoff: pd.Timestamp, categories_of: dict[str, list[str]]
+    rows: pa.Table, plan: FeaturePlan, categories_of: dict[str, list[str]]
 ) -> pd.DataFrame:
     """The engine's rows as the feature table: keys first, features as float32 or
     categories, the definition a category and the label nullable Int8."""
     columns = {
         "customer_id": rows["customer_id"].to_pandas(),
-        "cutoff": pd.Series(cutoff.to_datetime64(), index=range(rows.num_rows)).astype(
-            "datetime64[ns]"
-        ),
+        "cutoff": rows["cutoff"].to_pandas().astype("datetime64[ns]"),
     }
     for spec in plan.catalogue:
         values = rows[spec.name].to_pandas()

@@ -6,7 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 
-import ibis
 import ibis.expr.types as ir
 
 from contract.config import DataConfig
@@ -46,12 +45,10 @@ class CustomerHistory:
         }.get(table)
         return found is not None and (not column or column in found.columns)
 
-    @property
-    def contract_types(self) -> ir.StringValue:
-        """customers.contract_type; absent, every customer is non-contractual ("none")."""
-        if self.has("customers.contract_type"):
-            return self.customers.contract_type
-        return ibis.literal("none")
+    def at(self, cutoffs: ir.Table) -> ir.Table:
+        """Every customer at every cutoff of ``cutoffs``: the customers' columns and
+        ``cutoff``."""
+        return self.customers.cross_join(cutoffs)
 
     @cached_property
     def contract_types_present(self) -> frozenset[str]:
@@ -61,12 +58,6 @@ class CustomerHistory:
         return frozenset(
             self.customers.select("contract_type").distinct().contract_type.to_pyarrow().to_pylist()
         )
-
-    @property
-    def snapshot_label(self) -> ir.Column | None:
-        """The label column of snapshot mode (data.snapshot), None otherwise."""
-        snapshot = self.data.snapshot
-        return None if snapshot is None else self.customers[snapshot.label]
 
 
 def prepare_history(

@@ -34,8 +34,9 @@ from features import events as ev
 from features.history import CustomerHistory
 
 
-def churn_definitions(history: CustomerHistory) -> ir.StringValue:
-    """The churn definition that applies to each customer."""
+def churn_definitions(history: CustomerHistory, customers: ir.Table) -> ir.StringValue:
+    """The churn definition that applies to each customer of ``customers`` (a table with
+    the customers' columns)."""
     mapping = history.features.label.definition_by_contract_type
     missing = sorted(set(CONTRACT_TYPES) - set(mapping))
     if missing:
@@ -43,74 +44,76 @@ def churn_definitions(history: CustomerHistory) -> ir.StringValue:
             f"features.label.definition_by_contract_type: no definition for contract types "
             f"{missing}"
         )
-    label_given = history.snapshot_label is not None
+    label_given = history.data.snapshot is not None
     contractual = any(mapping[kind] == "contractual" for kind in history.contract_types_present)
     if contractual and not history.has("customers.churn_date") and not label_given:
         raise ConfigError(
             "features.label: the contractual definition needs customers.churn_date, which the "
             "customers table does not have; map those contract types to non_contractual"
         )
-    return history.contract_types.substitute(mapping)
+    if not history.has("customers.contract_type"):
+        return ibis.literal(mapping["none"])
+    return customers.contract_type.substitute(mapping)
 
 
-def active_at(history: CustomerHistory, cutoff: pd.Timestamp) -> ir.Table:
-    """The customers who get a row at the cutoff: ``customer_id`` and ``definition``."""
-    customers = history.customers
-    definition = churn_definitions(history)
-    signed_up = customers.signup_date < ev.instant(cutoff)
-    if history.snapshot_label is not None:
-        active = signed_up | customers.signup_date.isnull()
-        return customers.filter(active).select("customer_id", definition=definition)
+def active_at(history: CustomerHistory, cutoffs: ir.Table) -> ir.Table:
+    """The customers who get a row at each cutoff: ``customer_id``, ``cutoff`` and
+    ``definition``."""
+    keys = history.at(cutoffs)
+    keys = keys.mutate(definition=churn_definitions(history, keys))
+    signed_up = keys.signup_date < keys.cutoff
+    if history.data.snapshot is not None:
+        return keys.filter(signed_up | keys.signup_date.isnull()).select(*ev.KEYS, "definition")
     window = history.features.label.active_window_days
     alive = (
-        customers.churn_date.isnull() | (customers.churn_date >= ev.instant(cutoff))
+        keys.churn_date.isnull() | (keys.churn_date >= keys.cutoff)
         if history.has("customers.churn_date")
         else ibis.literal(True)
     )
-    tx = history.events["transactions"]
-    tx = tx.filter(ev.in_window(tx.timestamp, cutoff, window))
-    bought = ev.per_customer(customers, tx, {"purchases": ev.count(tx)})
-    table = customers.mutate(
-        definition=definition,
-        new=customers.signup_date >= ev.instant(cutoff, window),
+    tx = ev.before_cutoffs(history.events["transactions"], "timestamp", cutoffs, window)
+    bought = ev.per_customer(keys, tx, {"purchases": ev.count(tx)})
+    table = keys.mutate(
+        new=keys.signup_date >= ev.days_ago(keys.cutoff, window),
         alive=alive,
         signed_up=signed_up,
-    ).inner_join(bought, "customer_id")
+    ).inner_join(bought, list(ev.KEYS))
     active = (
         table.signed_up
         & table.alive
         & ((table.definition == "contractual") | (table.purchases > 0) | table.new)
     )
-    return table.filter(active).select("customer_id", "definition")
+    return table.filter(active).select(*ev.KEYS, "definition")
 
 
 def churn_label(
-    history: CustomerHistory,
-    cutoff: pd.Timestamp,
-    observed_until: pd.Timestamp,
+    history: CustomerHistory, cutoffs: ir.Table, observed_until: pd.Timestamp
 ) -> ir.Table:
-    """Every customer's ``churned``: 1.0 churned, 0.0 stayed, NULL when the label window
-    runs past ``observed_until``."""
-    customers = history.customers
-    if history.snapshot_label is not None:
-        return customers.select("customer_id", churned=ev.as_float(history.snapshot_label))
+    """Every customer's ``churned`` at each cutoff: 1.0 churned, 0.0 stayed, NULL when the
+    label window runs past ``observed_until``."""
+    keys = history.at(cutoffs)
+    if history.data.snapshot is not None:
+        return keys.select(*ev.KEYS, churned=ev.as_float(keys[history.data.snapshot.label]))
     label = history.features.label
-    if cutoff + label.lookahead_days * ev.DAY > observed_until:
-        return customers.select("customer_id", churned=ibis.null("float64"))
-    confirmation_end = cutoff + label.lookahead_days * ev.DAY
+    horizon_end = keys.cutoff + ibis.interval(days=label.horizon_days)
+    confirmation_end = keys.cutoff + ibis.interval(days=label.lookahead_days)
+    # The purchases in each cutoff's confirmation window: after the horizon, before its end.
     tx = history.events["transactions"]
-    tx = tx.filter(ev.in_window(tx.timestamp, confirmation_end, label.confirmation_days))
-    buys = ev.per_customer(customers, tx, {"purchases": ev.count(tx)})
+    after_horizon = (tx.timestamp >= cutoffs.cutoff + ibis.interval(days=label.horizon_days)) & (
+        tx.timestamp < cutoffs.cutoff + ibis.interval(days=label.lookahead_days)
+    )
+    confirming = tx.inner_join(cutoffs, after_horizon).select(*tx.columns, cutoffs.cutoff)
+    buys = ev.per_customer(keys, confirming, {"purchases": ev.count(confirming)})
     if history.has("customers.churn_date"):
-        churn_date = customers.churn_date
-        cancels = (churn_date >= ev.instant(cutoff)) & (
-            churn_date < ev.instant(cutoff + label.horizon_days * ev.DAY)
-        )
-        cancels = cancels.fill_null(False)
+        churn_date = keys.churn_date
+        cancels = ((churn_date >= keys.cutoff) & (churn_date < horizon_end)).fill_null(False)
     else:
         cancels = ibis.literal(False)
-    table = customers.mutate(definition=churn_definitions(history), cancels=cancels).inner_join(
-        buys, "customer_id"
-    )
+    table = keys.mutate(
+        definition=churn_definitions(history, keys),
+        cancels=cancels,
+        censored=confirmation_end > observed_until.to_pydatetime(),
+    ).inner_join(buys, list(ev.KEYS))
     churned = ibis.ifelse(table.definition == "contractual", table.cancels, table.purchases == 0)
-    return table.select("customer_id", churned=ev.as_float(churned))
+    return table.select(
+        *ev.KEYS, churned=ibis.ifelse(table.censored, ibis.null("float64"), ev.as_float(churned))
+    )

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import ibis
 import ibis.expr.types as ir
-import pandas as pd
 
 from features import events as ev
 from features.history import CustomerHistory
@@ -37,44 +36,44 @@ def describe(history: CustomerHistory) -> dict[str, str]:
     }
 
 
-def compute(history: CustomerHistory, cutoff: pd.Timestamp) -> ir.Table:
+def compute(history: CustomerHistory, cutoffs: ir.Table) -> ir.Table:
     cfg = history.features
-    payments = history.events["payments"]
-    payments = payments.filter(ev.in_window(payments.due_date, cutoff))
-    paid_before = ev.in_window(payments.paid_date, cutoff).fill_null(False)
+    payments = ev.before_cutoffs(history.events["payments"], "due_date", cutoffs)
+    paid_before = (payments.paid_date < payments.cutoff).fill_null(False)
     is_late = payments.status == "late"
-    # The last due first; ties in due date go to the worst status at the cutoff.
     status = ibis.cases(
         (~paid_before, LAST_STATUSES.index("unpaid")),
         (is_late, LAST_STATUSES.index("late")),
         else_=LAST_STATUSES.index("paid"),
     )
     p = payments.mutate(status_code=status, outstanding=~paid_before)
+    # The last due first; ties in due date go to the worst status at the cutoff.
     p = p.mutate(
         latest=ibis.row_number().over(
-            group_by=p.customer_id, order_by=[p.due_date.desc(), p.status_code.desc()]
+            group_by=[p.customer_id, p.cutoff],
+            order_by=[p.due_date.desc(), p.status_code.desc()],
         )
     )
     failed_on = p.due_date + ibis.interval(days=cfg.payment_grace_days)
     sums = {
         f"payments_late_{w}d": ev.count(
-            p, ev.in_window(p.paid_date, cutoff, w).fill_null(False) & (p.status == "late")
+            p, ev.in_window(p.paid_date, p.cutoff, w).fill_null(False) & (p.status == "late")
         )
         for w in cfg.windows_days
     }
     sums |= {
-        f"payments_failed_{w}d": ev.count(p, ev.in_window(failed_on, cutoff, w) & p.outstanding)
+        f"payments_failed_{w}d": ev.count(p, ev.in_window(failed_on, p.cutoff, w) & p.outstanding)
         for w in cfg.windows_days
     }
     sums["payments_outstanding"] = ev.count(p, p.outstanding)
     others = {
-        "payment_days_overdue_max": ev.days_before(cutoff, p.due_date).max(where=p.outstanding),
+        "payment_days_overdue_max": ev.days_between(p.due_date, p.cutoff).max(where=p.outstanding),
         "last_status": p.status_code.max(where=p.latest == 0),
     }
-    a = ev.per_customer(history.customers, p, sums, others)
+    a = ev.per_customer(history.at(cutoffs), p, sums, others)
     last_status = a.last_status.fill_null(LAST_STATUSES.index("none"))
     return a.select(
-        "customer_id",
+        *ev.KEYS,
         *sums,
         a.payment_days_overdue_max,
         payment_last_status=last_status.substitute(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ibis.expr.types as ir
-import pandas as pd
 
 from features import events as ev
 from features.history import CustomerHistory
@@ -18,12 +17,11 @@ def describe(history: CustomerHistory) -> dict[str, str]:
     }
 
 
-def compute(history: CustomerHistory, cutoff: pd.Timestamp) -> ir.Table:
+def compute(history: CustomerHistory, cutoffs: ir.Table) -> ir.Table:
     long = history.features.long_window_days
-    tx = history.events["transactions"]
-    tx = tx.filter(ev.in_window(tx.timestamp, cutoff, long))
+    tx = ev.before_cutoffs(history.events["transactions"], "timestamp", cutoffs, long)
     a = ev.per_customer(
-        history.customers,
+        history.at(cutoffs),
         tx,
         {
             "purchases": ev.count(tx),
@@ -33,7 +31,7 @@ def compute(history: CustomerHistory, cutoff: pd.Timestamp) -> ir.Table:
         },
     )
     return a.select(
-        "customer_id",
+        *ev.KEYS,
         **{
             f"discount_share_{long}d": ev.ratio(a.discount, a.amount),
             f"promo_purchase_share_{long}d": ev.ratio(a.promo_purchases, a.purchases),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ibis.expr.types as ir
-import pandas as pd
 
 from features import events as ev
 from features.history import CustomerHistory
@@ -21,19 +20,18 @@ def describe(history: CustomerHistory) -> dict[str, str]:
     }
 
 
-def compute(history: CustomerHistory, cutoff: pd.Timestamp) -> ir.Table:
+def compute(history: CustomerHistory, cutoffs: ir.Table) -> ir.Table:
     cfg = history.features
     long = cfg.long_window_days
     tx = history.events["transactions"]
-    tx = tx.filter(ev.in_window(tx.timestamp, cutoff, max(cfg.windows_days)))
+    tx = ev.before_cutoffs(tx, "timestamp", cutoffs, max(cfg.windows_days))
     sums = {
-        f"returns_{w}d": ev.count(tx, ev.in_window(tx.timestamp, cutoff, w) & tx.is_return)
-        for w in cfg.windows_days
+        f"returns_{w}d": ev.count(tx, ev.within(tx, w) & tx.is_return) for w in cfg.windows_days
     }
-    sums["purchases"] = ev.count(tx, ev.in_window(tx.timestamp, cutoff, long))
-    a = ev.per_customer(history.customers, tx, sums)
+    sums["purchases"] = ev.count(tx, ev.within(tx, long))
+    a = ev.per_customer(history.at(cutoffs), tx, sums)
     return a.select(
-        "customer_id",
+        *ev.KEYS,
         *(f"returns_{w}d" for w in cfg.windows_days),
         **{f"return_rate_{long}d": ev.ratio(a[f"returns_{long}d"], a.purchases)},
     )

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import ibis
 import ibis.expr.types as ir
-import pandas as pd
 
 from features import events as ev
 from features.history import CustomerHistory
@@ -46,20 +45,18 @@ def describe(history: CustomerHistory) -> dict[str, str]:
     }
 
 
-def compute(history: CustomerHistory, cutoff: pd.Timestamp) -> ir.Table:
+def compute(history: CustomerHistory, cutoffs: ir.Table) -> ir.Table:
     cfg = history.features
     long = cfg.long_window_days
     monetary = history.has("transactions.amount")
     windows = sorted({*cfg.windows_days, *cfg.trend_windows_days})
-    tx = history.events["transactions"]
-    tx = tx.filter(ev.in_window(tx.timestamp, cutoff))
+    tx = ev.before_cutoffs(history.events["transactions"], "timestamp", cutoffs)
     if monetary:
-        spend = (
-            ibis.ifelse(tx.is_return, 0.0, tx.amount) if "is_return" in tx.columns else tx.amount
-        )
+        returned = "is_return" in tx.columns
+        spend = ibis.ifelse(tx.is_return, 0.0, tx.amount) if returned else tx.amount
 
     def window(days: int, shift: int = 0) -> ir.BooleanValue:
-        return ev.in_window(tx.timestamp, cutoff - shift * ev.DAY, days)
+        return ev.in_window(tx.timestamp, ev.days_ago(tx.cutoff, shift), days)
 
     sums = {f"n_{w}": ev.count(tx, window(w)) for w in windows}
     sums |= {f"n_{w}_before": ev.count(tx, window(w, shift=w)) for w in cfg.trend_windows_days}
@@ -70,9 +67,9 @@ def compute(history: CustomerHistory, cutoff: pd.Timestamp) -> ir.Table:
         }
     # A gap counts when both of its purchases fall inside the long window: the gaps
     # between consecutive purchases of that window.
-    in_long = tx.filter(window(long))
+    in_long = ev.before_cutoffs(history.events["transactions"], "timestamp", cutoffs, long)
     previous = in_long.timestamp.lag().over(
-        group_by=in_long.customer_id, order_by=in_long.timestamp
+        group_by=[in_long.customer_id, in_long.cutoff], order_by=in_long.timestamp
     )
     gaps = in_long.mutate(gap=ev.days_between(previous, in_long.timestamp))
     gap_sums = {
@@ -80,11 +77,11 @@ def compute(history: CustomerHistory, cutoff: pd.Timestamp) -> ir.Table:
         "gap_sum": ev.total(gaps.gap),
         "gap_square_sum": ev.total(gaps.gap**2),
     }
-    aggregates = ev.per_customer(
-        history.customers, tx, sums, {"last_purchase": tx.timestamp.max()}
-    ).inner_join(ev.per_customer(history.customers, gaps, gap_sums), "customer_id")
-    a = aggregates
-    recency = ev.days_before(cutoff, a.last_purchase)
+    keys = history.at(cutoffs)
+    a = ev.per_customer(keys, tx, sums, {"recency": tx.age.min()}).inner_join(
+        ev.per_customer(keys, gaps, gap_sums), list(ev.KEYS)
+    )
+    recency = a.recency
     gap_mean = ev.ratio(a.gap_sum, a.n_gaps)
     gap_sd = (ev.ratio(a.gap_square_sum, a.n_gaps) - gap_mean**2).clip(lower=0).sqrt()
     columns = {"recency_days": recency}
@@ -101,4 +98,4 @@ def compute(history: CustomerHistory, cutoff: pd.Timestamp) -> ir.Table:
         a.n_gaps >= 2, ev.ratio(gap_sd, gap_mean), ibis.null("float64")
     )
     columns["overdue_ratio"] = ev.ratio(recency, gap_mean)
-    return a.select("customer_id", **columns)
+    return a.select(*ev.KEYS, **columns)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import ibis
 import ibis.expr.types as ir
-import pandas as pd
 
 from features import events as ev
 from features.history import CustomerHistory
@@ -22,34 +21,33 @@ def describe(history: CustomerHistory) -> dict[str, str]:
     }
 
 
-def compute(history: CustomerHistory, cutoff: pd.Timestamp) -> ir.Table:
+def compute(history: CustomerHistory, cutoffs: ir.Table) -> ir.Table:
     long = history.features.long_window_days
-    surveys = history.events["surveys"]
-    surveys = surveys.filter(ev.in_window(surveys.timestamp, cutoff))
+    surveys = ev.before_cutoffs(history.events["surveys"], "timestamp", cutoffs)
     # The latest first; a tie in time goes to the higher score, so every engine agrees.
     latest = ibis.row_number().over(
-        group_by=surveys.customer_id,
+        group_by=[surveys.customer_id, surveys.cutoff],
         order_by=[surveys.timestamp.desc(), surveys.score.desc()],
     )
     ranked = surveys.mutate(latest=latest)
-    in_long = ev.in_window(ranked.timestamp, cutoff, long)
+    in_long = ev.within(ranked, long)
     a = ev.per_customer(
-        history.customers,
+        history.at(cutoffs),
         ranked,
         {"answered": ev.count(ranked, in_long), "score_sum": ev.total(ranked.score, in_long)},
         {
             "last": ranked.score.max(where=ranked.latest == 0),
             "previous": ranked.score.max(where=ranked.latest == 1),
-            "last_time": ranked.timestamp.max(),
+            "days_since_last": ranked.age.min(),
         },
     )
     return a.select(
-        "customer_id",
+        *ev.KEYS,
         survey_score_last=a["last"].cast("float64"),
         survey_score_change=(a["last"] - a.previous).cast("float64"),
         **{
             f"survey_score_mean_{long}d": ev.ratio(a.score_sum, a.answered),
             f"surveys_{long}d": a.answered,
         },
-        days_since_last_survey=ev.days_before(cutoff, a.last_time),
+        days_since_last_survey=a.days_since_last,
     )

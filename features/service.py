@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ibis.expr.types as ir
-import pandas as pd
 
 from contract.tables import INCIDENT_KINDS
 from features import events as ev
@@ -24,26 +23,24 @@ def describe(history: CustomerHistory) -> dict[str, str]:
     }
 
 
-def compute(history: CustomerHistory, cutoff: pd.Timestamp) -> ir.Table:
+def compute(history: CustomerHistory, cutoffs: ir.Table) -> ir.Table:
     cfg = history.features
     long = cfg.long_window_days
-    incidents = history.events["service_incidents"]
-    incidents = incidents.filter(ev.in_window(incidents.timestamp, cutoff))
+    incidents = ev.before_cutoffs(history.events["service_incidents"], "timestamp", cutoffs)
     sums = {
         f"incidents_{kind}_{w}d": ev.count(
-            incidents, ev.in_window(incidents.timestamp, cutoff, w) & (incidents.kind == kind)
+            incidents,
+            ev.within(incidents, w) & (incidents.kind == kind),
         )
         for kind in INCIDENT_KINDS
         for w in cfg.windows_days
     }
-    sums[f"incident_severity_{long}d"] = ev.total(
-        incidents.severity, ev.in_window(incidents.timestamp, cutoff, long)
-    )
+    sums[f"incident_severity_{long}d"] = ev.total(incidents.severity, ev.within(incidents, long))
     a = ev.per_customer(
-        history.customers, incidents, sums, {"last_incident": incidents.timestamp.max()}
+        history.at(cutoffs), incidents, sums, {"days_since_last_incident": incidents.age.min()}
     )
     return a.select(
-        "customer_id",
+        *ev.KEYS,
         *sums,
-        days_since_last_incident=ev.days_before(cutoff, a.last_incident),
+        a.days_since_last_incident,
     )

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import ibis
 import ibis.expr.types as ir
-import pandas as pd
 
 from contract.tables import CONTRACT_TYPES
 from features import events as ev
@@ -45,30 +44,30 @@ def describe(history: CustomerHistory) -> dict[str, str]:
     return {_name(feature, long): text for feature, text in _available(history, described)}
 
 
-def compute(history: CustomerHistory, cutoff: pd.Timestamp) -> ir.Table:
-    customers = history.customers
+def compute(history: CustomerHistory, cutoffs: ir.Table) -> ir.Table:
+    keys = history.at(cutoffs)
     long = history.features.long_window_days
     computed = {
-        "tenure_days": lambda: ev.days_before(cutoff, customers.signup_date),
-        "contract_type": lambda: customers.contract_type,
+        "tenure_days": lambda: ev.days_between(keys.signup_date, keys.cutoff),
+        "contract_type": lambda: keys.contract_type,
         "days_to_contract_end": lambda: days_to_renewal(
-            customers.contract_end.fill_null(customers.signup_date)
-            if "contract_end" in customers.columns
-            else customers.signup_date,
-            customers.contract_type,
-            cutoff,
+            keys.contract_end.fill_null(keys.signup_date)
+            if "contract_end" in keys.columns
+            else keys.signup_date,
+            keys.contract_type,
+            keys.cutoff,
         ),
-        "loyalty_tier_rank": lambda: customers.loyalty_tier.substitute(
+        "loyalty_tier_rank": lambda: keys.loyalty_tier.substitute(
             {tier: float(rank) for rank, tier in enumerate(history.data.loyalty_tiers)},
             else_=ibis.null("float64"),
         ),
-        "autopay": lambda: ev.as_float(customers.autopay),
-        "account_manager": lambda: ev.as_float(customers.account_manager),
+        "autopay": lambda: ev.as_float(keys.autopay),
+        "account_manager": lambda: ev.as_float(keys.account_manager),
     }
     columns = {_name(feature, long): make() for feature, make in _available(history, computed)}
-    table = customers.select("customer_id", **columns)
+    table = keys.select(*ev.KEYS, **columns)
     if history.has(_NEEDS["categories"]):
-        table = table.inner_join(_categories(history, cutoff, long), "customer_id")
+        table = table.inner_join(_categories(history, cutoffs, long), list(ev.KEYS))
     return table
 
 
@@ -84,17 +83,16 @@ def _name(feature: str, long: int) -> str:
     return f"categories_{long}d" if feature == "categories" else feature
 
 
-def _categories(history: CustomerHistory, cutoff: pd.Timestamp, long: int) -> ir.Table:
+def _categories(history: CustomerHistory, cutoffs: ir.Table, long: int) -> ir.Table:
     """Distinct categories bought in the long window, per customer."""
-    tx = history.events["transactions"]
-    tx = tx.filter(ev.in_window(tx.timestamp, cutoff, long))
+    tx = ev.before_cutoffs(history.events["transactions"], "timestamp", cutoffs, long)
     return ev.per_customer(
-        history.customers, tx, {f"categories_{long}d": tx.category.nunique().cast("float64")}
+        history.at(cutoffs), tx, {f"categories_{long}d": tx.category.nunique().cast("float64")}
     )
 
 
 def days_to_renewal(
-    anchor: ir.TimestampValue, contract_type: ir.StringValue, cutoff: pd.Timestamp
+    anchor: ir.TimestampValue, contract_type: ir.StringValue, cutoff: ir.TimestampValue
 ) -> ir.FloatingValue:
     """Days from the cutoff to the next anniversary of ``anchor`` on or after it.
 
@@ -102,19 +100,21 @@ def days_to_renewal(
     month-to-month (day of month capped at 28); NULL without a contract.
     """
     month, day = anchor.month(), anchor.day()
-    leap_day = (month == 2) & (day == 29)
-    annual_day = ibis.ifelse(leap_day, 28, day)
+    year = cutoff.year()
+    annual_day = ibis.ifelse((month == 2) & (day == 29), 28, day)
     annual = _on_or_after(
-        cutoff,
-        ibis.date(cutoff.year, month, annual_day),
-        ibis.date(cutoff.year + 1, month, annual_day),
+        cutoff, ibis.date(year, month, annual_day), ibis.date(year + 1, month, annual_day)
     )
     monthly_day = ibis.least(day, 28)
-    following = cutoff + pd.offsets.MonthBegin(1)
+    december = cutoff.month() == 12
     monthly = _on_or_after(
         cutoff,
-        ibis.date(cutoff.year, cutoff.month, monthly_day),
-        ibis.date(following.year, following.month, monthly_day),
+        ibis.date(year, cutoff.month(), monthly_day),
+        ibis.date(
+            ibis.ifelse(december, year + 1, year),
+            ibis.ifelse(december, 1, cutoff.month() + 1),
+            monthly_day,
+        ),
     )
     return ibis.cases(
         (contract_type == "annual", annual),
@@ -124,8 +124,8 @@ def days_to_renewal(
 
 
 def _on_or_after(
-    cutoff: pd.Timestamp, this: ir.DateValue, following: ir.DateValue
+    cutoff: ir.TimestampValue, this: ir.DateValue, following: ir.DateValue
 ) -> ir.FloatingValue:
     """Days from the cutoff to ``this`` if on or after the cutoff, else to ``following``."""
-    chosen = ibis.ifelse(this >= cutoff.date(), this, following)
-    return ev.days_before(cutoff, chosen.cast("timestamp")) * -1
+    chosen = ibis.ifelse(this.cast("timestamp") >= cutoff, this, following)
+    return ev.days_between(cutoff, chosen.cast("timestamp"))

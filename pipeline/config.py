@@ -62,10 +62,13 @@ class EngineConfig:
     name: str = MISSING
     threads: int | None = MISSING
     memory_limit: str | None = MISSING
+    customer_cutoffs_per_query: int = MISSING
 
     def __post_init__(self) -> None:
         if self.name not in ENGINES:
             raise ConfigError(f"engine.name: {self.name!r} is not one of {ENGINES}")
+        if self.customer_cutoffs_per_query <= 0:
+            raise ConfigError("engine.customer_cutoffs_per_query must be > 0")
 
 
 ENGINES = ("duckdb",)

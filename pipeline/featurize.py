@@ -1,7 +1,8 @@
 """Stage `featurize`: point-in-time features and churn labels for every cutoff.
 
 Inputs: the validated tables (`paths.validated_dir`), queried in place by the configured
-engine (`engine`, DuckDB by default): one query per cutoff. Outputs, in `paths.features_dir`:
+engine (`engine`, DuckDB by default), a batch of cutoffs per query. Outputs, in
+`paths.features_dir`:
 `features.parquet`, one row per active customer per cutoff keyed by (customer_id,
 cutoff), with the features, `lifecycle_stage`, `churn_definition` and the label
 `churned` (empty when the label window runs past the data: scoring rows); and
@@ -27,6 +28,7 @@ from features.feature_table import (
     plan_features,
     snapshot,
 )
+from features.history import CustomerHistory
 from pipeline.artifacts import CATALOGUE, FEATURES
 from pipeline.config import Config
 from pipeline.engine import validated_history
@@ -51,14 +53,20 @@ def run(cfg: Config) -> None:
         data_end.date(),
     )
     categories_of = categories(history, plan)
+    batches = cutoff_batches(cutoffs, history, cfg.engine.customer_cutoffs_per_query)
     per_cutoff = {}
     with atomic_path(Path(cfg.paths.features_dir)) as out:
         out.mkdir()
-        with TableWriter(out / FEATURES) as writer:
-            for cutoff in tqdm(cutoffs, desc="cutoffs", unit="cutoff"):
-                rows = snapshot(history, plan, cutoff, data_end, categories_of)
+        with (
+            TableWriter(out / FEATURES) as writer,
+            tqdm(total=len(cutoffs), desc="cutoffs", unit="cutoff") as progress,
+        ):
+            for batch in batches:
+                rows = snapshot(history, plan, batch, data_end, categories_of)
                 writer.write(rows)
-                per_cutoff[str(cutoff.date())] = _summary(rows)
+                for cutoff, at_cutoff in rows.groupby("cutoff", sort=True):
+                    per_cutoff[str(cutoff.date())] = _summary(at_cutoff)
+                progress.update(len(batch))
         (out / CATALOGUE).write_text(
             json.dumps(catalogue_records(list(plan.catalogue)), indent=2, ensure_ascii=False)
             + "\n",
@@ -71,6 +79,16 @@ def run(cfg: Config) -> None:
         "cutoffs": per_cutoff,
     }
     write_json(report, Path(cfg.paths.features_report))
+
+
+def cutoff_batches(
+    cutoffs: list[pd.Timestamp], history: CustomerHistory, customer_cutoffs_per_query: int
+) -> list[list[pd.Timestamp]]:
+    """The cutoffs in batches of one query each: as many as keep (customers x cutoffs)
+    within ``customer_cutoffs_per_query``, at least one."""
+    n_customers = history.customers.count().to_pyarrow().as_py()
+    size = max(1, customer_cutoffs_per_query // max(n_customers, 1))
+    return [cutoffs[start : start + size] for start in range(0, len(cutoffs), size)]
 
 
 def _summary(rows: pd.DataFrame) -> dict[str, float | int | None]:

@@ -92,8 +92,9 @@ def _margin_sums(history: CustomerHistory, cutoff: pd.Timestamp, cfg: ValueConfi
     """Per customer: the margin of purchases over ``history_days`` and ``run_rate_days``
     before the cutoff, of all purchases before it and their amount, and the margin of
     subscriptions paid over both windows (one query)."""
-    tx = history.events["transactions"]
-    tx = tx.filter(ev.in_window(tx.timestamp, cutoff))
+    at = ev.cutoff_table([cutoff])
+    keys = history.at(at)
+    tx = ev.before_cutoffs(history.events["transactions"], "timestamp", at)
 
     def margin(where: ir.BooleanValue | None = None) -> ir.FloatingScalar:
         if "amount" not in tx.columns:
@@ -101,24 +102,21 @@ def _margin_sums(history: CustomerHistory, cutoff: pd.Timestamp, cfg: ValueConfi
         return ev.total(_purchase_margin(tx, cfg), where)
 
     purchases = {
-        "purchases_history": margin(ev.in_window(tx.timestamp, cutoff, cfg.history_days)),
-        "purchases_run_rate": margin(ev.in_window(tx.timestamp, cutoff, cfg.run_rate_days)),
+        "purchases_history": margin(ev.in_window(tx.timestamp, tx.cutoff, cfg.history_days)),
+        "purchases_run_rate": margin(ev.in_window(tx.timestamp, tx.cutoff, cfg.run_rate_days)),
     }
     if "amount" in tx.columns:
         purchases |= {"margin_before": margin(), "amount_before": ev.total(tx.amount)}
-    table = ev.per_customer(history.customers, tx, purchases)
+    table = ev.per_customer(keys, tx, purchases)
     paid = {"subscriptions_history": cfg.history_days, "subscriptions_run_rate": cfg.run_rate_days}
     if history.has("payments.amount") and history.has("payments.paid_date"):
-        payments = history.events["payments"]
-        payments = payments.filter(ev.in_window(payments.paid_date, cutoff))
+        payments = ev.before_cutoffs(history.events["payments"], "paid_date", at)
         subscriptions = {
             name: cfg.subscription_margin
-            * ev.total(payments.amount, ev.in_window(payments.paid_date, cutoff, days))
+            * ev.total(payments.amount, ev.in_window(payments.paid_date, payments.cutoff, days))
             for name, days in paid.items()
         }
-        table = table.inner_join(
-            ev.per_customer(history.customers, payments, subscriptions), "customer_id"
-        )
+        table = table.inner_join(ev.per_customer(keys, payments, subscriptions), list(ev.KEYS))
     else:
         table = table.mutate(**{name: ibis.literal(0.0) for name in paid})
     return table.order_by("customer_id").to_pandas()
