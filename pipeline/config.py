@@ -56,6 +56,14 @@ class PathsConfig:
 
 
 @dataclass
+class SparkConfig:
+    """The Spark session of the ``spark`` engine (conf/engine/spark.yaml)."""
+
+    master: str = MISSING
+    settings: dict[str, str] = MISSING
+
+
+@dataclass
 class EngineConfig:
     """The engine that computes features and labels (conf/engine)."""
 
@@ -63,15 +71,24 @@ class EngineConfig:
     threads: int | None = MISSING
     memory_limit: str | None = MISSING
     customer_cutoffs_per_query: int = MISSING
+    url_env: str | None = MISSING
+    tables: dict[str, str] | None = MISSING
+    spark: SparkConfig | None = MISSING
 
     def __post_init__(self) -> None:
         if self.name not in ENGINES:
             raise ConfigError(f"engine.name: {self.name!r} is not one of {ENGINES}")
         if self.customer_cutoffs_per_query <= 0:
             raise ConfigError("engine.customer_cutoffs_per_query must be > 0")
+        if self.name == "postgres" and not (self.url_env and self.tables):
+            raise ConfigError(
+                "engine: postgres needs url_env and tables (conf/engine/postgres.yaml)"
+            )
+        if self.name == "spark" and self.spark is None:
+            raise ConfigError("engine: spark needs its spark section (conf/engine/spark.yaml)")
 
 
-ENGINES = ("duckdb",)
+ENGINES = ("duckdb", "postgres", "spark")
 
 
 @dataclass
