@@ -61,7 +61,7 @@ bench: setup
 
 ## Time and peak memory of featurize at 100k and 1M customers, DuckDB as reference.
 bench-featurize: setup
-	python benchmarks/bench_featurize.py
+	PYTHONPATH=. python benchmarks/bench_featurize.py
 
 ## Realised churn rate, cause mix and complaint sparsity of the data in data/.
 simulator-summary: setup

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import ibis
 import ibis.expr.types as ir
 import pandas as pd
 import pyarrow as pa
@@ -35,7 +36,7 @@ from features import (
 from features import events as ev
 from features.catalogue import FeatureSpec, assign_causes, cause_patterns
 from features.columns import DECLARED_PREFIX, DEFINITION, KEYS, LABEL, LIFECYCLE
-from features.config import CHURN_DEFINITIONS
+from features.config import CHURN_DEFINITIONS, LifecycleRulesConfig
 from features.history import CustomerHistory
 from features.labels import active_at, churn_label
 
@@ -203,29 +204,26 @@ def cutoff_dates(history: CustomerHistory, data_end: pd.Timestamp) -> list[pd.Ti
     return cutoffs
 
 
-def snapshot_query(
+def snapshot_queries(
     history: CustomerHistory,
     plan: FeaturePlan,
     cutoffs: list[pd.Timestamp],
     data_end: pd.Timestamp,
-) -> ir.Table:
-    """The feature rows of the customers active at each of ``cutoffs`` as one query: keys,
-    the catalogue's features, definition and label, ordered by cutoff and customer_id."""
+) -> list[ir.Table]:
+    """The feature rows of the customers active at each of ``cutoffs``, as one query per
+    part, each ordered by cutoff and customer_id: the keys with definition and label, then
+    each family's features. Every engine runs a family's query well; a single query
+    joining all of them made Spark's sort-merge joins run out of memory."""
     at = ev.cutoff_table(cutoffs)
-    keys = list(KEYS)
-    table = active_at(history, at)
+    keys, order = list(KEYS), ["cutoff", "customer_id"]
+    active = active_at(history, at)
+    outcome = active.inner_join(churn_label(history, at, data_end), keys)
+    queries = [outcome.select(*keys, **{DEFINITION: outcome.definition, LABEL: outcome.churned})]
     for family in plan.families:
-        table = table.inner_join(family.compute(history, at), keys)
-    if LIFECYCLE in plan.feature_names:
-        stage = lifecycle.assign_stage(table, history.features.lifecycle)
-        table = table.mutate(**{LIFECYCLE: stage})
-    table = table.inner_join(churn_label(history, at, data_end), keys)
-    missing = sorted(set(plan.feature_names) - set(table.columns))
-    if missing:
-        raise RuntimeError(f"features {missing} of the catalogue were not computed")
-    return table.select(
-        *keys, *plan.feature_names, **{DEFINITION: table.definition, LABEL: table.churned}
-    ).order_by(["cutoff", "customer_id"])
+        features = family.compute(history, at)
+        joined = active.inner_join(features, keys)
+        queries.append(joined.select(*keys, *(c for c in features.columns if c not in keys)))
+    return [query.order_by(order) for query in queries]
 
 
 def snapshot(
@@ -242,8 +240,29 @@ def snapshot(
         cutoffs = [cutoffs]
     if categories_of is None:
         categories_of = categories(history, plan)
-    rows = snapshot_query(history, plan, cutoffs, data_end).to_pyarrow()
+    parts = [query.to_pyarrow() for query in snapshot_queries(history, plan, cutoffs, data_end)]
+    rows = parts[0]
+    for part in parts[1:]:
+        if not (
+            part["customer_id"].equals(rows["customer_id"])
+            and part["cutoff"].equals(rows["cutoff"])
+        ):
+            raise RuntimeError("a feature family's rows differ from the active customers'")
+        for name in part.column_names[2:]:
+            rows = rows.append_column(name, part[name])
+    if LIFECYCLE in plan.feature_names:
+        rows = rows.append_column(LIFECYCLE, _stages(rows, history.features.lifecycle))
+    missing = sorted(set(plan.feature_names) - set(rows.column_names))
+    if missing:
+        raise RuntimeError(f"features {missing} of the catalogue were not computed")
     return typed_rows(rows, plan, categories_of)
+
+
+def _stages(rows: pa.Table, rules: LifecycleRulesConfig) -> pa.ChunkedArray:
+    """The lifecycle stage of each row, by the same Ibis rule, run in process (DuckDB) on
+    the features already computed."""
+    table = ibis.memtable(rows.select(lifecycle.needs(rules)))
+    return table.select(stage=lifecycle.assign_stage(table, rules)).to_pyarrow()["stage"]
 
 
 def typed_rows(

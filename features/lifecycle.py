@@ -19,6 +19,11 @@ DESCRIPTION = (
 )
 
 
+def needs(rules: LifecycleRulesConfig) -> list[str]:
+    """The features the rule reads."""
+    return ["tenure_days", f"trend_purchases_{rules.trend_window_days}d", "overdue_ratio"]
+
+
 def assign_stage(features: ir.Table, rules: LifecycleRulesConfig) -> ir.StringValue:
     """Stage per row of ``features`` (needs tenure_days, the trend and overdue_ratio)."""
     tenure = features.tenure_days

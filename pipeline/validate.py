@@ -41,7 +41,13 @@ def run(cfg: Config) -> None:
     with atomic_path(Path(cfg.paths.validated_dir)) as out:
         out.mkdir()
         for name, frame in validated.items():
-            frame.to_parquet(out / f"{name}.parquet", index=False)
+            # Microsecond times: what every engine reads (Spark refuses nanoseconds).
+            frame.to_parquet(
+                out / f"{name}.parquet",
+                index=False,
+                coerce_timestamps="us",
+                allow_truncated_timestamps=True,
+            )
     report = {
         "tables": {
             name: {"rows": len(frame), "columns": list(frame.columns)}
