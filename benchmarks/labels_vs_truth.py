@@ -27,7 +27,7 @@ candidate with a 95% paired bootstrap interval over the test rows.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -38,13 +38,14 @@ from sklearn.metrics import roc_auc_score
 from features import events as ev
 from features.columns import DEFINITION, LABEL
 from features.feature_table import observed_until
-from features.history import CustomerHistory, prepare_history
-from features.labels import churn_definitions, churn_label
+from features.history import CustomerHistory
+from features.labels import churn_label
 from models.btyd import fit_btyd, forecast, purchase_summary
 from models.fit import train_model
 from models.split import plan_split, split_rows
 from pipeline.config import Config, load_config
-from pipeline.io import read_feature_table, read_validated_tables
+from pipeline.engine import validated_history
+from pipeline.io import read_feature_table
 from simulator.oracle import observable_churn_probability, true_churn_probability
 from simulator.truth import label_agreement, true_churn
 
@@ -74,51 +75,75 @@ def paired_difference(
     return roc_auc_score(truly, score) - roc_auc_score(truly, reference), low, high
 
 
-def no_purchase_in_horizon(history: CustomerHistory, cutoff: pd.Timestamp) -> np.ndarray:
+@dataclass(frozen=True)
+class Purchases:
+    """Every purchase with its customer's code: the customer's position in ``ids``."""
+
+    ids: pd.Series
+    transactions: pd.DataFrame
+
+    @classmethod
+    def of(cls, history: CustomerHistory) -> Purchases:
+        ids = history.customers.select("customer_id").order_by("customer_id").to_pandas()
+        ids = ids["customer_id"]
+        tx = history.events["transactions"].select("customer_id", "timestamp").to_pandas()
+        return cls(ids, tx.assign(customer=pd.Index(ids).get_indexer(tx["customer_id"])))
+
+
+def no_purchase_in_horizon(purchases: Purchases, horizon_days: int, cutoff: pd.Timestamp):
     """The label before issue 15, per customer code: no purchase in [cutoff, cutoff + H)."""
-    horizon = history.features.label.horizon_days
-    tx = history.events["transactions"]
-    window = ev.in_window(tx["timestamp"], cutoff + horizon * ev.DAY, horizon)
-    return (ev.count(tx, window, history.n_customers) == 0).astype(float)
+    tx = purchases.transactions
+    end = cutoff + pd.Timedelta(days=horizon_days)
+    inside = ((tx["timestamp"] >= cutoff) & (tx["timestamp"] < end)).to_numpy()
+    bought = np.bincount(tx["customer"].to_numpy()[inside], minlength=len(purchases.ids))
+    return (bought == 0).astype(float)
 
 
-def silent_for_own_rhythm(history: CustomerHistory, cutoff: pd.Timestamp) -> np.ndarray:
+def silent_for_own_rhythm(
+    purchases: Purchases, horizon_days: int, cutoff: pd.Timestamp
+) -> np.ndarray:
     """No purchase in [cutoff + H, cutoff + H + S), S = RHYTHM_GAPS mean gaps between the
     customer's purchases before the cutoff, clipped to RHYTHM_DAYS (the longest without
     two purchases)."""
-    horizon = history.features.label.horizon_days * ev.DAY
-    tx = history.events["transactions"]
+    day, n = pd.Timedelta(days=1), len(purchases.ids)
+    horizon = horizon_days * day
+    tx = purchases.transactions
     before = tx.loc[tx["timestamp"] < cutoff].groupby("customer")["timestamp"]
-    span_days = (before.max() - before.min()) / ev.DAY
+    span_days = (before.max() - before.min()) / day
     gaps = (span_days / (before.count() - 1)).where(before.count() > 1)
     low, high = RHYTHM_DAYS
-    silence = (RHYTHM_GAPS * gaps).clip(low, high).reindex(range(history.n_customers))
+    silence = (RHYTHM_GAPS * gaps).clip(low, high).reindex(range(n))
     silence = silence.fillna(high).to_numpy()
     later = tx.loc[tx["timestamp"] >= cutoff + horizon].groupby("customer")["timestamp"].min()
-    next_days = ((later - cutoff - horizon) / ev.DAY).reindex(range(history.n_customers))
+    next_days = ((later - cutoff - horizon) / day).reindex(range(n))
     return ~(next_days.to_numpy() < silence)
 
 
 def btyd_confirmed(
-    history: CustomerHistory, cutoff: pd.Timestamp, confirmed: np.ndarray
+    purchases: Purchases, horizon_days: int, cutoff: pd.Timestamp, confirmed: np.ndarray
 ) -> np.ndarray:
     """``confirmed`` (the 180-day confirmation) and MBG/NBD's P(alive) at its end, fitted
     on the purchases before then, below BTYD_P_ALIVE_BELOW."""
-    end = cutoff + (history.features.label.horizon_days + BTYD_CONFIRMATION_DAYS) * ev.DAY
-    purchases = history.events["transactions"][["customer_id", "timestamp"]]
-    summary = purchase_summary(purchases, end)
+    end = cutoff + pd.Timedelta(days=horizon_days + BTYD_CONFIRMATION_DAYS)
+    summary = purchase_summary(purchases.transactions[["customer_id", "timestamp"]], end)
     fitted = fit_btyd(summary, "mbgnbd")
-    alive = forecast(fitted, summary, history.customers["customer_id"], 1)["p_alive"]
+    alive = forecast(fitted, summary, purchases.ids, 1)["p_alive"]
     return (confirmed == 1) & (alive.to_numpy() < BTYD_P_ALIVE_BELOW)
+
+
+def pipeline_label(history: CustomerHistory, cutoff: pd.Timestamp, data_end: pd.Timestamp):
+    """The pipeline's label of every customer at ``cutoff`` (customer_id order)."""
+    labels = churn_label(history, ev.cutoff_table([cutoff]), data_end)
+    return labels.order_by("customer_id").to_pandas()["churned"].to_numpy(dtype=float)
 
 
 def candidate_labels(
     cfg: Config, history: CustomerHistory, rows: pd.DataFrame
 ) -> dict[str, tuple[np.ndarray, int]]:
     """Each candidate's labels for ``rows`` (NaN where censored) and its look-ahead."""
-    code = pd.Index(history.customers["customer_id"]).get_indexer(rows["customer_id"])
+    purchases = Purchases.of(history)
+    code = pd.Index(purchases.ids).get_indexer(rows["customer_id"])
     data_end = observed_until(history)
-    definitions = churn_definitions(history)
     non_contractual = (rows[DEFINITION] == "non_contractual").to_numpy()
     horizon = cfg.features.label.horizon_days
 
@@ -132,7 +157,7 @@ def candidate_labels(
 
     candidates = {
         "no purchase in the horizon": (
-            relabelled(lambda c: no_purchase_in_horizon(history, c), horizon),
+            relabelled(lambda c: no_purchase_in_horizon(purchases, horizon, c), horizon),
             horizon,
         )
     }
@@ -141,22 +166,25 @@ def candidate_labels(
         confirmed = replace(history, features=replace(history.features, label=label))
         lookahead = horizon + days
         candidates[f"confirmed, {days} days"] = (
-            relabelled(lambda c, h=confirmed: churn_label(h, c, definitions, data_end), lookahead),
+            relabelled(lambda c, h=confirmed: pipeline_label(h, c, data_end), lookahead),
             lookahead,
         )
     rhythm_lookahead = horizon + RHYTHM_DAYS[1]
     candidates["silent for 3 of their own gaps"] = (
-        relabelled(lambda c: silent_for_own_rhythm(history, c).astype(float), rhythm_lookahead),
+        relabelled(
+            lambda c: silent_for_own_rhythm(purchases, horizon, c).astype(float),
+            rhythm_lookahead,
+        ),
         rhythm_lookahead,
     )
     label = replace(cfg.features.label, confirmation_days=BTYD_CONFIRMATION_DAYS)
     confirmed = replace(history, features=replace(history.features, label=label))
 
     def by_btyd(cutoff: pd.Timestamp) -> np.ndarray:
-        labels = churn_label(confirmed, cutoff, definitions, data_end)
+        labels = pipeline_label(confirmed, cutoff, data_end)
         if np.isnan(labels).all():
             return labels
-        return btyd_confirmed(history, cutoff, labels).astype(float)
+        return btyd_confirmed(purchases, horizon, cutoff, labels).astype(float)
 
     candidates["BTYD-confirmed, 180 days"] = (
         relabelled(by_btyd, label.lookahead_days),
@@ -168,8 +196,7 @@ def candidate_labels(
 def main() -> None:
     cfg = load_config()
     rows, catalogue = read_feature_table(cfg.paths.features_dir)
-    tables = read_validated_tables(cfg.paths.validated_dir, cfg.data)
-    history = prepare_history(tables, cfg.features, cfg.data)
+    history = validated_history(cfg)
     truth = ground_truth(cfg)
     horizon = cfg.features.label.horizon_days
     candidates = candidate_labels(cfg, history, rows)

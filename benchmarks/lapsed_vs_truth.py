@@ -26,7 +26,6 @@ import pandas as pd
 from value_at_risk import scored_customers
 
 from features.columns import DEFINITION, KEYS
-from features.history import prepare_history
 from pipeline import score
 from pipeline.artifacts import (
     EXCLUDED,
@@ -37,7 +36,8 @@ from pipeline.artifacts import (
     ground_truth_dir,
 )
 from pipeline.config import Config, load_config
-from pipeline.io import read_ground_truth, read_validated_tables
+from pipeline.engine import validated_history
+from pipeline.io import read_ground_truth
 from scoring.outlook import purchase_outlook
 from simulator.oracle import observable_gone_probability
 
@@ -119,9 +119,7 @@ def main() -> None:
         "every scored customer": gone_on(scored),
     }
     frame = pd.DataFrame(table).T
-    history = prepare_history(
-        read_validated_tables(cfg.paths.validated_dir, cfg.data), cfg.features, cfg.data
-    )
+    history = validated_history(cfg)
     scoring = cfg.scoring
     outlook = purchase_outlook(
         history, as_of, scoring.purchase_model, 1, scoring.purchase_model_fit_customers, cfg.seed

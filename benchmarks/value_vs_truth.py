@@ -32,10 +32,9 @@ import pandas as pd
 from scipy.stats import spearmanr
 
 from features.feature_table import observed_until
-from features.history import prepare_history
 from pipeline.artifacts import TRUTH_CUSTOMERS, ground_truth_dir
 from pipeline.config import load_config
-from pipeline.io import read_validated_tables
+from pipeline.engine import validated_history
 from scoring.config import FUTURE_VALUE_METHODS
 from scoring.outlook import purchase_outlook
 from scoring.value import customer_value
@@ -62,9 +61,7 @@ def main() -> None:
     if truth_dir is None:
         raise SystemExit("needs the simulator's data and ground truth: run `make repro` first")
     value = cfg.scoring.value
-    history = prepare_history(
-        read_validated_tables(cfg.paths.validated_dir, cfg.data), cfg.features, cfg.data
-    )
+    history = validated_history(cfg)
     horizon = pd.Timedelta(days=value.horizon_days)
     as_of = (observed_until(history) - horizon).to_period("M").to_timestamp()
     started = time.perf_counter()
@@ -87,7 +84,7 @@ def main() -> None:
     realized = customer_value(history, as_of + horizon, over_horizon)["historical_margin"]
 
     truth = pd.read_parquet(truth_dir / TRUTH_CUSTOMERS).set_index("customer_id")
-    ids = history.customers["customer_id"].to_numpy()
+    ids = estimates["run_rate"]["customer_id"].to_numpy()
     churn = truth["churn_time"].reindex(ids)
     stayed = (churn.isna() | (churn >= as_of + horizon)).to_numpy()
     active = estimates["run_rate"]["historical_margin"].to_numpy() != 0

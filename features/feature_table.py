@@ -207,16 +207,16 @@ def cutoff_dates(history: CustomerHistory, data_end: pd.Timestamp) -> list[pd.Ti
 def snapshot_queries(
     history: CustomerHistory,
     plan: FeaturePlan,
-    cutoffs: list[pd.Timestamp],
+    active: ir.Table,
+    at: ir.Table,
     data_end: pd.Timestamp,
 ) -> list[ir.Table]:
-    """The feature rows of the customers active at each of ``cutoffs``, as one query per
-    part, each ordered by cutoff and customer_id: the keys with definition and label, then
-    each family's features. Every engine runs a family's query well; a single query
-    joining all of them made Spark's sort-merge joins run out of memory."""
-    at = ev.cutoff_table(cutoffs)
+    """The feature rows of the ``active`` customers (``active_at``) at the cutoffs of
+    ``at``, as one query per part, each ordered by cutoff and customer_id: the keys with
+    definition and label, then each family's features. Every engine runs a family's query
+    well; a single query joining all of them made Spark's sort-merge joins run out of
+    memory."""
     keys, order = list(KEYS), ["cutoff", "customer_id"]
-    active = active_at(history, at)
     outcome = active.inner_join(churn_label(history, at, data_end), keys)
     queries = [outcome.select(*keys, **{DEFINITION: outcome.definition, LABEL: outcome.churned})]
     for family in plan.families:
@@ -240,13 +240,21 @@ def snapshot(
         cutoffs = [cutoffs]
     if categories_of is None:
         categories_of = categories(history, plan)
-    parts = [query.to_pyarrow() for query in snapshot_queries(history, plan, cutoffs, data_end)]
+    at = ev.cutoff_table(cutoffs)
+    active = active_at(history, at)
+    # Who is active is computed once and kept in the engine for every part's query; Ibis
+    # 12 cannot cache a query over an in-memory table (the cutoffs) on PySpark, where it
+    # is recomputed in each query instead.
+    if ibis.get_backend(history.customers).name == "pyspark":
+        parts = [q.to_pyarrow() for q in snapshot_queries(history, plan, active, at, data_end)]
+    else:
+        with active.cache() as cached:
+            queries = snapshot_queries(history, plan, cached, at, data_end)
+            parts = [query.to_pyarrow() for query in queries]
     rows = parts[0]
     for part in parts[1:]:
-        if not (
-            part["customer_id"].equals(rows["customer_id"])
-            and part["cutoff"].equals(rows["cutoff"])
-        ):
+        same_keys = part["customer_id"].equals(rows["customer_id"])
+        if not (same_keys and part["cutoff"].equals(rows["cutoff"])):
             raise RuntimeError("a feature family's rows differ from the active customers'")
         for name in part.column_names[2:]:
             rows = rows.append_column(name, part[name])

@@ -67,7 +67,7 @@ def compute(history: CustomerHistory, cutoffs: ir.Table) -> ir.Table:
     }
     sums["payments_outstanding"] = ev.count(p, p.outstanding)
     others = {
-        "payment_days_overdue_max": ev.days_between(p.due_date, p.cutoff).max(where=p.outstanding),
+        "payment_days_overdue_max": p.age.max(where=p.outstanding),
         "last_status": p.status_code.max(where=p.latest == 0),
     }
     a = ev.per_customer(history.at(cutoffs), p, sums, others)

@@ -55,15 +55,15 @@ def compute(history: CustomerHistory, cutoffs: ir.Table) -> ir.Table:
         returned = "is_return" in tx.columns
         spend = ibis.ifelse(tx.is_return, 0.0, tx.amount) if returned else tx.amount
 
-    def window(days: int, shift: int = 0) -> ir.BooleanValue:
-        return ev.in_window(tx.timestamp, ev.days_ago(tx.cutoff, shift), days)
-
-    sums = {f"n_{w}": ev.count(tx, window(w)) for w in windows}
-    sums |= {f"n_{w}_before": ev.count(tx, window(w, shift=w)) for w in cfg.trend_windows_days}
+    sums = {f"n_{w}": ev.count(tx, ev.within(tx, w)) for w in windows}
+    sums |= {
+        f"n_{w}_before": ev.count(tx, ev.within(tx, w, shift=w)) for w in cfg.trend_windows_days
+    }
     if monetary:
-        sums |= {f"spend_{w}": ev.total(spend, window(w)) for w in windows}
+        sums |= {f"spend_{w}": ev.total(spend, ev.within(tx, w)) for w in windows}
         sums |= {
-            f"spend_{w}_before": ev.total(spend, window(w, shift=w)) for w in cfg.trend_windows_days
+            f"spend_{w}_before": ev.total(spend, ev.within(tx, w, shift=w))
+            for w in cfg.trend_windows_days
         }
     # A gap counts when both of its purchases fall inside the long window: the gaps
     # between consecutive purchases of that window.

@@ -3,15 +3,18 @@ against the simulator's ground truth."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 
 from contract.errors import ConfigError
 from pipeline import featurize
 from pipeline.artifacts import CATALOGUE, FEATURES
 from simulator.truth import true_churn
+from tests.engines import TemporaryPostgres
 from tests.support import TINY, Simulated, compose_config, featurize_simulated, simulate
 
 
@@ -104,3 +107,43 @@ def test_non_contractual_label_separates_leaving_from_a_quiet_spell(labels_and_t
 def test_label_rate_per_cutoff_matches_the_truth(labels_and_truth):
     rates = labels_and_truth.groupby("cutoff")[["churned", "truth"]].mean()
     assert (rates["churned"] - rates["truth"]).abs().max() < 0.04, rates
+
+
+@pytest.mark.postgres
+def test_postgres_engine_computes_the_same_table_inside_the_database(
+    tmp_path, tiny: Simulated, tiny_features, monkeypatch, caplog
+):
+    """The validated tables copied into a real PostgreSQL server; the stage reads them by
+    name (one by a query), computes there and writes the same table as DuckDB. The URL,
+    password included, comes from the environment and appears in no log line."""
+    server = TemporaryPostgres().start()
+    try:
+        con = server.connect()
+        validated = Path(tiny.cfg.paths.validated_dir)
+        for path in validated.glob("*.parquet"):
+            con.create_table(path.stem, pq.read_table(path))
+        con.disconnect()
+        url = server.url.replace("postgres@", "postgres:s3cret-pw@")
+        monkeypatch.setenv("TEST_CHURN_DATABASE_URL", url)
+        cfg = compose_config(
+            tmp_path,
+            *TINY,
+            "engine=postgres",
+            "engine.url_env=TEST_CHURN_DATABASE_URL",
+            "engine.tables.surveys='select customer_id, \"timestamp\", score from surveys'",
+        )
+        caplog.set_level(logging.DEBUG)
+        featurize.run(cfg)
+    finally:
+        server.stop()
+    features, _, _ = tiny_features
+    in_database = pd.read_parquet(Path(cfg.paths.features_dir) / FEATURES)
+    pd.testing.assert_frame_equal(in_database, features)
+    assert "s3cret-pw" not in caplog.text
+
+
+def test_postgres_engine_without_its_url_is_a_clear_error(tmp_path, tiny: Simulated, monkeypatch):
+    monkeypatch.delenv("CHURN_DATABASE_URL", raising=False)
+    cfg = compose_config(tmp_path, *TINY, "engine=postgres")
+    with pytest.raises(ConfigError, match="set the environment variable 'CHURN_DATABASE_URL'"):
+        featurize.run(cfg)
