@@ -196,10 +196,10 @@ def candidate_labels(
 def main() -> None:
     cfg = load_config()
     rows, catalogue = read_feature_table(cfg.paths.features_dir)
-    history = validated_history(cfg)
-    truth = ground_truth(cfg)
-    horizon = cfg.features.label.horizon_days
-    candidates = candidate_labels(cfg, history, rows)
+    with validated_history(cfg) as history:
+        truth = ground_truth(cfg)
+        horizon = cfg.features.label.horizon_days
+        candidates = candidate_labels(cfg, history, rows)
     # One test cutoff for all: the latest that the longest look-ahead labels.
     longest_labels, longest = max(candidates.values(), key=lambda candidate: candidate[1])
     labelled_by_all = rows.loc[~np.isnan(longest_labels), "cutoff"]

@@ -119,11 +119,16 @@ def main() -> None:
         "every scored customer": gone_on(scored),
     }
     frame = pd.DataFrame(table).T
-    history = validated_history(cfg)
-    scoring = cfg.scoring
-    outlook = purchase_outlook(
-        history, as_of, scoring.purchase_model, 1, scoring.purchase_model_fit_customers, cfg.seed
-    )
+    with validated_history(cfg) as history:
+        scoring = cfg.scoring
+        outlook = purchase_outlook(
+            history,
+            as_of,
+            scoring.purchase_model,
+            1,
+            scoring.purchase_model_fit_customers,
+            cfg.seed,
+        )
     features = pd.read_parquet(
         Path(cfg.paths.features_dir) / FEATURES,
         columns=[*KEYS, DEFINITION, "recency_days", "tenure_days"],

@@ -61,27 +61,27 @@ def main() -> None:
     if truth_dir is None:
         raise SystemExit("needs the simulator's data and ground truth: run `make repro` first")
     value = cfg.scoring.value
-    history = validated_history(cfg)
-    horizon = pd.Timedelta(days=value.horizon_days)
-    as_of = (observed_until(history) - horizon).to_period("M").to_timestamp()
-    started = time.perf_counter()
-    scoring = cfg.scoring
-    outlook = purchase_outlook(
-        history,
-        as_of,
-        scoring.purchase_model,
-        value.horizon_days,
-        scoring.purchase_model_fit_customers,
-        cfg.seed,
-    )
-    estimates = {
-        method: customer_value(history, as_of, replace(value, future=method), outlook)
-        for method in FUTURE_VALUE_METHODS
-    }
-    seconds = time.perf_counter() - started
-    # What each customer brought in the horizon: the historical margin at its end.
-    over_horizon = replace(value, future="run_rate", history_days=value.horizon_days)
-    realized = customer_value(history, as_of + horizon, over_horizon)["historical_margin"]
+    with validated_history(cfg) as history:
+        horizon = pd.Timedelta(days=value.horizon_days)
+        as_of = (observed_until(history) - horizon).to_period("M").to_timestamp()
+        started = time.perf_counter()
+        scoring = cfg.scoring
+        outlook = purchase_outlook(
+            history,
+            as_of,
+            scoring.purchase_model,
+            value.horizon_days,
+            scoring.purchase_model_fit_customers,
+            cfg.seed,
+        )
+        estimates = {
+            method: customer_value(history, as_of, replace(value, future=method), outlook)
+            for method in FUTURE_VALUE_METHODS
+        }
+        seconds = time.perf_counter() - started
+        # What each customer brought in the horizon: the historical margin at its end.
+        over_horizon = replace(value, future="run_rate", history_days=value.horizon_days)
+        realized = customer_value(history, as_of + horizon, over_horizon)["historical_margin"]
 
     truth = pd.read_parquet(truth_dir / TRUTH_CUSTOMERS).set_index("customer_id")
     ids = estimates["run_rate"]["customer_id"].to_numpy()

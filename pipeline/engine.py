@@ -19,6 +19,8 @@ import os
 import sys
 import tempfile
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import ibis
@@ -37,21 +39,26 @@ from pipeline.io import validated_paths
 log = logging.getLogger(__name__)
 
 
-def validated_history(cfg: Config) -> CustomerHistory:
+@contextmanager
+def validated_history(cfg: Config) -> Iterator[CustomerHistory]:
     """The contract's tables in the configured engine: the validated files (``validate``
-    stage), or for ``postgres`` the database tables ``engine.tables`` names."""
+    stage), or for ``postgres`` the database tables ``engine.tables`` names. The
+    connection closes when the block ends."""
     con = connect(cfg.engine)
-    if cfg.engine.name == "postgres":
-        tables = database_tables(con, cfg.engine, cfg.data)
-    else:
-        tables = validated_tables(con, cfg.paths.validated_dir, cfg.data)
-    return prepare_history(tables, cfg.features, cfg.data)
+    try:
+        if cfg.engine.name == "postgres":
+            tables = database_tables(con, cfg.engine, cfg.data)
+        else:
+            tables = validated_tables(con, cfg.paths.validated_dir, cfg.data)
+        yield prepare_history(tables, cfg.features, cfg.data)
+    finally:
+        con.disconnect()
 
 
 def connect(engine: EngineConfig) -> BaseBackend:
     """A connection to the configured engine."""
     if engine.name == "postgres":
-        return ibis.postgres.connect(url=_database_url(engine))
+        return ibis.connect(_database_url(engine))
     if engine.name == "spark":
         return ibis.pyspark.connect(spark_session(engine))
     settings = {}

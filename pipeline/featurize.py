@@ -39,7 +39,13 @@ log = logging.getLogger(__name__)
 
 
 def run(cfg: Config) -> None:
-    history = validated_history(cfg)
+    with validated_history(cfg) as history:
+        report = _write_features(cfg, history)
+    write_json(report, Path(cfg.paths.features_report))
+
+
+def _write_features(cfg: Config, history: CustomerHistory) -> dict:
+    """The feature table and catalogue in ``paths.features_dir``; the stage's report."""
     plan = plan_features(history, list(cfg.causes))
     for family, missing in plan.absent.items():
         log.warning("feature family %r left out: %s absent", family, ", ".join(missing))
@@ -72,13 +78,12 @@ def run(cfg: Config) -> None:
             + "\n",
             encoding="utf-8",
         )
-    report = {
+    return {
         "observed_until": str(data_end.date()),
         "n_features": len(plan.catalogue),
         "absent_families": plan.absent,
         "cutoffs": per_cutoff,
     }
-    write_json(report, Path(cfg.paths.features_report))
 
 
 def cutoff_batches(

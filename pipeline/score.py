@@ -36,6 +36,7 @@ import pandas as pd
 from contract.errors import ConfigError
 from features.catalogue import assign_causes, cause_patterns
 from features.feature_table import observed_until
+from features.history import CustomerHistory
 from models.drift import (
     EXEMPT,
     REFUSE,
@@ -105,10 +106,14 @@ class Timings:
 
 
 def run(cfg: Config) -> None:
+    check_playbook(cfg.scoring.playbook, list(cfg.causes))  # a bad playbook stops the run first
+    with validated_history(cfg) as history:
+        _score(cfg, history)
+
+
+def _score(cfg: Config, history: CustomerHistory) -> None:
+    """The scoring run on the validated tables in the engine (``validated_history``)."""
     timings, scoring = Timings(), cfg.scoring
-    check_playbook(scoring.playbook, list(cfg.causes))  # a bad playbook stops the run first
-    with timings.step("read_data"):
-        history = validated_history(cfg)
     data_end = observed_until(history)
     as_of = scoring_date(scoring.as_of, data_end)  # a date after the data stops the run here
     day = str(as_of.date())
