@@ -172,7 +172,8 @@ def test_csv_output_round_trips_through_validation(tmp_path):
     assert sorted(path.suffix for path in (tmp_path / "simulated").iterdir()) == [".csv"] * 7
     validate.run(cfg)
     validated = pd.read_parquet(tmp_path / "validated" / "complaints.parquet")
-    assert validated["opened_at"].dtype == "datetime64[ns]"
+    # Validated times are microseconds: what every feature engine reads (Spark too).
+    assert validated["opened_at"].dtype == "datetime64[us]"
     assert validated["resolved_at"].isna().any() and validated["resolved_at"].notna().any()
 
 
