@@ -4,7 +4,7 @@ Each family is a module with ``describe(history)`` (feature name -> description)
 ``compute(history, cutoffs)`` (an Ibis table: ``customer_id``, ``cutoff`` and the
 family's features, one row per customer and cutoff of the ``cutoffs`` table). A family
 whose tables or columns are absent is left out, and the stage says so. A batch of cutoffs
-is one query, run by the history's engine; only the feature rows come back.
+is one query per family, run by the history's engine; only the feature rows come back.
 """
 
 from __future__ import annotations
