@@ -26,8 +26,8 @@ def describe(history: CustomerHistory) -> dict[str, str]:
     }
 
 
-def compute(history: CustomerHistory, cutoffs: ir.Table) -> ir.Table:
-    offers = ev.before_cutoffs(history.competitor_offers, "start_date", cutoffs)
+def aggregate(history: CustomerHistory, offers: ir.Table) -> ev.Aggregates:
+    """Per region and cutoff: what the offers started before the cutoff add up to."""
     # An offer runs through its end date: it covers [start_date, end_date + 1 day).
     ends = offers.end_date + ibis.interval(days=1)
     running = ends > offers.cutoff
@@ -41,11 +41,8 @@ def compute(history: CustomerHistory, cutoffs: ir.Table) -> ir.Table:
             ibis.least(ends, offers.cutoff),
         )
         by_region[f"competitor_offer_days_{w}d"] = ibis.greatest(overlap, 0.0).sum()
-    per_region = offers.group_by(["region", "cutoff"]).aggregate(**by_region)
-    keys = history.at(cutoffs).select(*ev.KEYS, "region")
-    joined = keys.left_join(per_region, ["region", "cutoff"])
-    return joined.select(
-        keys.customer_id,
-        keys.cutoff,
-        **{name: joined[name].cast("float64").coalesce(0.0) for name in by_region},
-    )
+    return ev.Aggregates({name: value.cast("float64") for name, value in by_region.items()})
+
+
+def compute(history: CustomerHistory, a: ir.Table) -> dict[str, ir.Value]:
+    return {name: a[name] for name in describe(history)}

@@ -40,24 +40,23 @@ def describe(history: CustomerHistory) -> dict[str, str]:
     }
 
 
-def compute(history: CustomerHistory, cutoffs: ir.Table) -> ir.Table:
+def with_repeats(complaints: ir.Table) -> ir.Table:
+    """Each complaint with ``repeat``: not the customer's first in its category (ties in
+    time count one of them as the first). The same at every cutoff after it."""
+    earlier_same = ibis.row_number().over(
+        group_by=[complaints.customer_id, complaints.category], order_by=complaints.opened_at
+    )
+    return complaints.mutate(repeat=earlier_same > 0)
+
+
+def aggregate(history: CustomerHistory, c: ir.Table) -> ev.Aggregates:
     cfg = history.features
     long = cfg.long_window_days
-    complaints = ev.before_cutoffs(history.events["complaints"], "opened_at", cutoffs)
-    # A repeat: not the customer's first complaint in its category (ties in time count
-    # one of them as the first).
-    earlier_same = ibis.row_number().over(
-        group_by=[complaints.customer_id, complaints.cutoff, complaints.category],
-        order_by=complaints.opened_at,
-    )
-    c = complaints.mutate(
-        repeat=earlier_same > 0,
-        resolved=(complaints.resolved_at < complaints.cutoff).fill_null(False),
-        resolution_days=ev.days_between(complaints.opened_at, complaints.resolved_at),
-    )
+    resolved = (c.resolved_at < c.cutoff).fill_null(False)
+    resolution_days = ev.days_between(c.opened_at, c.resolved_at)
     in_long = ev.within(c, long)
-    still_open = ~c.resolved
-    rated = c.resolved & c.resolution_satisfaction.notnull()
+    still_open = ~resolved
+    rated = resolved & c.resolution_satisfaction.notnull()
     sums = {f"complaints_{w}d": ev.count(c, ev.within(c, w)) for w in cfg.windows_days}
     sums |= {
         f"complaints_{category}_{long}d": ev.count(c, in_long & (c.category == category))
@@ -66,8 +65,8 @@ def compute(history: CustomerHistory, cutoffs: ir.Table) -> ir.Table:
     sums[f"complaints_repeat_{long}d"] = ev.count(c, in_long & c.repeat)
     sums["complaints_unresolved"] = ev.count(c, still_open)
     sums |= {
-        "resolved": ev.count(c, c.resolved),
-        "resolution_days_sum": ev.total(c.resolution_days, c.resolved),
+        "resolved": ev.count(c, resolved),
+        "resolution_days_sum": ev.total(resolution_days, resolved),
         "rated": ev.count(c, rated),
         "rating_sum": ev.total(c.resolution_satisfaction, rated),
     }
@@ -75,20 +74,27 @@ def compute(history: CustomerHistory, cutoffs: ir.Table) -> ir.Table:
         f"complaint_severity_max_{long}d": c.severity.cast("float64").max(where=in_long),
         "complaint_oldest_open_days": c.age.max(where=still_open),
         "days_since_last_complaint": c.age.min(),
-        "complaint_resolution_days_max": c.resolution_days.max(where=c.resolved),
+        "complaint_resolution_days_max": resolution_days.max(where=resolved),
         "complaint_resolution_satisfaction_min": (
             c.resolution_satisfaction.cast("float64").min(where=rated)
         ),
     }
-    a = ev.per_customer(history.at(cutoffs), c, sums, others)
-    return a.select(
-        *ev.KEYS,
-        *(name for name in sums if name.startswith("complaints_")),
-        a[f"complaint_severity_max_{long}d"],
-        a.complaint_oldest_open_days,
-        a.days_since_last_complaint,
-        complaint_resolution_days_mean=ev.ratio(a.resolution_days_sum, a.resolved),
-        complaint_resolution_days_max=a.complaint_resolution_days_max,
-        complaint_resolution_satisfaction_mean=ev.ratio(a.rating_sum, a.rated),
-        complaint_resolution_satisfaction_min=a.complaint_resolution_satisfaction_min,
-    )
+    return ev.Aggregates(sums, others)
+
+
+def compute(history: CustomerHistory, a: ir.Table) -> dict[str, ir.Value]:
+    long = history.features.long_window_days
+    counts = [name for name in describe(history) if name.startswith("complaints_")]
+    kept = [
+        *counts,
+        f"complaint_severity_max_{long}d",
+        "complaint_oldest_open_days",
+        "days_since_last_complaint",
+        "complaint_resolution_days_max",
+        "complaint_resolution_satisfaction_min",
+    ]
+    return {
+        **{name: a[name] for name in kept},
+        "complaint_resolution_days_mean": ev.ratio(a.resolution_days_sum, a.resolved),
+        "complaint_resolution_satisfaction_mean": ev.ratio(a.rating_sum, a.rated),
+    }

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ibis.expr.types as ir
 
-from features import events as ev
 from features.history import CustomerHistory
 
 
@@ -12,6 +11,5 @@ def describe(history: CustomerHistory) -> dict[str, str]:
     return {"credit_score": "credit score on file, 300-850 (NaN: unknown); a snapshot value"}
 
 
-def compute(history: CustomerHistory, cutoffs: ir.Table) -> ir.Table:
-    keys = history.at(cutoffs)
-    return keys.select(*ev.KEYS, credit_score=keys.credit_score.cast("float64"))
+def compute(history: CustomerHistory, keys: ir.Table) -> dict[str, ir.Value]:
+    return {"credit_score": keys.credit_score.cast("float64")}

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import ibis.expr.types as ir
 
-from features import events as ev
 from features.columns import DECLARED_PREFIX
 from features.history import CustomerHistory
 
@@ -22,14 +21,10 @@ def describe(history: CustomerHistory) -> dict[str, str]:
     }
 
 
-def compute(history: CustomerHistory, cutoffs: ir.Table) -> ir.Table:
-    keys = history.at(cutoffs)
-    return keys.select(
-        *ev.KEYS,
-        **{
-            f"{DECLARED_PREFIX}{name}": (
-                keys[name].cast("float64") if kind == "numeric" else keys[name]
-            )
-            for name, kind in history.data.extra_customer_columns.items()
-        },
-    )
+def compute(history: CustomerHistory, keys: ir.Table) -> dict[str, ir.Value]:
+    return {
+        f"{DECLARED_PREFIX}{name}": (
+            keys[name].cast("float64") if kind == "numeric" else keys[name]
+        )
+        for name, kind in history.data.extra_customer_columns.items()
+    }

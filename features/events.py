@@ -9,6 +9,14 @@ cutoff in it at once, by joining each event to the cutoffs it lies before (an in
 join, which every engine runs) and grouping by (customer_id, cutoff). With one cutoff in
 the table that is one snapshot; the stage sizes the batches to bound memory.
 
+A family reads an event table through ``event_rows``: the events before the batch's last
+cutoff, with the columns the family derives from the events alone (a customer's previous
+purchase, say: the same at every cutoff, so computed once, not per cutoff), joined to the
+cutoffs. Where no family needs more than a look-back of ``days``, the events older than
+the look-back before the first cutoff are left out but for each customer's last one, which
+is older than every window: it counts in a minimum of ``age`` (days since the last event)
+and in no window.
+
 Conventions, kept by every family:
 
 - a window ``[cutoff - days, cutoff)`` holds the events strictly before the cutoff;
@@ -20,6 +28,9 @@ Conventions, kept by every family:
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import ibis
 import ibis.expr.types as ir
@@ -60,6 +71,34 @@ def before_cutoffs(
     return joined.mutate(age=days_between(joined[time], joined.cutoff))
 
 
+def event_rows(
+    events: ir.Table,
+    time: str,
+    cutoffs: ir.Table,
+    lookback_days: int | None = None,
+    derive: Callable[[ir.Table], ir.Table] | None = None,
+) -> ir.Table:
+    """The events before each cutoff, as ``before_cutoffs`` gives them, with the columns
+    ``derive`` adds from the events alone (computed once for every cutoff). With
+    ``lookback_days``, the events older than that before the first cutoff are dropped but
+    for each customer's last one, whose other columns are NULL (see the module's notes)."""
+    kept = events.filter(events[time] < cutoffs.cutoff.max())
+    if lookback_days is not None:
+        start = days_ago(cutoffs.cutoff.min(), lookback_days)
+        earlier = kept.filter(kept[time] < start)
+        last_earlier = earlier.group_by("customer_id").aggregate(**{time: earlier[time].max()})
+        nulls = {
+            name: ibis.null(dtype)
+            for name, dtype in kept.schema().items()
+            if name not in last_earlier.columns
+        }
+        last_earlier = last_earlier.mutate(**nulls).select(*kept.columns)
+        kept = kept.filter(kept[time] >= start).union(last_earlier)
+    if derive is not None:
+        kept = derive(kept)
+    return before_cutoffs(kept, time, cutoffs)
+
+
 def within(events: ir.Table, days: int, shift: int = 0) -> ir.BooleanValue:
     """Events of ``before_cutoffs`` in ``[cutoff - shift - days, cutoff - shift)``: a
     comparison of their ``age``, cheaper than date arithmetic on every row."""
@@ -98,6 +137,32 @@ def count(events: ir.Table, where: ir.BooleanValue | None = None) -> ir.IntegerS
 def total(values: ir.NumericValue, where: ir.BooleanValue | None = None) -> ir.FloatingScalar:
     """Sum of ``values`` over the group's rows (where ``where`` holds); 0 if none."""
     return values.cast("float64").sum(where=where).coalesce(0.0)
+
+
+def latest(
+    events: ir.Table,
+    time: str,
+    code: ir.IntegerValue,
+    codes: int,
+    where: ir.BooleanValue | None = None,
+) -> ir.IntegerScalar:
+    """The ``code`` (0 <= code < ``codes``) of the group's latest event by ``time`` (where
+    ``where`` holds); a tie in time goes to the highest code; NULL without events.
+
+    An ordinary aggregate, cheaper than ranking the events with a window on every engine:
+    the minimum of the event's age in milliseconds with the code packed below it."""
+    age = events.cutoff.delta(events[time], unit="millisecond")
+    packed = (age * codes + (codes - 1 - code)).min(where=where)
+    return codes - 1 - packed % codes
+
+
+@dataclass(frozen=True)
+class Aggregates:
+    """A family's aggregates of its events per (customer_id, cutoff): ``zero_filled``
+    ones (counts and sums) are 0 for a customer without events, ``others`` NULL."""
+
+    zero_filled: dict[str, ir.Scalar]
+    others: dict[str, ir.Scalar] = field(default_factory=dict)
 
 
 def per_customer(

@@ -36,20 +36,48 @@ from features import (
 from features import events as ev
 from features.catalogue import FeatureSpec, assign_causes, cause_patterns
 from features.columns import DECLARED_PREFIX, DEFINITION, KEYS, LABEL, LIFECYCLE
-from features.config import CHURN_DEFINITIONS, LifecycleRulesConfig
-from features.history import CustomerHistory
+from features.config import CHURN_DEFINITIONS, FeaturesConfig, LifecycleRulesConfig
+from features.history import ROW_TIME, CustomerHistory
 from features.labels import active_at, churn_label
+
+
+def _all_history(features: FeaturesConfig) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class EventReader:
+    """How a family reads an event table: ``aggregate`` makes its aggregates per customer
+    and cutoff of the table's ``event_rows``. ``lookback_days`` is the longest window it
+    needs (None: all history); ``derive`` adds columns computed from the events alone,
+    ``derive_at_cutoff`` columns of each event at each cutoff (a rank among the events
+    before it). Events are aggregated per customer, or per region (``by``) for events
+    that concern every customer of a region. The families reading one table share one
+    group-by, so an aggregate's name means the same in each of them."""
+
+    table: str
+    aggregate: Callable[[CustomerHistory, ir.Table], ev.Aggregates]
+    lookback_days: Callable[[FeaturesConfig], int | None] = _all_history
+    derive: Callable[[ir.Table], ir.Table] | None = None
+    derive_at_cutoff: Callable[[ir.Table], ir.Table] | None = None
+    by: str = "customer_id"
 
 
 @dataclass(frozen=True)
 class Family:
     """A feature family and the data it needs: tables ("payments") and columns
-    ("transactions.amount"). A family whose needs are not all met is not computed."""
+    ("transactions.amount"). A family whose needs are not all met is not computed.
+
+    ``compute(history, table)`` gives the family's features (name -> expression) over
+    ``table``: the active customers' columns at each cutoff (``cutoff``), with the
+    family's aggregates if it ``reads`` an event table (0 counts and NULL others for a
+    customer without events)."""
 
     name: str
     describe: Callable[[CustomerHistory], dict[str, str]]
-    compute: Callable[[CustomerHistory, ir.Table], ir.Table]
+    compute: Callable[[CustomerHistory, ir.Table], dict[str, ir.Value]]
     needs: tuple[str, ...] = ()
+    reads: EventReader | None = None
 
     def missing(self, history: CustomerHistory) -> list[str]:
         return [needed for needed in self.needs if not history.has(needed)]
@@ -59,15 +87,33 @@ class Family:
 # and timestamps only gets recency, frequency, regularity and tenure); the other families
 # need every column they read.
 FAMILIES = (
-    Family("rfm", rfm.describe, rfm.compute, ("transactions",)),
-    Family("returns", returns.describe, returns.compute, ("transactions.is_return",)),
+    Family(
+        "rfm",
+        rfm.describe,
+        rfm.compute,
+        ("transactions",),
+        EventReader("transactions", rfm.aggregate, rfm.lookback_days, rfm.with_previous_purchase),
+    ),
+    Family(
+        "returns",
+        returns.describe,
+        returns.compute,
+        ("transactions.is_return",),
+        EventReader("transactions", returns.aggregate, returns.lookback_days),
+    ),
     Family(
         "price",
         price.describe,
         price.compute,
         ("transactions.amount", "transactions.discount"),
+        EventReader("transactions", price.aggregate, price.lookback_days),
     ),
-    Family("switching_cost", switching.describe, switching.compute),
+    Family(
+        "switching_cost",
+        switching.describe,
+        switching.compute,
+        reads=EventReader("transactions", switching.aggregate, switching.lookback_days),
+    ),
     Family(
         "complaints",
         complaints.describe,
@@ -77,22 +123,37 @@ FAMILIES = (
             "complaints.resolved_at",
             "complaints.resolution_satisfaction",
         ),
+        EventReader("complaints", complaints.aggregate, derive=complaints.with_repeats),
     ),
     Family(
         "service",
         service.describe,
         service.compute,
         ("service_incidents.kind", "service_incidents.severity"),
+        EventReader("service_incidents", service.aggregate, service.lookback_days),
     ),
-    Family("satisfaction", satisfaction.describe, satisfaction.compute, ("surveys.score",)),
+    Family(
+        "satisfaction",
+        satisfaction.describe,
+        satisfaction.compute,
+        ("surveys.score",),
+        EventReader(
+            "surveys", satisfaction.aggregate, derive_at_cutoff=satisfaction.with_recency_rank
+        ),
+    ),
     Family(
         "competition",
         competition.describe,
         competition.compute,
         ("competitor_offers", "customers.region"),
+        EventReader("competitor_offers", competition.aggregate, by="region"),
     ),
     Family(
-        "payments", payments.describe, payments.compute, ("payments.paid_date", "payments.status")
+        "payments",
+        payments.describe,
+        payments.compute,
+        ("payments.paid_date", "payments.status"),
+        EventReader("payments", payments.aggregate),
     ),
     Family("credit", credit.describe, credit.compute, ("customers.credit_score",)),
     Family("declared", declared.describe, declared.compute),
@@ -213,17 +274,78 @@ def snapshot_queries(
 ) -> list[ir.Table]:
     """The feature rows of the ``active`` customers (``active_at``) at the cutoffs of
     ``at``, as one query per part, each ordered by cutoff and customer_id: the keys with
-    definition and label, then each family's features. Every engine runs a family's query
+    definition and label; the features of the families reading each event table, whose
+    aggregates are one group-by; each other family's features. Every engine runs these
     well; a single query joining all of them made Spark's sort-merge joins run out of
     memory."""
     keys, order = list(KEYS), ["cutoff", "customer_id"]
     outcome = active.inner_join(churn_label(history, at, data_end), keys)
     queries = [outcome.select(*keys, **{DEFINITION: outcome.definition, LABEL: outcome.churned})]
+    customers = active.select(*keys).inner_join(history.customers, "customer_id")
+    readers: dict[str, list[Family]] = {}
+    others = []
     for family in plan.families:
-        features = family.compute(history, at)
-        joined = active.inner_join(features, keys)
-        queries.append(joined.select(*keys, *(c for c in features.columns if c not in keys)))
+        if family.reads is not None and history.has(family.reads.table):
+            readers.setdefault(family.reads.table, []).append(family)
+        else:
+            others.append(family)
+    if others:
+        queries.append(_features(history, others, customers))
+    for table, families in readers.items():
+        with_aggregates = _with_event_aggregates(history, customers, table, families, at)
+        queries.append(_features(history, families, with_aggregates))
     return [query.order_by(order) for query in queries]
+
+
+def _with_event_aggregates(
+    history: CustomerHistory,
+    customers: ir.Table,
+    table: str,
+    families: list[Family],
+    at: ir.Table,
+) -> ir.Table:
+    """``customers`` (at each cutoff of ``at``) with the aggregates of every family of
+    ``families`` over ``table``'s events before the cutoff, as one group-by; counts and
+    sums are 0 without events."""
+    readers = [family.reads for family in families]
+    lookbacks = [reader.lookback_days(history.features) for reader in readers]
+    derives = [reader.derive for reader in readers if reader.derive is not None]
+
+    def derive(events: ir.Table) -> ir.Table:
+        for each in derives:
+            events = each(events)
+        return events
+
+    lookback = None if None in lookbacks else max(lookbacks)
+    rows = ev.event_rows(history.table(table), ROW_TIME[table], at, lookback, derive)
+    for reader in readers:
+        if reader.derive_at_cutoff is not None:
+            rows = reader.derive_at_cutoff(rows)
+    zero_filled, others = {}, {}
+    for reader in readers:
+        aggregates = reader.aggregate(history, rows)
+        for name, value in {**aggregates.zero_filled, **aggregates.others}.items():
+            known = zero_filled.get(name, others.get(name))
+            if known is not None and not known.equals(value):
+                raise RuntimeError(f"two families on {table} name different aggregates {name!r}")
+        zero_filled |= aggregates.zero_filled
+        others |= aggregates.others
+    on = [readers[0].by, "cutoff"]
+    grouped = rows.group_by(on).aggregate(**zero_filled, **others)
+    joined = customers.left_join(grouped, on)
+    return joined.select(
+        *customers.columns,
+        **{name: joined[name].coalesce(0) for name in zero_filled},
+        **{name: joined[name] for name in others},
+    )
+
+
+def _features(history: CustomerHistory, families: list[Family], table: ir.Table) -> ir.Table:
+    """The keys and the features of ``families``, computed over ``table``."""
+    features = {}
+    for family in families:
+        features |= family.compute(history, table)
+    return table.select(*KEYS, **features)
 
 
 def snapshot(

@@ -19,6 +19,8 @@ EVENT_TIME = {
     "service_incidents": "timestamp",
     "surveys": "timestamp",
 }
+# When each row of a dated table happened, or for an offer started.
+ROW_TIME = {**EVENT_TIME, "competitor_offers": "start_date"}
 
 
 @dataclass(frozen=True)
@@ -38,12 +40,23 @@ class CustomerHistory:
     def has(self, needed: str) -> bool:
         """Whether the data has a table ("payments") or a column ("transactions.amount")."""
         table, _, column = needed.partition(".")
-        found = {
+        found = self._tables.get(table)
+        return found is not None and (not column or column in found.columns)
+
+    def table(self, name: str) -> ir.Table:
+        """The table of that contract name; KeyError if absent."""
+        found = self._tables.get(name)
+        if found is None:
+            raise KeyError(f"the data has no table {name!r}")
+        return found
+
+    @property
+    def _tables(self) -> dict[str, ir.Table | None]:
+        return {
             "customers": self.customers,
             "competitor_offers": self.competitor_offers,
             **self.events,
-        }.get(table)
-        return found is not None and (not column or column in found.columns)
+        }
 
     def at(self, cutoffs: ir.Table) -> ir.Table:
         """Every customer at every cutoff of ``cutoffs``: the customers' columns and

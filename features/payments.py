@@ -36,47 +36,42 @@ def describe(history: CustomerHistory) -> dict[str, str]:
     }
 
 
-def compute(history: CustomerHistory, cutoffs: ir.Table) -> ir.Table:
+def aggregate(history: CustomerHistory, p: ir.Table) -> ev.Aggregates:
     cfg = history.features
-    payments = ev.before_cutoffs(history.events["payments"], "due_date", cutoffs)
-    paid_before = (payments.paid_date < payments.cutoff).fill_null(False)
-    is_late = payments.status == "late"
+    outstanding = ~(p.paid_date < p.cutoff).fill_null(False)
+    is_late = p.status == "late"
     status = ibis.cases(
-        (~paid_before, LAST_STATUSES.index("unpaid")),
+        (outstanding, LAST_STATUSES.index("unpaid")),
         (is_late, LAST_STATUSES.index("late")),
         else_=LAST_STATUSES.index("paid"),
-    )
-    p = payments.mutate(status_code=status, outstanding=~paid_before)
-    # The last due first; ties in due date go to the worst status at the cutoff.
-    p = p.mutate(
-        latest=ibis.row_number().over(
-            group_by=[p.customer_id, p.cutoff],
-            order_by=[p.due_date.desc(), p.status_code.desc()],
-        )
     )
     failed_on = p.due_date + ibis.interval(days=cfg.payment_grace_days)
     sums = {
         f"payments_late_{w}d": ev.count(
-            p, ev.in_window(p.paid_date, p.cutoff, w).fill_null(False) & (p.status == "late")
+            p, ev.in_window(p.paid_date, p.cutoff, w).fill_null(False) & is_late
         )
         for w in cfg.windows_days
     }
     sums |= {
-        f"payments_failed_{w}d": ev.count(p, ev.in_window(failed_on, p.cutoff, w) & p.outstanding)
+        f"payments_failed_{w}d": ev.count(p, ev.in_window(failed_on, p.cutoff, w) & outstanding)
         for w in cfg.windows_days
     }
-    sums["payments_outstanding"] = ev.count(p, p.outstanding)
+    sums["payments_outstanding"] = ev.count(p, outstanding)
     others = {
-        "payment_days_overdue_max": p.age.max(where=p.outstanding),
-        "last_status": p.status_code.max(where=p.latest == 0),
+        "payment_days_overdue_max": p.age.max(where=outstanding),
+        # The last due; a tie in due date goes to the worst status at the cutoff.
+        "last_status": ev.latest(p, "due_date", status, len(LAST_STATUSES)),
     }
-    a = ev.per_customer(history.at(cutoffs), p, sums, others)
+    return ev.Aggregates(sums, others)
+
+
+def compute(history: CustomerHistory, a: ir.Table) -> dict[str, ir.Value]:
+    counts = [name for name in describe(history) if name.startswith("payments_")]
     last_status = a.last_status.fill_null(LAST_STATUSES.index("none"))
-    return a.select(
-        *ev.KEYS,
-        *sums,
-        a.payment_days_overdue_max,
-        payment_last_status=last_status.substitute(
+    return {
+        **{name: a[name] for name in counts},
+        "payment_days_overdue_max": a.payment_days_overdue_max,
+        "payment_last_status": last_status.substitute(
             dict(enumerate(LAST_STATUSES)), else_=ibis.null("string")
         ),
-    )
+    }

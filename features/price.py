@@ -5,6 +5,7 @@ from __future__ import annotations
 import ibis.expr.types as ir
 
 from features import events as ev
+from features.config import FeaturesConfig
 from features.history import CustomerHistory
 
 
@@ -17,23 +18,26 @@ def describe(history: CustomerHistory) -> dict[str, str]:
     }
 
 
-def compute(history: CustomerHistory, cutoffs: ir.Table) -> ir.Table:
+def lookback_days(cfg: FeaturesConfig) -> int:
+    return cfg.long_window_days
+
+
+def aggregate(history: CustomerHistory, tx: ir.Table) -> ev.Aggregates:
     long = history.features.long_window_days
-    tx = ev.before_cutoffs(history.events["transactions"], "timestamp", cutoffs, long)
-    a = ev.per_customer(
-        history.at(cutoffs),
-        tx,
+    in_long = ev.within(tx, long)
+    return ev.Aggregates(
         {
-            "purchases": ev.count(tx),
-            "promo_purchases": ev.count(tx, tx.discount > 0),
-            "discount": ev.total(tx.discount),
-            "amount": ev.total(tx.amount),
-        },
+            f"n_{long}": ev.count(tx, in_long),
+            f"promo_purchases_{long}": ev.count(tx, in_long & (tx.discount > 0)),
+            f"discount_{long}": ev.total(tx.discount, in_long),
+            f"amount_{long}": ev.total(tx.amount, in_long),
+        }
     )
-    return a.select(
-        *ev.KEYS,
-        **{
-            f"discount_share_{long}d": ev.ratio(a.discount, a.amount),
-            f"promo_purchase_share_{long}d": ev.ratio(a.promo_purchases, a.purchases),
-        },
-    )
+
+
+def compute(history: CustomerHistory, a: ir.Table) -> dict[str, ir.Value]:
+    long = history.features.long_window_days
+    return {
+        f"discount_share_{long}d": ev.ratio(a[f"discount_{long}"], a[f"amount_{long}"]),
+        f"promo_purchase_share_{long}d": ev.ratio(a[f"promo_purchases_{long}"], a[f"n_{long}"]),
+    }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ibis.expr.types as ir
 
 from features import events as ev
+from features.config import FeaturesConfig
 from features.history import CustomerHistory
 
 
@@ -20,18 +21,20 @@ def describe(history: CustomerHistory) -> dict[str, str]:
     }
 
 
-def compute(history: CustomerHistory, cutoffs: ir.Table) -> ir.Table:
+def lookback_days(cfg: FeaturesConfig) -> int:
+    return max(*cfg.windows_days, cfg.long_window_days)
+
+
+def aggregate(history: CustomerHistory, tx: ir.Table) -> ev.Aggregates:
+    cfg = history.features
+    sums = {f"returns_{w}": ev.count(tx, ev.within(tx, w) & tx.is_return) for w in cfg.windows_days}
+    sums[f"n_{cfg.long_window_days}"] = ev.count(tx, ev.within(tx, cfg.long_window_days))
+    return ev.Aggregates(sums)
+
+
+def compute(history: CustomerHistory, a: ir.Table) -> dict[str, ir.Value]:
     cfg = history.features
     long = cfg.long_window_days
-    tx = history.events["transactions"]
-    tx = ev.before_cutoffs(tx, "timestamp", cutoffs, max(cfg.windows_days))
-    sums = {
-        f"returns_{w}d": ev.count(tx, ev.within(tx, w) & tx.is_return) for w in cfg.windows_days
-    }
-    sums["purchases"] = ev.count(tx, ev.within(tx, long))
-    a = ev.per_customer(history.at(cutoffs), tx, sums)
-    return a.select(
-        *ev.KEYS,
-        *(f"returns_{w}d" for w in cfg.windows_days),
-        **{f"return_rate_{long}d": ev.ratio(a[f"returns_{long}d"], a.purchases)},
-    )
+    columns = {f"returns_{w}d": a[f"returns_{w}"] for w in cfg.windows_days}
+    columns[f"return_rate_{long}d"] = ev.ratio(a[f"returns_{long}"], a[f"n_{long}"])
+    return columns

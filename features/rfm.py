@@ -11,6 +11,7 @@ import ibis
 import ibis.expr.types as ir
 
 from features import events as ev
+from features.config import FeaturesConfig
 from features.history import CustomerHistory
 
 
@@ -45,42 +46,53 @@ def describe(history: CustomerHistory) -> dict[str, str]:
     }
 
 
-def compute(history: CustomerHistory, cutoffs: ir.Table) -> ir.Table:
+def lookback_days(cfg: FeaturesConfig) -> int:
+    """The longest window read (recency looks as far back as it must: ``ev.event_rows``)."""
+    trend_spans = (2 * w for w in cfg.trend_windows_days)
+    return max(*cfg.windows_days, *trend_spans, cfg.long_window_days)
+
+
+def with_previous_purchase(transactions: ir.Table) -> ir.Table:
+    """Each purchase with the time of the customer's purchase before it (``previous``):
+    the same at every cutoff after it, so computed once."""
+    previous = transactions.timestamp.lag().over(
+        group_by=transactions.customer_id, order_by=transactions.timestamp
+    )
+    return transactions.mutate(previous=previous)
+
+
+def aggregate(history: CustomerHistory, tx: ir.Table) -> ev.Aggregates:
     cfg = history.features
     long = cfg.long_window_days
-    monetary = history.has("transactions.amount")
     windows = sorted({*cfg.windows_days, *cfg.trend_windows_days})
-    tx = ev.before_cutoffs(history.events["transactions"], "timestamp", cutoffs)
-    if monetary:
-        returned = "is_return" in tx.columns
-        spend = ibis.ifelse(tx.is_return, 0.0, tx.amount) if returned else tx.amount
-
     sums = {f"n_{w}": ev.count(tx, ev.within(tx, w)) for w in windows}
     sums |= {
         f"n_{w}_before": ev.count(tx, ev.within(tx, w, shift=w)) for w in cfg.trend_windows_days
     }
-    if monetary:
+    if history.has("transactions.amount"):
+        spend = (
+            ibis.ifelse(tx.is_return, 0.0, tx.amount) if "is_return" in tx.columns else tx.amount
+        )
         sums |= {f"spend_{w}": ev.total(spend, ev.within(tx, w)) for w in windows}
         sums |= {
             f"spend_{w}_before": ev.total(spend, ev.within(tx, w, shift=w))
             for w in cfg.trend_windows_days
         }
-    # A gap counts when both of its purchases fall inside the long window: the gaps
-    # between consecutive purchases of that window.
-    in_long = ev.before_cutoffs(history.events["transactions"], "timestamp", cutoffs, long)
-    previous = in_long.timestamp.lag().over(
-        group_by=[in_long.customer_id, in_long.cutoff], order_by=in_long.timestamp
-    )
-    gaps = in_long.mutate(gap=ev.days_between(previous, in_long.timestamp))
-    gap_sums = {
-        "n_gaps": gaps.gap.count(),
-        "gap_sum": ev.total(gaps.gap),
-        "gap_square_sum": ev.total(gaps.gap**2),
+    # The gaps between consecutive purchases of the long window: both ends inside it.
+    gap = ev.days_between(tx.previous, tx.timestamp)
+    in_long = (ev.within(tx, long) & (tx.previous >= ev.days_ago(tx.cutoff, long))).fill_null(False)
+    sums |= {
+        "n_gaps": ev.count(tx, in_long),
+        "gap_sum": ev.total(gap, in_long),
+        "gap_square_sum": ev.total(gap**2, in_long),
     }
-    keys = history.at(cutoffs)
-    a = ev.per_customer(keys, tx, sums, {"recency": tx.age.min()}).inner_join(
-        ev.per_customer(keys, gaps, gap_sums), list(ev.KEYS)
-    )
+    return ev.Aggregates(sums, {"recency": tx.age.min()})
+
+
+def compute(history: CustomerHistory, a: ir.Table) -> dict[str, ir.Value]:
+    cfg = history.features
+    long = cfg.long_window_days
+    monetary = history.has("transactions.amount")
     recency = a.recency
     gap_mean = ev.ratio(a.gap_sum, a.n_gaps)
     gap_sd = (ev.ratio(a.gap_square_sum, a.n_gaps) - gap_mean**2).clip(lower=0).sqrt()
@@ -98,4 +110,4 @@ def compute(history: CustomerHistory, cutoffs: ir.Table) -> ir.Table:
         a.n_gaps >= 2, ev.ratio(gap_sd, gap_mean), ibis.null("float64")
     )
     columns["overdue_ratio"] = ev.ratio(recency, gap_mean)
-    return a.select(*ev.KEYS, **columns)
+    return columns

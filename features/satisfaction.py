@@ -21,19 +21,19 @@ def describe(history: CustomerHistory) -> dict[str, str]:
     }
 
 
-def compute(history: CustomerHistory, cutoffs: ir.Table) -> ir.Table:
-    long = history.features.long_window_days
-    surveys = ev.before_cutoffs(history.events["surveys"], "timestamp", cutoffs)
-    # The latest first; a tie in time goes to the higher score, so every engine agrees.
+def with_recency_rank(surveys: ir.Table) -> ir.Table:
+    """Each survey with ``latest``: 0 for the last one before the cutoff, 1 for the one
+    before it... A tie in time goes to the higher score, so every engine agrees."""
     latest = ibis.row_number().over(
         group_by=[surveys.customer_id, surveys.cutoff],
         order_by=[surveys.timestamp.desc(), surveys.score.desc()],
     )
-    ranked = surveys.mutate(latest=latest)
-    in_long = ev.within(ranked, long)
-    a = ev.per_customer(
-        history.at(cutoffs),
-        ranked,
+    return surveys.mutate(latest=latest)
+
+
+def aggregate(history: CustomerHistory, ranked: ir.Table) -> ev.Aggregates:
+    in_long = ev.within(ranked, history.features.long_window_days)
+    return ev.Aggregates(
         {"answered": ev.count(ranked, in_long), "score_sum": ev.total(ranked.score, in_long)},
         {
             "last": ranked.score.max(where=ranked.latest == 0),
@@ -41,13 +41,14 @@ def compute(history: CustomerHistory, cutoffs: ir.Table) -> ir.Table:
             "days_since_last": ranked.age.min(),
         },
     )
-    return a.select(
-        *ev.KEYS,
-        survey_score_last=a["last"].cast("float64"),
-        survey_score_change=(a["last"] - a.previous).cast("float64"),
-        **{
-            f"survey_score_mean_{long}d": ev.ratio(a.score_sum, a.answered),
-            f"surveys_{long}d": a.answered,
-        },
-        days_since_last_survey=a.days_since_last,
-    )
+
+
+def compute(history: CustomerHistory, a: ir.Table) -> dict[str, ir.Value]:
+    long = history.features.long_window_days
+    return {
+        "survey_score_last": a["last"].cast("float64"),
+        "survey_score_change": (a["last"] - a.previous).cast("float64"),
+        f"survey_score_mean_{long}d": ev.ratio(a.score_sum, a.answered),
+        f"surveys_{long}d": a.answered,
+        "days_since_last_survey": a.days_since_last,
+    }

@@ -6,6 +6,7 @@ import ibis.expr.types as ir
 
 from contract.tables import INCIDENT_KINDS
 from features import events as ev
+from features.config import FeaturesConfig
 from features.history import CustomerHistory
 
 
@@ -23,24 +24,24 @@ def describe(history: CustomerHistory) -> dict[str, str]:
     }
 
 
-def compute(history: CustomerHistory, cutoffs: ir.Table) -> ir.Table:
+def lookback_days(cfg: FeaturesConfig) -> int:
+    """The longest window read (the last incident is found however old: ``ev.event_rows``)."""
+    return max(*cfg.windows_days, cfg.long_window_days)
+
+
+def aggregate(history: CustomerHistory, incidents: ir.Table) -> ev.Aggregates:
     cfg = history.features
     long = cfg.long_window_days
-    incidents = ev.before_cutoffs(history.events["service_incidents"], "timestamp", cutoffs)
     sums = {
         f"incidents_{kind}_{w}d": ev.count(
-            incidents,
-            ev.within(incidents, w) & (incidents.kind == kind),
+            incidents, ev.within(incidents, w) & (incidents.kind == kind)
         )
         for kind in INCIDENT_KINDS
         for w in cfg.windows_days
     }
     sums[f"incident_severity_{long}d"] = ev.total(incidents.severity, ev.within(incidents, long))
-    a = ev.per_customer(
-        history.at(cutoffs), incidents, sums, {"days_since_last_incident": incidents.age.min()}
-    )
-    return a.select(
-        *ev.KEYS,
-        *sums,
-        a.days_since_last_incident,
-    )
+    return ev.Aggregates(sums, {"days_since_last_incident": incidents.age.min()})
+
+
+def compute(history: CustomerHistory, a: ir.Table) -> dict[str, ir.Value]:
+    return {name: a[name] for name in describe(history)}

@@ -15,6 +15,7 @@ import ibis.expr.types as ir
 
 from contract.tables import CONTRACT_TYPES
 from features import events as ev
+from features.config import FeaturesConfig
 from features.history import CustomerHistory
 
 # Feature -> the column it needs (tenure needs only signup_date, which every customers
@@ -44,8 +45,20 @@ def describe(history: CustomerHistory) -> dict[str, str]:
     return {_name(feature, long): text for feature, text in _available(history, described)}
 
 
-def compute(history: CustomerHistory, cutoffs: ir.Table) -> ir.Table:
-    keys = history.at(cutoffs)
+def lookback_days(cfg: FeaturesConfig) -> int:
+    return cfg.long_window_days
+
+
+def aggregate(history: CustomerHistory, tx: ir.Table) -> ev.Aggregates:
+    """Distinct categories bought in the long window (if the column is there)."""
+    if not history.has(_NEEDS["categories"]):
+        return ev.Aggregates({})
+    long = history.features.long_window_days
+    distinct = tx.category.nunique(where=ev.within(tx, long)).cast("float64")
+    return ev.Aggregates({f"categories_{long}": distinct})
+
+
+def compute(history: CustomerHistory, keys: ir.Table) -> dict[str, ir.Value]:
     long = history.features.long_window_days
     computed = {
         "tenure_days": lambda: ev.days_between(keys.signup_date, keys.cutoff),
@@ -63,12 +76,9 @@ def compute(history: CustomerHistory, cutoffs: ir.Table) -> ir.Table:
         ),
         "autopay": lambda: ev.as_float(keys.autopay),
         "account_manager": lambda: ev.as_float(keys.account_manager),
+        "categories": lambda: keys[f"categories_{long}"],
     }
-    columns = {_name(feature, long): make() for feature, make in _available(history, computed)}
-    table = keys.select(*ev.KEYS, **columns)
-    if history.has(_NEEDS["categories"]):
-        table = table.inner_join(_categories(history, cutoffs, long), list(ev.KEYS))
-    return table
+    return {_name(feature, long): make() for feature, make in _available(history, computed)}
 
 
 def _available(history: CustomerHistory, features: dict) -> list[tuple[str, object]]:
@@ -81,14 +91,6 @@ def _available(history: CustomerHistory, features: dict) -> list[tuple[str, obje
 
 def _name(feature: str, long: int) -> str:
     return f"categories_{long}d" if feature == "categories" else feature
-
-
-def _categories(history: CustomerHistory, cutoffs: ir.Table, long: int) -> ir.Table:
-    """Distinct categories bought in the long window, per customer."""
-    tx = ev.before_cutoffs(history.events["transactions"], "timestamp", cutoffs, long)
-    return ev.per_customer(
-        history.at(cutoffs), tx, {f"categories_{long}d": tx.category.nunique().cast("float64")}
-    )
 
 
 def days_to_renewal(

@@ -180,14 +180,10 @@ def test_the_customers_table_is_attributes_and_dates_read_point_in_time(cfg):
 def test_a_feature_that_reads_the_future_churn_date_fails_the_property(history, cfg, monkeypatch):
     """A planted leak of the contractual label itself is caught by the rewrite."""
 
-    def leaky(inputs, cutoffs):
-        table = switching.compute(inputs, cutoffs)
-        keys = inputs.at(cutoffs)
-        leaving = keys.select(*ev.KEYS, leaving=ev.as_float(keys.churn_date >= keys.cutoff))
-        table = table.inner_join(leaving, list(ev.KEYS))
-        return table.mutate(tenure_days=table.tenure_days + table.leaving.fill_null(0.0)).drop(
-            "leaving"
-        )
+    def leaky(inputs, table):
+        features = switching.compute(inputs, table)
+        leaving = ev.as_float(table.churn_date >= table.cutoff).fill_null(0.0)
+        return features | {"tenure_days": features["tenure_days"] + leaving}
 
     families = [
         replace(family, compute=leaky) if family.name == "switching_cost" else family
