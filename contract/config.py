@@ -113,6 +113,7 @@ class ValidationConfig:
     max_examples: int = MISSING
     reference_date: str | None = MISSING
     earliest_date: str = MISSING
+    chunk_rows: int = MISSING
 
 
 @dataclass

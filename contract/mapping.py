@@ -18,22 +18,32 @@ from contract.validation import ContractViolation, Violation
 
 def map_to_contract(tables: dict[str, pd.DataFrame], data: DataConfig) -> dict[str, pd.DataFrame]:
     """The tables with contract column names and contract value codes."""
-    _check_config(data)
+    check_mapping_config(data)
     violations: list[Violation] = []
     mapped = {}
     for name, frame in tables.items():
-        renamed, found = _renamed(name, frame, data.columns.get(name, {}))
+        table, found = map_table(name, frame, data)
         violations += found
-        if renamed is not None:
-            recoded, found = _recoded(name, renamed, data.codes.get(name, {}))
-            violations += found
-            mapped[name] = recoded
+        if table is not None:
+            mapped[name] = table
     if violations:
         raise ContractViolation(violations)
     return mapped
 
 
-def _check_config(data: DataConfig) -> None:
+def map_table(
+    name: str, frame: pd.DataFrame, data: DataConfig
+) -> tuple[pd.DataFrame | None, list[Violation]]:
+    """One table (or a chunk of it) with contract names and codes, and what does not map
+    (the table is None when its columns do not)."""
+    renamed, violations = _renamed(name, frame, data.columns.get(name, {}))
+    if renamed is None:
+        return None, violations
+    return _recoded(name, renamed, data.codes.get(name, {}))
+
+
+def check_mapping_config(data: DataConfig) -> None:
+    """ConfigError for a mapping of unknown tables or an unquoted YAML code."""
     for section in (data.columns, data.codes):
         unknown = sorted(set(section) - set(data.tables))
         if unknown:

@@ -9,9 +9,12 @@ one ``Violation`` naming the table, column, check, number of failing rows and a 
 
 from __future__ import annotations
 
+import copy
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 
+import duckdb
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
@@ -62,39 +65,174 @@ class ContractViolation(UserError):
 def validate_tables(
     tables: dict[str, pd.DataFrame], data: DataConfig, validation: ValidationConfig
 ) -> dict[str, pd.DataFrame]:
-    """Return the tables typed and restricted to contract columns, or raise ContractViolation."""
-    contracts = table_contracts(data)
-    unknown = sorted(set(tables) - set(contracts))
-    if unknown:
-        raise ValueError(f"tables not in the contract: {unknown}; known: {sorted(contracts)}")
-    violations = [
-        Violation(name, ALL_COLUMNS, "required table is missing", None)
-        for name in required_tables(data)
-        if name not in tables
-    ]
-    # A customers table, when given, is the list of customers the events must refer to.
-    empty = [
-        name
-        for name in dict.fromkeys([*required_tables(data), "customers"])
-        if name in tables and tables[name].empty
-    ]
-    violations += [
-        Violation(name, ALL_COLUMNS, "has no rows (a header alone is no data)", None)
-        for name in empty
-    ]
-    typed: dict[str, pd.DataFrame] = {}
-    customers_valid = "customers" not in empty
-    for name, frame in tables.items():
-        checked, found = _check_table(contracts[name], frame, validation.max_examples)
-        violations += found
-        customers_valid &= name != "customers" or not found
-        if checked is not None:
-            typed[name] = checked
-    if customers_valid:
-        violations += _cross_table_violations(typed, contracts, validation)
-    if violations:
-        raise ContractViolation(violations)
+    """Return the tables typed and restricted to contract columns, or raise
+    ContractViolation. In memory: each table is one chunk of ``ContractChecks``."""
+    checks = ContractChecks(data, validation, list(tables))
+    typed = {}
+    with duckdb.connect() as con:
+        for name in checks.order(tables):
+            checked = checks.check(name, tables[name])
+            if checked is not None:
+                typed[name] = checked
+            rows = None if checked is None else con.from_df(checked.rename_axis(ROW).reset_index())
+            checks.finish(name, rows)
+    checks.raise_if_any()
     return typed
+
+
+# The row number column of the relation ``ContractChecks.finish`` reads.
+ROW = "row"
+
+
+class ContractChecks:
+    """The contract's checks over tables read a chunk at a time, every violation kept.
+
+    The customers table comes first, whole: the other tables' customer ids and dates are
+    checked against it. Each table's chunks go through ``check`` in order (rows are
+    numbered across chunks); ``finish`` runs the checks that need the whole table (no
+    rows; exact duplicate rows, found by DuckDB over its typed rows); ``raise_if_any``
+    raises ContractViolation with everything found, in the order of the tables given.
+    """
+
+    def __init__(self, data: DataConfig, validation: ValidationConfig, names: list[str]) -> None:
+        self.contracts = table_contracts(data)
+        unknown = sorted(set(names) - set(self.contracts))
+        if unknown:
+            raise ValueError(
+                f"tables not in the contract: {unknown}; known: {sorted(self.contracts)}"
+            )
+        self.validation = validation
+        self.names = names
+        self.rows = dict.fromkeys(names, 0)
+        self.customers: pd.DataFrame | None = None
+        self._required = required_tables(data)
+        self._cross_checked = "customers" not in names
+        self._failed_types: set[str] = set()
+        # Per table: its own checks, then the checks against customers and dates.
+        self._found: dict[str, list[Violation]] = {name: [] for name in names}
+        self._cross: dict[str, list[Violation]] = {name: [] for name in names}
+
+    @staticmethod
+    def order(names: Iterable[str]) -> list[str]:
+        """The tables in the order to check them: customers first."""
+        return sorted(names, key=lambda name: name != "customers")
+
+    def check(self, name: str, frame: pd.DataFrame) -> pd.DataFrame | None:
+        """The chunk typed and restricted to contract columns (None if its types fail);
+        its violations kept."""
+        offset = self.rows[name]
+        frame = frame.set_axis(pd.RangeIndex(offset, offset + len(frame)))
+        self.rows[name] += len(frame)
+        contract = self.contracts[name]
+        schema = copy.copy(contract.schema)
+        schema.unique = None  # exact duplicates are found over the whole table: finish()
+        typed, found = _check_table(contract, schema, frame, self.validation.max_examples)
+        _merge(self._found[name], found)
+        if typed is None:
+            self._failed_types.add(name)
+            return None
+        if name == "customers":
+            self._cross_checked = not found and len(frame) > 0
+            self.customers = typed
+        if self._cross_checked:
+            _merge(self._cross[name], self._cross_table_violations(name, typed))
+        return typed
+
+    def finish(self, name: str, rows: duckdb.DuckDBPyRelation | None) -> None:
+        """The checks over the whole table: ``rows`` are its typed rows with their number
+        (column ``ROW``), None when some chunk's types failed."""
+        if self.rows[name] == 0 and name in {*self._required, "customers"}:
+            self._found[name].insert(
+                0, Violation(name, ALL_COLUMNS, "has no rows (a header alone is no data)", None)
+            )
+        unique = self.contracts[name].schema.unique
+        if rows is not None and unique and name not in self._failed_types:
+            self._found[name] += _duplicate_rows(name, rows, self.validation.max_examples)
+
+    def raise_if_any(self) -> None:
+        violations = [
+            Violation(name, ALL_COLUMNS, "required table is missing", None)
+            for name in self._required
+            if name not in self.names
+        ]
+        violations += [v for name in self.names for v in self._found[name]]
+        violations += [v for name in self.names for v in self._cross[name]]
+        if violations:
+            raise ContractViolation(violations)
+
+    def _cross_table_violations(self, name: str, frame: pd.DataFrame) -> list[Violation]:
+        """Unknown customers and events before signup (when customers and its
+        signup_date are given), timestamps in the future and placeholder dates (before
+        the earliest date)."""
+        contract = self.contracts[name]
+        customers = self.customers
+        future = reference_timestamp(self.validation)
+        earliest = config_date("validation.earliest_date", self.validation.earliest_date)
+        k = self.validation.max_examples
+        violations = []
+        if customers is not None and contract.has_customer_id and name != "customers":
+            unknown = ~frame["customer_id"].isin(customers["customer_id"])
+            violations += _mask_violation(
+                name, "customer_id", "customer_id exists in customers", frame, unknown, k
+            )
+            if contract.event_time and "signup_date" in customers:
+                signup = customers.set_index("customer_id")["signup_date"]
+                before = frame[contract.event_time] < frame["customer_id"].map(signup)
+                check = "not before the customer's signup_date"
+                violations += _mask_violation(name, contract.event_time, check, frame, before, k)
+        for column in contract.observed_time_columns:
+            if column in frame:
+                check = f"before {future:%Y-%m-%d} (not in the future)"
+                violations += _mask_violation(
+                    name, column, check, frame, frame[column] >= future, k
+                )
+        for column in contract.timestamp_columns:
+            if column in frame:
+                check = (
+                    f"not before {earliest:%Y-%m-%d} (validation.earliest_date: earlier dates "
+                    "are taken for placeholders; set it earlier if they are real)"
+                )
+                violations += _mask_violation(
+                    name, column, check, frame, frame[column] < earliest, k
+                )
+        return violations
+
+
+def _merge(found: list[Violation], more: list[Violation]) -> None:
+    """Add a chunk's violations to a table's: the same check of the same column adds up
+    its rows and keeps the first examples."""
+
+    def key(violation: Violation) -> tuple[str, str, str]:
+        return violation.table, violation.column, violation.check
+
+    for violation in more:
+        same = [i for i, known in enumerate(found) if key(known) == key(violation)]
+        if not same or violation.n_rows is None or found[same[0]].n_rows is None:
+            if not same:
+                found.append(violation)
+            continue
+        known = found[same[0]]
+        examples = (*known.examples, *violation.examples)[: max(len(known.examples), 1)]
+        found[same[0]] = Violation(
+            known.table, known.column, known.check, known.n_rows + violation.n_rows, examples
+        )
+
+
+def _duplicate_rows(name: str, rows: duckdb.DuckDBPyRelation, max_examples: int) -> list[Violation]:
+    """Exact duplicates of an earlier row (a double load), over the whole table."""
+    columns = [column for column in rows.columns if column != ROW]
+    partition = ", ".join(f'"{column}"' for column in columns)
+    repeats = rows.query(
+        "table_rows",
+        f"SELECT * EXCLUDE (nth) FROM (SELECT *, row_number() OVER (PARTITION BY {partition} "
+        f"ORDER BY {ROW}) AS nth FROM table_rows) WHERE nth > 1 ORDER BY {ROW}",
+    )
+    n_rows = repeats.count("*").fetchall()[0][0]
+    if n_rows == 0:
+        return []
+    shown = repeats.limit(max_examples).to_df().set_index(ROW)
+    examples = tuple(f"row {row}: {_row_text(shown, row)}" for row in shown.index)
+    return [Violation(name, ALL_COLUMNS, "no duplicated rows", n_rows, examples)]
 
 
 def reference_timestamp(validation: ValidationConfig) -> pd.Timestamp:
@@ -116,7 +254,7 @@ def _types_schema(schema: pa.DataFrameSchema) -> pa.DataFrameSchema:
 
 
 def _check_table(
-    contract: TableContract, frame: pd.DataFrame, max_examples: int
+    contract: TableContract, schema: pa.DataFrameSchema, frame: pd.DataFrame, max_examples: int
 ) -> tuple[pd.DataFrame | None, list[Violation]]:
     """Checks no coercion may hide (text booleans, fractional integers, time zones, blank
     ids), then the types pass, then the content pass. Returns the typed frame (None if
@@ -126,15 +264,15 @@ def _check_table(
     strict += _zoned_timestamps(contract, frame, max_examples)
     strict += _blank_ids(contract, frame, max_examples)
     try:
-        typed = _types_schema(contract.schema).validate(frame, lazy=True)
+        typed = _types_schema(schema).validate(frame, lazy=True)
     except SchemaErrors as err:
         found = _schema_violations(contract, frame, err.failure_cases, max_examples)
         return None, strict + found
     if strict:
         return None, strict
-    typed = typed[[name for name in contract.schema.columns if name in typed.columns]]
+    typed = typed[[name for name in schema.columns if name in typed.columns]]
     try:
-        contract.schema.validate(typed, lazy=True, inplace=True)
+        schema.validate(typed, lazy=True, inplace=True)
     except SchemaErrors as err:
         return typed, _schema_violations(contract, typed, err.failure_cases, max_examples)
     return typed, []
@@ -335,45 +473,3 @@ def _mask_violation(
         f"row {row}{_customer_text(frame, row)}: {_show(frame.at[row, column])}" for row in rows
     )
     return [Violation(table, column, check, n_rows, examples)]
-
-
-def _cross_table_violations(
-    tables: dict[str, pd.DataFrame],
-    contracts: dict[str, TableContract],
-    validation: ValidationConfig,
-) -> list[Violation]:
-    """Unknown customers and events before signup (when customers and its signup_date are
-    given), timestamps in the future and placeholder dates (before the earliest date)."""
-    customers = tables.get("customers")
-    signup = None if customers is None else customers.set_index("customer_id").get("signup_date")
-    future = reference_timestamp(validation)
-    earliest = config_date("validation.earliest_date", validation.earliest_date)
-    k = validation.max_examples
-    violations = []
-    for name, frame in tables.items():
-        contract = contracts[name]
-        if customers is not None and contract.has_customer_id and name != "customers":
-            unknown = ~frame["customer_id"].isin(customers["customer_id"])
-            violations += _mask_violation(
-                name, "customer_id", "customer_id exists in customers", frame, unknown, k
-            )
-            if contract.event_time and signup is not None:
-                before = frame[contract.event_time] < frame["customer_id"].map(signup)
-                check = "not before the customer's signup_date"
-                violations += _mask_violation(name, contract.event_time, check, frame, before, k)
-        for column in contract.observed_time_columns:
-            if column in frame:
-                check = f"before {future:%Y-%m-%d} (not in the future)"
-                violations += _mask_violation(
-                    name, column, check, frame, frame[column] >= future, k
-                )
-        for column in contract.timestamp_columns:
-            if column in frame:
-                check = (
-                    f"not before {earliest:%Y-%m-%d} (validation.earliest_date: earlier dates "
-                    "are taken for placeholders; set it earlier if they are real)"
-                )
-                violations += _mask_violation(
-                    name, column, check, frame, frame[column] < earliest, k
-                )
-    return violations
