@@ -1,7 +1,8 @@
-"""Time and peak memory of the `featurize` stage on each engine, side by side in one run.
+"""Time and peak memory of the `validate` and `featurize` stages, side by side in one run.
 
-For each size, simulated data is generated and validated once; then the real `featurize`
-entry point runs in a fresh process per measurement:
+For each size, simulated data is generated once and validated by this revision and by the
+previous implementation (git revision ``BASELINE``: whole tables in pandas); then the real
+`featurize` entry point runs in a fresh process per measurement:
 
 - DuckDB (the default engine) at one cutoff (a scoring run) and at twelve monthly cutoffs
   (a training set);
@@ -67,8 +68,10 @@ def write_config(workdir: Path, name: str, settings: list[str]) -> Path:
     return params
 
 
-def baseline_featurize(worktree: Path, workdir: Path, name: str, settings: list[str]) -> tuple:
-    """The previous implementation's featurize stage on the same validated files."""
+def baseline_stage(
+    module: str, worktree: Path, workdir: Path, name: str, settings: list[str]
+) -> tuple:
+    """A stage of the previous implementation on the same files."""
     params = workdir / f"params-{name}.yaml"
     compose = (
         "import sys; from pipeline.params import compose_params, write_params;"
@@ -78,7 +81,7 @@ def baseline_featurize(worktree: Path, workdir: Path, name: str, settings: list[
     started = time.perf_counter()
     code = (
         "import resource, subprocess, sys;"
-        f"subprocess.run([sys.executable, '-m', 'pipeline.featurize', '--params', {str(params)!r}],"
+        f"subprocess.run([sys.executable, '-m', {module!r}, '--params', {str(params)!r}],"
         " check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL);"
         "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
     )
@@ -115,13 +118,16 @@ def bench(n_customers: int, workdir: Path, baseline: Path, postgres_max: int) ->
     twelve = overrides(workdir, n_customers, TWELVE_FROM, "twelve")
     params_one = write_config(workdir, "one", one)
     run_stage("pipeline.generate", params_one)
-    run_stage("pipeline.validate", params_one)
-    times = {"DuckDB, 1 cutoff": run_stage("pipeline.featurize", params_one)}
+    times = {"previous, validate": baseline_stage("pipeline.validate", baseline, workdir, "v", one)}
+    times["validate"] = run_stage("pipeline.validate", params_one)
+    times["DuckDB, 1 cutoff"] = run_stage("pipeline.featurize", params_one)
     times["DuckDB, 12 cutoffs"] = run_stage(
         "pipeline.featurize", write_config(workdir, "twelve", twelve)
     )
-    times["previous, 1 cutoff"] = baseline_featurize(baseline, workdir, "base-one", one)
-    times["previous, 12 cutoffs"] = baseline_featurize(baseline, workdir, "base-12", twelve)
+    for name, settings in (("1 cutoff", one), ("12 cutoffs", twelve)):
+        times[f"previous, {name}"] = baseline_stage(
+            "pipeline.featurize", baseline, workdir, f"base-{name[:2]}", settings
+        )
     spark = [*overrides(workdir, n_customers, LAST_CUTOFF, "spark"), "engine=spark"]
     times["Spark local, 1 cutoff"] = run_stage(
         "pipeline.featurize", write_config(workdir, "spark", spark)
@@ -152,7 +158,7 @@ def bench(n_customers: int, workdir: Path, baseline: Path, postgres_max: int) ->
         "transactions": f"{transactions:,}",
         "rows at 12 cutoffs": f"{len(rows):,}",
     }
-    for cutoffs in ("1 cutoff", "12 cutoffs"):
+    for cutoffs in ("validate", "1 cutoff", "12 cutoffs"):
         runs = {name: value for name, value in times.items() if name.endswith(cutoffs)}
         fastest = min(seconds for seconds, _ in runs.values())
         for name, (seconds, gib) in runs.items():

@@ -114,6 +114,7 @@ class ValidationConfig:
     reference_date: str | None = MISSING
     earliest_date: str = MISSING
     chunk_rows: int = MISSING
+    memory_limit: str = MISSING
 
 
 @dataclass

@@ -127,7 +127,7 @@ class ContractChecks:
         schema = copy.copy(contract.schema)
         schema.unique = None  # exact duplicates are found over the whole table: finish()
         typed, found = _check_table(contract, schema, frame, self.validation.max_examples)
-        _merge(self._found[name], found)
+        _merge(self._found[name], found, self.validation.max_examples)
         if typed is None:
             self._failed_types.add(name)
             return None
@@ -135,8 +135,19 @@ class ContractChecks:
             self._cross_checked = not found and len(frame) > 0
             self.customers = typed
         if self._cross_checked:
-            _merge(self._cross[name], self._cross_table_violations(name, typed))
+            _merge(
+                self._cross[name],
+                self._cross_table_violations(name, typed),
+                self.validation.max_examples,
+            )
         return typed
+
+    def skip(self, name: str, rows: int, violations: list[Violation]) -> None:
+        """A chunk of ``rows`` rows left unchecked for ``violations`` found before (in
+        mapping it onto the contract)."""
+        self.rows[name] += rows
+        self._failed_types.add(name)
+        _merge(self._found[name], violations, self.validation.max_examples)
 
     def finish(self, name: str, rows: duckdb.DuckDBPyRelation | None) -> None:
         """The checks over the whole table: ``rows`` are its typed rows with their number
@@ -198,7 +209,7 @@ class ContractChecks:
         return violations
 
 
-def _merge(found: list[Violation], more: list[Violation]) -> None:
+def _merge(found: list[Violation], more: list[Violation], max_examples: int) -> None:
     """Add a chunk's violations to a table's: the same check of the same column adds up
     its rows and keeps the first examples."""
 
@@ -212,27 +223,35 @@ def _merge(found: list[Violation], more: list[Violation]) -> None:
                 found.append(violation)
             continue
         known = found[same[0]]
-        examples = (*known.examples, *violation.examples)[: max(len(known.examples), 1)]
+        examples = (*known.examples, *violation.examples)[:max_examples]
         found[same[0]] = Violation(
             known.table, known.column, known.check, known.n_rows + violation.n_rows, examples
         )
 
 
 def _duplicate_rows(name: str, rows: duckdb.DuckDBPyRelation, max_examples: int) -> list[Violation]:
-    """Exact duplicates of an earlier row (a double load), over the whole table."""
-    columns = [column for column in rows.columns if column != ROW]
-    partition = ", ".join(f'"{column}"' for column in columns)
-    repeats = rows.query(
-        "table_rows",
-        f"SELECT * EXCLUDE (nth) FROM (SELECT *, row_number() OVER (PARTITION BY {partition} "
-        f"ORDER BY {ROW}) AS nth FROM table_rows) WHERE nth > 1 ORDER BY {ROW}",
+    """Exact duplicates of an earlier row (a double load), over the whole table: one
+    aggregation that DuckDB spills to disk when it outgrows its memory."""
+    columns = ", ".join(f'"{column}"' for column in rows.columns if column != ROW)
+    repeated = (
+        f"SELECT hash({columns}) AS key, count(*) AS n FROM t GROUP BY {columns} HAVING n > 1"
     )
-    n_rows = repeats.count("*").fetchall()[0][0]
-    if n_rows == 0:
+    n_rows = rows.query("t", f"SELECT sum(n - 1) FROM ({repeated})").fetchall()[0][0]
+    if not n_rows:
         return []
-    shown = repeats.limit(max_examples).to_df().set_index(ROW)
+    shown = (
+        rows.query(
+            "t",
+            f"SELECT * EXCLUDE (key, nth) FROM (SELECT *, row_number() OVER (PARTITION BY "
+            f"{columns} ORDER BY {ROW}) AS nth FROM (SELECT *, hash({columns}) AS key FROM t) "
+            f"WHERE key IN (SELECT key FROM ({repeated}))) WHERE nth > 1 ORDER BY {ROW}",
+        )
+        .limit(max_examples)
+        .to_df()
+        .set_index(ROW)
+    )
     examples = tuple(f"row {row}: {_row_text(shown, row)}" for row in shown.index)
-    return [Violation(name, ALL_COLUMNS, "no duplicated rows", n_rows, examples)]
+    return [Violation(name, ALL_COLUMNS, "no duplicated rows", int(n_rows), examples)]
 
 
 def reference_timestamp(validation: ValidationConfig) -> pd.Timestamp:

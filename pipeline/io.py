@@ -11,7 +11,7 @@ import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -47,23 +47,46 @@ def read_table(path: Path) -> pd.DataFrame:
     coerces them). A file that is not what its suffix says is an InputFileError naming the
     file and what to do.
     """
+    return pd.concat(read_table_chunks(path, None), ignore_index=True)
+
+
+def read_table_chunks(path: Path, rows: int | None) -> Iterator[pd.DataFrame]:
+    """The file's rows ``rows`` at a time (all at once if None), as ``read_table`` reads
+    them; at least one chunk, empty for a file without rows."""
     if path.is_dir():
         raise InputFileError(f"{path}: a folder, not a file; export the table as one file")
     if path.suffix == ".parquet":
-        try:
-            return pd.read_parquet(path)
-        except (OSError, ValueError) as err:  # pyarrow's ArrowInvalid is a ValueError
-            raise InputFileError(
-                f"{path}: not a readable Parquet file ({err}); export the table again"
-            ) from err
+        return _parquet_chunks(path, rows)
     if path.suffix == ".csv":
-        return _read_csv(path)
+        return _csv_chunks(path, rows)
     raise ValueError(f"{path}: unsupported file type; expected one of {FORMATS}")
 
 
-def _read_csv(path: Path) -> pd.DataFrame:
+def _parquet_chunks(path: Path, rows: int | None) -> Iterator[pd.DataFrame]:
     try:
-        frame = pd.read_csv(path, encoding="utf-8")
+        file = pq.ParquetFile(path)
+        if rows is None or file.metadata.num_rows == 0:
+            yield file.read().to_pandas()
+            return
+        for batch in file.iter_batches(batch_size=rows):
+            yield batch.to_pandas()
+    except (OSError, ValueError) as err:  # pyarrow's ArrowInvalid is a ValueError
+        raise InputFileError(
+            f"{path}: not a readable Parquet file ({err}); export the table again"
+        ) from err
+
+
+def _csv_chunks(path: Path, rows: int | None) -> Iterator[pd.DataFrame]:
+    try:
+        with pd.read_csv(path, encoding="utf-8", chunksize=rows or _ALL_ROWS) as reader:
+            first = True
+            for chunk in reader:
+                if first:
+                    _check_csv_header(path, chunk)
+                    first = False
+                yield chunk
+        if first:  # a header alone
+            yield _check_csv_header(path, pd.read_csv(path, encoding="utf-8", nrows=0))
     except UnicodeDecodeError as err:
         raise InputFileError(
             f"{path}: not UTF-8 text (byte {err.object[err.start]:#04x} at byte "
@@ -73,6 +96,15 @@ def _read_csv(path: Path) -> pd.DataFrame:
         raise InputFileError(f"{path}: the file is empty, not even a header row") from err
     except pd.errors.ParserError as err:
         raise InputFileError(f"{path}: not a well-formed CSV file ({err})") from err
+
+
+# A chunk size larger than any file: the whole file in one chunk.
+_ALL_ROWS = 2**62
+
+
+def _check_csv_header(path: Path, frame: pd.DataFrame) -> pd.DataFrame:
+    """InputFileError for a file that looks separated by another character, or that names
+    a column twice; else ``frame``."""
     if len(frame.columns) == 1 and any(sep in str(frame.columns[0]) for sep in ";\t|"):
         raise InputFileError(
             f"{path}: one column named {str(frame.columns[0])[:60]!r}: the file looks "
@@ -169,13 +201,23 @@ def write_json(payload: dict, path: Path) -> None:
 
 def read_input_tables(data: DataConfig) -> dict[str, pd.DataFrame]:
     """Read every table that ``data.tables`` names; null marks an absent table."""
+    tables = {}
+    for name, path in input_paths(data).items():
+        log.info("reading %s from %s", name, path)
+        tables[name] = read_table(path)
+    return tables
+
+
+def input_paths(data: DataConfig) -> dict[str, Path]:
+    """The file of every table that ``data.tables`` names (null marks an absent table),
+    or an error naming what is wrong."""
     unknown = sorted(set(data.tables) - set(TABLES))
     if unknown:
         raise ConfigError(f"data.tables: unknown tables {unknown}; the contract has {TABLES}")
     missing = [name for name in required_tables(data) if data.tables.get(name) is None]
     if missing:
         raise ConfigError(f"data.tables: required tables {missing} must name a file")
-    tables = {}
+    paths = {}
     for name, stem in data.tables.items():
         if stem is None:
             continue
@@ -184,9 +226,8 @@ def read_input_tables(data: DataConfig) -> dict[str, pd.DataFrame]:
             raise FileNotFoundError(
                 f"table {name!r}: no file at {path} (set data.tables.{name} to null if absent)"
             )
-        log.info("reading %s from %s", name, path)
-        tables[name] = read_table(path)
-    return tables
+        paths[name] = path
+    return paths
 
 
 def validated_paths(validated_dir: str | Path, data: DataConfig) -> dict[str, Path]:
@@ -241,27 +282,33 @@ def write_table(frame: pd.DataFrame, path: Path) -> None:
 class TableWriter:
     """Append DataFrames block by block to one Parquet or CSV file.
 
-    The first block fixes the Arrow schema; later blocks are cast to it, so a block
-    whose optional column happens to be all-null keeps the file's types.
+    The first block fixes the Arrow schema (``schema`` of its Arrow table, if given);
+    blocks are cast to it, so a block whose optional column happens to be all-null keeps
+    the file's types. Times are cast to the schema's unit, truncating finer digits.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, schema: Callable[[pa.Table], pa.Schema] | None = None) -> None:
         if path.suffix not in (".parquet", ".csv"):
             raise ValueError(f"{path}: unsupported file type; expected one of {FORMATS}")
         self.path = path
         self._writer: pq.ParquetWriter | pa_csv.CSVWriter | None = None
+        self._fix_schema = schema
         self._schema: pa.Schema | None = None
 
     def write(self, frame: pd.DataFrame) -> None:
         table = pa.Table.from_pandas(frame, preserve_index=False)
         if self._writer is None:
-            self._schema = table.schema
+            self._schema = table.schema if self._fix_schema is None else self._fix_schema(table)
             self._writer = (
-                pq.ParquetWriter(self.path, table.schema)
+                pq.ParquetWriter(self.path, self._schema)
                 if self.path.suffix == ".parquet"
-                else pa_csv.CSVWriter(self.path, table.schema)
+                else pa_csv.CSVWriter(self.path, self._schema)
             )
-        self._writer.write_table(table.cast(self._schema))
+        columns = [
+            table[field.name].cast(field.type, safe=not pa.types.is_timestamp(field.type))
+            for field in self._schema
+        ]
+        self._writer.write_table(pa.Table.from_arrays(columns, schema=self._schema))
 
     def __enter__(self) -> TableWriter:
         return self

@@ -11,53 +11,128 @@ exits non-zero and writes nothing.
 from __future__ import annotations
 
 import logging
+import tempfile
 from pathlib import Path
 
-from contract.customers import complete_customers
-from contract.mapping import map_to_contract
+import duckdb
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from contract.config import DataConfig
+from contract.customers import customers_with_signup, earliest, first_event
+from contract.mapping import check_mapping_config, map_table
 from contract.purchases import purchases_from_lines
-from contract.validation import validate_tables
+from contract.validation import ROW, ContractChecks
 from pipeline.config import Config
-from pipeline.io import atomic_path, read_input_tables, write_json
+from pipeline.io import (
+    TableWriter,
+    atomic_path,
+    input_paths,
+    read_table,
+    read_table_chunks,
+    write_json,
+)
 from pipeline.stage import run_stage
 
 log = logging.getLogger(__name__)
 
 
 def run(cfg: Config) -> None:
-    tables = map_to_contract(read_input_tables(cfg.data), cfg.data)
-    absent = sorted(name for name, stem in cfg.data.tables.items() if stem is None)
+    data = cfg.data
+    check_mapping_config(data)
+    paths = input_paths(data)
+    absent = sorted(name for name, stem in data.tables.items() if stem is None)
     if absent:
         log.warning("tables absent: %s; features built from them will be missing", absent)
-    validated = validate_tables(tables, cfg.data, cfg.validation)
-    derived = []
-    if cfg.data.transactions_are_lines and "transactions" in validated:
-        validated["transactions"], note = purchases_from_lines(validated["transactions"])
-        derived.append(note)
-    validated, customers_note = complete_customers(validated, cfg.data)
-    derived += customers_note
+    checks = ContractChecks(data, cfg.validation, list(paths))
+    first = None
+    with (
+        atomic_path(Path(cfg.paths.validated_dir)) as out,
+        tempfile.TemporaryDirectory(prefix="churn-validate-") as spill,
+        duckdb.connect(
+            config={"memory_limit": cfg.validation.memory_limit, "temp_directory": spill}
+        ) as con,
+    ):
+        out.mkdir()
+        for name in checks.order(paths):
+            # Customers whole: the reference every other table is checked against.
+            rows = None if name == "customers" else cfg.validation.chunk_rows
+            target = out / f"{name}.parquet"
+            with TableWriter(target, validated_schema) as writer:
+                for chunk in read_table_chunks(paths[name], rows):
+                    typed = _checked(checks, name, chunk, data)
+                    if typed is not None and name != "customers":
+                        writer.write(typed)
+                        first = earliest(first, first_event({name: typed}, data))
+            written = name != "customers" and target.exists()
+            checks.finish(name, _numbered_rows(con, target) if written else None)
+        checks.raise_if_any()
+        derived = _derive(out, checks.customers, first, data)
+        tables = {
+            path.stem: {"rows": file.metadata.num_rows, "columns": file.schema_arrow.names}
+            for path in sorted(out.glob("*.parquet"))
+            for file in [pq.ParquetFile(path)]
+        }
     for note in derived:
         log.info("%s", note)
-    with atomic_path(Path(cfg.paths.validated_dir)) as out:
-        out.mkdir()
-        for name, frame in validated.items():
-            # Microsecond times: what every engine reads (Spark refuses nanoseconds).
-            frame.to_parquet(
-                out / f"{name}.parquet",
-                index=False,
-                coerce_timestamps="us",
-                allow_truncated_timestamps=True,
-            )
-    report = {
-        "tables": {
-            name: {"rows": len(frame), "columns": list(frame.columns)}
-            for name, frame in validated.items()
-        },
-        "absent_tables": absent,
-        "derived": derived,
-    }
+    report = {"tables": tables, "absent_tables": absent, "derived": derived}
     write_json(report, Path(cfg.paths.validation_report))
-    log.info("validated %s", {name: len(frame) for name, frame in validated.items()})
+    log.info("validated %s", {name: table["rows"] for name, table in tables.items()})
+
+
+def _checked(
+    checks: ContractChecks, name: str, chunk: pd.DataFrame, data: DataConfig
+) -> pd.DataFrame | None:
+    """A chunk mapped onto the contract and typed; None where it cannot be."""
+    mapped, found = map_table(name, chunk, data)
+    if found:
+        checks.skip(name, len(chunk), found)
+        return None
+    return checks.check(name, mapped)
+
+
+def _numbered_rows(con: duckdb.DuckDBPyConnection, path: Path) -> duckdb.DuckDBPyRelation:
+    """A written table's rows with their number (``ROW``), for the whole-table checks."""
+    source = str(path).replace("'", "''")
+    return con.sql(
+        f"SELECT file_row_number AS {ROW}, * EXCLUDE (file_row_number) "
+        f"FROM read_parquet('{source}', file_row_number = true)"
+    )
+
+
+def _derive(
+    out: Path, customers: pd.DataFrame | None, first: pd.Series | None, data: DataConfig
+) -> list[str]:
+    """What the data leaves to derive, in ``out``: purchases from invoice lines
+    (data.transactions_are_lines; the transactions are read whole) and the customers
+    table or its signup dates from the events. Notes saying what was derived."""
+    notes = []
+    transactions = out / "transactions.parquet"
+    if data.transactions_are_lines and transactions.exists():
+        purchases, note = purchases_from_lines(read_table(transactions))
+        with TableWriter(transactions, validated_schema) as writer:
+            writer.write(purchases)
+        notes.append(note)
+    empty = pd.Series(dtype="datetime64[ns]")
+    customers, more = customers_with_signup(customers, empty if first is None else first)
+    with TableWriter(out / "customers.parquet", validated_schema) as writer:
+        writer.write(customers)
+    return notes + more
+
+
+def validated_schema(table: pa.Table) -> pa.Schema:
+    """The schema a validated table is written with: times in microseconds (what every
+    engine reads; Spark refuses nanoseconds), and text for a column of empty values."""
+
+    def written(field: pa.Field) -> pa.Field:
+        if pa.types.is_timestamp(field.type):
+            return field.with_type(pa.timestamp("us"))
+        if pa.types.is_null(field.type):
+            return field.with_type(pa.string())
+        return field
+
+    return pa.schema([written(field) for field in table.schema])
 
 
 def main() -> None:

@@ -43,7 +43,11 @@ def data_config(**changes) -> DataConfig:
 
 
 VALIDATION = ValidationConfig(
-    max_examples=2, reference_date="2025-06-30", earliest_date="1971-01-01"
+    max_examples=2,
+    reference_date="2025-06-30",
+    earliest_date="1971-01-01",
+    chunk_rows=1000,
+    memory_limit="512MB",
 )
 
 

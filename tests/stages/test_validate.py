@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from contract.validation import ContractViolation
+from features.history import ROW_TIME
 from pipeline import validate
 from tests.contractdata import TABLE_STEMS, valid_tables, write_raw
 from tests.support import compose_config
@@ -39,3 +41,51 @@ def test_failed_validation_writes_nothing_and_keeps_previous_output(tmp_path):
     after = {p.name: p.read_bytes() for p in Path(cfg.paths.validated_dir).iterdir()}
     assert after == before
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "csv"])
+def test_chunks_give_the_tables_one_read_gives(tmp_path, fmt):
+    """Read, checked and written a chunk at a time, the tables are the same."""
+    tables = {}
+    for chunk_rows in (1, 1000):
+        cfg = compose_config(
+            tmp_path / str(chunk_rows),
+            "validation.reference_date=2025-06-30",
+            f"validation.chunk_rows={chunk_rows}",
+            f"data.format={fmt}",
+        )
+        write_raw(valid_tables(), Path(cfg.data.dir), fmt)
+        validate.run(cfg)
+        out = Path(cfg.paths.validated_dir)
+        tables[chunk_rows] = {p.stem: pd.read_parquet(p) for p in sorted(out.iterdir())}
+    assert tables[1].keys() == set(TABLE_STEMS)
+    for name, table in tables[1000].items():
+        pd.testing.assert_frame_equal(tables[1][name], table)
+        assert pd.api.types.is_datetime64_dtype(
+            table[{**ROW_TIME, "customers": "signup_date"}[name]]
+        )
+
+
+def test_chunks_report_every_row_by_its_number_in_the_file(tmp_path):
+    """Violations in several chunks add up, quoted by row number in the whole file, and a
+    row repeating one of another chunk is a duplicate."""
+    cfg = compose_config(
+        tmp_path,
+        "validation.reference_date=2025-06-30",
+        "validation.chunk_rows=2",
+        "validation.max_examples=5",
+    )
+    bad = valid_tables()
+    transactions = bad["transactions"]
+    transactions.loc[[0, 3], "amount"] = -1.0  # the first and the second chunk
+    bad["transactions"] = pd.concat([transactions, transactions.iloc[[1]]], ignore_index=True)
+    write_raw(bad, Path(cfg.data.dir), "parquet")
+    with pytest.raises(ContractViolation) as caught:
+        validate.run(cfg)
+    found = {(v.column, v.check): v for v in caught.value.violations}
+    negative = found[("amount", "greater_than_or_equal_to(0)")]
+    assert negative.n_rows == 2
+    assert [example.split(" (")[0] for example in negative.examples] == ["row 0", "row 3"]
+    duplicate = found[("(all columns)", "no duplicated rows")]
+    assert duplicate.n_rows == 1
+    assert duplicate.examples[0].startswith("row 4: customer_id=1, timestamp=2024-02-05 11:30")
