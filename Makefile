@@ -12,7 +12,7 @@ export PATH := $(BIN):$(PATH)
 export DVC_NO_ANALYTICS := 1
 export MLFLOW_DISABLE_TELEMETRY := true
 
-.PHONY: setup repro test test-fast params lock lint format bench bench-featurize simulator-summary \
+.PHONY: setup repro test test-fast params lock lint format bench bench-featurize bench-scale simulator-summary \
 	features-vs-truth labels-vs-truth model-vs-oracle bench-explain explain-fidelity bench-score \
 	value-at-risk value-vs-truth lapsed-vs-truth btyd-features score promote promotions tune ui screenshots \
 	clean own-data-demo
@@ -64,6 +64,10 @@ bench: setup
 ## the previous implementation side by side (results in the README).
 bench-featurize: setup
 	PYTHONPATH=. python benchmarks/bench_featurize.py
+
+## How generate, validate and featurize (DuckDB, one cutoff) scale from 1M to 10M customers.
+bench-scale: setup
+	PYTHONPATH=. python benchmarks/bench_scale.py --sizes 1000000 10000000
 
 ## Realised churn rate, cause mix and complaint sparsity of the data in data/.
 simulator-summary: setup

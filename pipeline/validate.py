@@ -64,7 +64,8 @@ def run(cfg: Config) -> None:
                     typed = _checked(checks, name, chunk, data)
                     if typed is not None and name != "customers":
                         writer.write(typed)
-                        first = earliest(first, first_event({name: typed}, data))
+                        if _needs_first_events(checks.customers):
+                            first = earliest(first, first_event({name: typed}, data))
             written = name != "customers" and target.exists()
             checks.finish(name, _numbered_rows(con, target) if written else None)
         checks.raise_if_any()
@@ -90,6 +91,12 @@ def _checked(
         checks.skip(name, len(chunk), found)
         return None
     return checks.check(name, mapped)
+
+
+def _needs_first_events(customers: pd.DataFrame | None) -> bool:
+    """Whether signup dates must come from the events: no customers table, or one
+    without signup_date."""
+    return customers is None or "signup_date" not in customers
 
 
 def _numbered_rows(con: duckdb.DuckDBPyConnection, path: Path) -> duckdb.DuckDBPyRelation:
