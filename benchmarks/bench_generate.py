@@ -76,11 +76,16 @@ def run_sizes(bench: Callable[[int, Path], dict], results: Path, description: st
     """Run ``bench`` for each ``--sizes`` in a fresh temporary folder; write the table."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument(
+        "--keep", type=Path, help="keep each size's files in KEEP/<size> (default: deleted)"
+    )
     args = parser.parse_args()
     rows = []
     for size in args.sizes:
-        with tempfile.TemporaryDirectory(prefix=f"{results.stem}-") as workdir:
-            rows.append(bench(size, Path(workdir)))
+        with tempfile.TemporaryDirectory(prefix=f"{results.stem}-") as temporary:
+            workdir = Path(temporary) if args.keep is None else args.keep / str(size)
+            workdir.mkdir(parents=True, exist_ok=True)
+            rows.append(bench(size, workdir))
             print(rows[-1], flush=True)
     table = pd.DataFrame(rows).to_markdown(index=False)
     machine = f"{os.cpu_count()} cores, Python {platform.python_version()}"

@@ -9,7 +9,6 @@ one ``Violation`` naming the table, column, check, number of failing rows and a 
 
 from __future__ import annotations
 
-import copy
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -104,10 +103,10 @@ class ContractChecks:
         self.validation = validation
         self.names = names
         self.rows = dict.fromkeys(names, 0)
-        self.customers: pd.DataFrame | None = None
         self._required = required_tables(data)
-        self._cross_checked = "customers" not in names
         self._failed_types: set[str] = set()
+        # The valid customers table's numbered rows, once finished: the reference.
+        self._customers: duckdb.DuckDBPyRelation | None = None
         # Per table: its own checks, then the checks against customers and dates.
         self._found: dict[str, list[Violation]] = {name: [] for name in names}
         self._cross: dict[str, list[Violation]] = {name: [] for name in names}
@@ -124,22 +123,14 @@ class ContractChecks:
         frame = frame.set_axis(pd.RangeIndex(offset, offset + len(frame)))
         self.rows[name] += len(frame)
         contract = self.contracts[name]
-        schema = copy.copy(contract.schema)
-        schema.unique = None  # exact duplicates are found over the whole table: finish()
-        typed, found = _check_table(contract, schema, frame, self.validation.max_examples)
+        typed, found = _check_table(
+            contract, _chunk_schema(contract.schema), frame, self.validation.max_examples
+        )
         _merge(self._found[name], found, self.validation.max_examples)
         if typed is None:
             self._failed_types.add(name)
             return None
-        if name == "customers":
-            self._cross_checked = not found and len(frame) > 0
-            self.customers = typed
-        if self._cross_checked:
-            _merge(
-                self._cross[name],
-                self._cross_table_violations(name, typed),
-                self.validation.max_examples,
-            )
+        _merge(self._cross[name], self._date_violations(name, typed), self.validation.max_examples)
         return typed
 
     def skip(self, name: str, rows: int, violations: list[Violation]) -> None:
@@ -151,14 +142,24 @@ class ContractChecks:
 
     def finish(self, name: str, rows: duckdb.DuckDBPyRelation | None) -> None:
         """The checks over the whole table: ``rows`` are its typed rows with their number
-        (column ``ROW``), None when some chunk's types failed."""
+        (column ``ROW``), None when there are none. Tables are finished in ``order``: the
+        customers table, once it passed every check, is the reference of the others."""
         if self.rows[name] == 0 and name in {*self._required, "customers"}:
             self._found[name].insert(
                 0, Violation(name, ALL_COLUMNS, "has no rows (a header alone is no data)", None)
             )
-        unique = self.contracts[name].schema.unique
-        if rows is not None and unique and name not in self._failed_types:
-            self._found[name] += _duplicate_rows(name, rows, self.validation.max_examples)
+        if rows is None or name in self._failed_types:
+            return
+        k = self.validation.max_examples
+        schema = self.contracts[name].schema
+        if schema.unique:
+            self._found[name] += _duplicate_rows(name, rows, k)
+        for column in [column for column, spec in schema.columns.items() if spec.unique]:
+            self._found[name] += _repeated_values(name, column, rows, k)
+        if name == "customers" and not self._found[name] and self.rows[name] > 0:
+            self._customers = rows
+        elif self._customers is not None and self.contracts[name].has_customer_id:
+            self._cross[name] += self._customer_violations(name, rows)
 
     def raise_if_any(self) -> None:
         violations = [
@@ -171,26 +172,36 @@ class ContractChecks:
         if violations:
             raise ContractViolation(violations)
 
-    def _cross_table_violations(self, name: str, frame: pd.DataFrame) -> list[Violation]:
-        """Unknown customers and events before signup (when customers and its
-        signup_date are given), timestamps in the future and placeholder dates (before
-        the earliest date)."""
+    def _customer_violations(self, name: str, rows: duckdb.DuckDBPyRelation) -> list[Violation]:
+        """Unknown customers and events before their customer's signup_date (when the
+        customers table has it): joins of the whole table to the customers table."""
+        signup = ", signup_date" if "signup_date" in self._customers.columns else ""
+        customers = self._customers.select(f"customer_id AS known_id{signup}")
+        k = self.validation.max_examples
+        if rows.types[rows.columns.index("customer_id")] != customers.types[0]:
+            check = (
+                f"the type of customers.customer_id ({customers.types[0]}); here "
+                f"{rows.types[rows.columns.index('customer_id')]}: export the ids alike"
+            )
+            return [Violation(name, "customer_id", check, None)]
+        unknown = rows.join(customers, "customer_id = known_id", how="anti")
+        check = "customer_id exists in customers"
+        violations = _relation_violation(name, "customer_id", check, unknown, k)
+        time = self.contracts[name].event_time
+        if time and signup:
+            joined = rows.join(customers, "customer_id = known_id")
+            before = joined.filter(f'"{time}" < signup_date')
+            check = "not before the customer's signup_date"
+            violations += _relation_violation(name, time, check, before, k)
+        return violations
+
+    def _date_violations(self, name: str, frame: pd.DataFrame) -> list[Violation]:
+        """Timestamps in the future and placeholder dates (before the earliest date)."""
         contract = self.contracts[name]
-        customers = self.customers
         future = reference_timestamp(self.validation)
         earliest = config_date("validation.earliest_date", self.validation.earliest_date)
         k = self.validation.max_examples
         violations = []
-        if customers is not None and contract.has_customer_id and name != "customers":
-            unknown = ~frame["customer_id"].isin(customers["customer_id"])
-            violations += _mask_violation(
-                name, "customer_id", "customer_id exists in customers", frame, unknown, k
-            )
-            if contract.event_time and "signup_date" in customers:
-                signup = customers.set_index("customer_id")["signup_date"]
-                before = frame[contract.event_time] < frame["customer_id"].map(signup)
-                check = "not before the customer's signup_date"
-                violations += _mask_violation(name, contract.event_time, check, frame, before, k)
         for column in contract.observed_time_columns:
             if column in frame:
                 check = f"before {future:%Y-%m-%d} (not in the future)"
@@ -207,6 +218,16 @@ class ContractChecks:
                     name, column, check, frame, frame[column] < earliest, k
                 )
         return violations
+
+
+def _chunk_schema(schema: pa.DataFrameSchema) -> pa.DataFrameSchema:
+    """The schema without its uniqueness checks: over chunks they would miss repeats
+    across chunks, so ``finish`` runs them over the whole table."""
+    chunk = schema.update_columns(
+        {column: {"unique": False} for column, spec in schema.columns.items() if spec.unique}
+    )
+    chunk.unique = None
+    return chunk
 
 
 def _merge(found: list[Violation], more: list[Violation], max_examples: int) -> None:
@@ -252,6 +273,29 @@ def _duplicate_rows(name: str, rows: duckdb.DuckDBPyRelation, max_examples: int)
     )
     examples = tuple(f"row {row}: {_row_text(shown, row)}" for row in shown.index)
     return [Violation(name, ALL_COLUMNS, "no duplicated rows", int(n_rows), examples)]
+
+
+def _repeated_values(
+    name: str, column: str, rows: duckdb.DuckDBPyRelation, max_examples: int
+) -> list[Violation]:
+    """Rows whose value of a unique column (the customer id) another row has too."""
+    repeated = rows.query(
+        "t",
+        f'SELECT * FROM t WHERE "{column}" IN '
+        f'(SELECT "{column}" FROM t GROUP BY "{column}" HAVING count(*) > 1)',
+    )
+    return _relation_violation(name, column, "unique values", repeated, max_examples)
+
+
+def _relation_violation(
+    table: str, column: str, check: str, failing: duckdb.DuckDBPyRelation, max_examples: int
+) -> list[Violation]:
+    """A Violation for the numbered rows of ``failing`` (column ``ROW``), or nothing."""
+    n_rows = failing.aggregate("count(*)").fetchall()[0][0]
+    if n_rows == 0:
+        return []
+    shown = failing.order(ROW).limit(max_examples).to_df().set_index(ROW)
+    return [Violation(table, column, check, n_rows, _examples(shown, shown.index, column))]
 
 
 def reference_timestamp(validation: ValidationConfig) -> pd.Timestamp:
@@ -488,7 +532,11 @@ def _mask_violation(
     if n_rows == 0:
         return []
     rows = frame.index[failing.to_numpy()][:max_examples]
-    examples = tuple(
+    return [Violation(table, column, check, n_rows, _examples(frame, rows, column))]
+
+
+def _examples(frame: pd.DataFrame, rows: Iterable[object], column: str) -> tuple[str, ...]:
+    """Rows of ``frame`` quoted by number, customer and value of ``column``."""
+    return tuple(
         f"row {row}{_customer_text(frame, row)}: {_show(frame.at[row, column])}" for row in rows
     )
-    return [Violation(table, column, check, n_rows, examples)]

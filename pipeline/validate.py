@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from contract.config import DataConfig
-from contract.customers import customers_with_signup, earliest, first_event
+from contract.customers import customers_with_signup, first_events
 from contract.mapping import check_mapping_config, map_table
 from contract.purchases import purchases_from_lines
 from contract.validation import ROW, ContractChecks
@@ -46,7 +46,6 @@ def run(cfg: Config) -> None:
     if absent:
         log.warning("tables absent: %s; features built from them will be missing", absent)
     checks = ContractChecks(data, cfg.validation, list(paths))
-    first = None
     with (
         atomic_path(Path(cfg.paths.validated_dir)) as out,
         tempfile.TemporaryDirectory(prefix="churn-validate-") as spill,
@@ -56,20 +55,15 @@ def run(cfg: Config) -> None:
     ):
         out.mkdir()
         for name in checks.order(paths):
-            # Customers whole: the reference every other table is checked against.
-            rows = None if name == "customers" else cfg.validation.chunk_rows
             target = out / f"{name}.parquet"
             with TableWriter(target, validated_schema) as writer:
-                for chunk in read_table_chunks(paths[name], rows):
+                for chunk in read_table_chunks(paths[name], cfg.validation.chunk_rows):
                     typed = _checked(checks, name, chunk, data)
-                    if typed is not None and name != "customers":
+                    if typed is not None:
                         writer.write(typed)
-                        if _needs_first_events(checks.customers):
-                            first = earliest(first, first_event({name: typed}, data))
-            written = name != "customers" and target.exists()
-            checks.finish(name, _numbered_rows(con, target) if written else None)
+            checks.finish(name, _numbered_rows(con, target) if target.exists() else None)
         checks.raise_if_any()
-        derived = _derive(out, checks.customers, first, data)
+        derived = _derive(con, out, data)
         tables = {
             path.stem: {"rows": file.metadata.num_rows, "columns": file.schema_arrow.names}
             for path in sorted(out.glob("*.parquet"))
@@ -93,12 +87,6 @@ def _checked(
     return checks.check(name, mapped)
 
 
-def _needs_first_events(customers: pd.DataFrame | None) -> bool:
-    """Whether signup dates must come from the events: no customers table, or one
-    without signup_date."""
-    return customers is None or "signup_date" not in customers
-
-
 def _numbered_rows(con: duckdb.DuckDBPyConnection, path: Path) -> duckdb.DuckDBPyRelation:
     """A written table's rows with their number (``ROW``), for the whole-table checks."""
     source = str(path).replace("'", "''")
@@ -108,12 +96,10 @@ def _numbered_rows(con: duckdb.DuckDBPyConnection, path: Path) -> duckdb.DuckDBP
     )
 
 
-def _derive(
-    out: Path, customers: pd.DataFrame | None, first: pd.Series | None, data: DataConfig
-) -> list[str]:
+def _derive(con: duckdb.DuckDBPyConnection, out: Path, data: DataConfig) -> list[str]:
     """What the data leaves to derive, in ``out``: purchases from invoice lines
     (data.transactions_are_lines; the transactions are read whole) and the customers
-    table or its signup dates from the events. Notes saying what was derived."""
+    table or its signup dates from the events (in DuckDB). Notes saying what was derived."""
     notes = []
     transactions = out / "transactions.parquet"
     if data.transactions_are_lines and transactions.exists():
@@ -121,10 +107,20 @@ def _derive(
         with TableWriter(transactions, validated_schema) as writer:
             writer.write(purchases)
         notes.append(note)
-    empty = pd.Series(dtype="datetime64[ns]")
-    customers, more = customers_with_signup(customers, empty if first is None else first)
-    with TableWriter(out / "customers.parquet", validated_schema) as writer:
-        writer.write(customers)
+    customers = out / "customers.parquet"
+    given = customers.exists() and "signup_date" in pq.read_schema(customers).names
+    if given:
+        return notes
+    events = {
+        path.stem: _numbered_rows(con, path)
+        for path in out.glob("*.parquet")
+        if path.stem != "customers"
+    }
+    numbered = _numbered_rows(con, customers) if customers.exists() else None
+    derived, more = customers_with_signup(numbered, first_events(events, data))
+    written = out / f".{customers.name}"
+    derived.write_parquet(str(written))
+    written.replace(customers)
     return notes + more
 
 

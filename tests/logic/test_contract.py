@@ -246,7 +246,10 @@ def test_integer_and_string_ids_must_not_be_mixed():
     assert (violation.table, violation.column, violation.n_rows) == (
         "transactions",
         "customer_id",
-        4,
+        None,
+    )
+    assert violation.check == (
+        "the type of customers.customer_id (BIGINT); here VARCHAR: export the ids alike"
     )
 
 

@@ -7,10 +7,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from contract.validation import ContractViolation
+from contract.customers import complete_customers
+from contract.validation import ContractViolation, validate_tables
 from features.history import ROW_TIME
 from pipeline import validate
-from tests.contractdata import TABLE_STEMS, valid_tables, write_raw
+from tests.contractdata import TABLE_STEMS, VALIDATION, data_config, valid_tables, write_raw
 from tests.support import compose_config
 
 
@@ -89,3 +90,65 @@ def test_chunks_report_every_row_by_its_number_in_the_file(tmp_path):
     duplicate = found[("(all columns)", "no duplicated rows")]
     assert duplicate.n_rows == 1
     assert duplicate.examples[0].startswith("row 4: customer_id=1, timestamp=2024-02-05 11:30")
+
+
+def test_a_customer_id_repeated_in_another_chunk_is_found(tmp_path):
+    """Customers are read in chunks too: uniqueness is checked over the whole table, and
+    the other tables are not checked against customers that failed."""
+    cfg = compose_config(
+        tmp_path, "validation.reference_date=2025-06-30", "validation.chunk_rows=1"
+    )
+    bad = valid_tables()
+    bad["customers"].loc[2, "customer_id"] = 1
+    write_raw(bad, Path(cfg.data.dir), "parquet")
+    with pytest.raises(ContractViolation) as caught:
+        validate.run(cfg)
+    (violation,) = caught.value.violations
+    assert (violation.table, violation.column, violation.check) == (
+        "customers",
+        "customer_id",
+        "unique values",
+    )
+    assert violation.examples == ("row 0 (customer_id=1): 1", "row 2 (customer_id=1): 1")
+
+
+def test_unknown_customers_are_found_in_every_chunk(tmp_path):
+    cfg = compose_config(
+        tmp_path, "validation.reference_date=2025-06-30", "validation.chunk_rows=1"
+    )
+    bad = valid_tables()
+    bad["transactions"].loc[[0, 3], "customer_id"] = [98, 99]
+    write_raw(bad, Path(cfg.data.dir), "parquet")
+    with pytest.raises(ContractViolation) as caught:
+        validate.run(cfg)
+    (violation,) = caught.value.violations
+    assert (violation.table, violation.check, violation.n_rows) == (
+        "transactions",
+        "customer_id exists in customers",
+        2,
+    )
+    assert violation.examples == ("row 0 (customer_id=98): 98", "row 3 (customer_id=99): 99")
+
+
+@pytest.mark.parametrize("given", ["no customers table", "customers without signup_date"])
+def test_customers_and_signup_dates_derive_from_events_read_in_chunks(tmp_path, given):
+    """The stage derives what complete_customers derives in memory, from its files."""
+    tables = valid_tables()
+    data = data_config()
+    if given == "no customers table":
+        del tables["customers"]
+        data = data_config(tables={**TABLE_STEMS, "customers": None})
+        overrides = ["data.tables.customers=null"]
+    else:
+        tables["customers"] = tables["customers"].drop(columns="signup_date")
+        overrides = []
+    cfg = compose_config(
+        tmp_path, "validation.reference_date=2025-06-30", "validation.chunk_rows=1", *overrides
+    )
+    write_raw(tables, Path(cfg.data.dir), "parquet")
+    validate.run(cfg)
+    written = pd.read_parquet(Path(cfg.paths.validated_dir) / "customers.parquet")
+    expected = complete_customers(validate_tables(tables, data, VALIDATION), data)[0]
+    # Files hold times in microseconds; the tables in memory in nanoseconds.
+    pd.testing.assert_frame_equal(written, expected["customers"].astype(written.dtypes))
+    assert written["signup_date"].notna().all()
