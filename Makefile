@@ -19,10 +19,13 @@ export MLFLOW_DISABLE_TELEMETRY := true
 
 setup: $(VENV)/.installed
 
+# Libraries are compiled to bytecode once, at install: with PYTHONDONTWRITEBYTECODE set, each
+# process would otherwise compile every module it imports again (importing PyMC-Marketing
+# and a stage took 13.4 s; compiled, 7.9 s).
 $(VENV)/.installed: requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
-	$(BIN)/uv pip sync --quiet --python $(BIN)/python requirements.lock
+	$(BIN)/uv pip sync --quiet --compile-bytecode --python $(BIN)/python requirements.lock
 	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
 	touch $@
 

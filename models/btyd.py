@@ -28,10 +28,13 @@ import time
 from types import ModuleType
 from typing import TYPE_CHECKING
 
+import ibis
+import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 
 from contract.errors import ConfigError
+from features.events import days_between
 
 if TYPE_CHECKING:  # importing PyMC-Marketing takes 10-15 s: only runs with purchases pay it
     from pymc_marketing.clv import BetaGeoModel, ModifiedBetaGeoModel
@@ -44,82 +47,68 @@ MODELS = {BGNBD: "BetaGeoModel", "mbgnbd": "ModifiedBetaGeoModel"}
 SUMMARY_COLUMNS = ["frequency", "recency", "T"]
 # Fewer repeat buyers than this leave Gamma-Gamma's three parameters to the noise.
 MIN_REPEAT_BUYERS = 30
-# purchase_summary's block size (memory, not results: customers are independent).
-SUMMARY_BLOCK_PURCHASES = 5_000_000
 
 
-def purchase_summary(transactions: pd.DataFrame, cutoff: pd.Timestamp) -> pd.DataFrame:
-    """Frequency, recency and T in days per customer_id, from purchases before the cutoff.
-    With an ``amount`` column, also what the Gamma-Gamma model reads (``expected_spend``):
-    monetary_value, the mean amount of a customer's repeat purchase days (0 without one),
-    and mean_amount, the mean amount of all the customer's purchases."""
-    before = (transactions["timestamp"] < cutoff).to_numpy()
-    if not before.any():
+def purchase_summary(transactions: pd.DataFrame | ir.Table, cutoff: pd.Timestamp) -> pd.DataFrame:
+    """``purchase_summary_table`` indexed by customer_id, run by the engine of
+    ``transactions`` (DuckDB for a frame in memory)."""
+    if isinstance(transactions, pd.DataFrame):
+        # Engines keep microseconds (finer digits are cut off; days are what is counted).
+        transactions = ibis.memtable(transactions.astype({"timestamp": "datetime64[us]"}))
+    summary = purchase_summary_table(transactions, cutoff).to_pandas()
+    if summary.empty:
         raise ConfigError(f"BTYD: no purchase before the cutoff {cutoff.date()} to fit on")
-    codes, ids = pd.factorize(transactions["customer_id"].to_numpy()[before])
-    columns = {"customer": codes, "timestamp": transactions["timestamp"].to_numpy()[before]}
-    with_amounts = "amount" in transactions
-    if with_amounts:
-        columns["amount"] = transactions["amount"].to_numpy()[before]
-    frame = pd.DataFrame(columns, copy=False)
-    # rfm_summary needs each customer's purchases in time order; letting it sort by every
-    # column instead took 2 of its 3 minutes at 1M customers.
-    order = _customer_time_order(codes, frame["timestamp"])
-    if order is not None:
-        frame = frame.take(order)
-    # Customers are summarised independently, in blocks of whole customers: rfm_summary
-    # holds about 150 bytes per purchase at once (6 GiB for the 42M purchases of 1M
-    # customers in one piece).
-    edges = np.unique(np.searchsorted(frame["customer"], _block_starts(len(ids), len(frame))))
-    blocks = [
-        _summarise(frame.iloc[start:stop], cutoff, with_amounts)
-        for start, stop in zip(edges, [*edges[1:], len(frame)], strict=True)
-    ]
-    summary = pd.concat(blocks)
-    return summary.set_axis(pd.Index(ids[summary.index], name="customer_id"))
+    return summary.set_index("customer_id")
 
 
-def _customer_time_order(codes: np.ndarray, times: pd.Series) -> np.ndarray | None:
-    """The stable order of rows by customer code, then time; None if they are in it.
+def purchase_summary_table(purchases: ir.Table, cutoff: pd.Timestamp) -> ir.Table:
+    """Frequency, recency and T in days per customer_id (in id order), from purchases
+    before the cutoff, as a query the purchases' engine runs. With an ``amount`` column,
+    also what the Gamma-Gamma model reads (``expected_spend``): monetary_value, the mean
+    amount of a customer's repeat purchase days (0 without one), and mean_amount, the mean
+    amount of all the customer's purchases.
 
-    Tables exported in that order already (the simulator's are) are not sorted again: at
-    1M customers the sort dominated, while checking the order is one linear pass.
+    The definitions are PyMC-Marketing's ``rfm_summary`` in days (tests/logic/test_btyd.py
+    holds the two equal), with T counted to the cutoff's own start, the instant features
+    see up to: purchases are counted by day, frequency is the purchase days after the
+    first, recency the days from the first purchase day to the last. ``rfm_summary`` holds
+    the purchases in pandas (150 bytes each at once); the query runs where they are.
     """
-    nanoseconds = times.to_numpy(dtype="datetime64[ns]").view("int64")
-    step = np.diff(codes)
-    if bool((step >= 0).all() and ((step > 0) | (np.diff(nanoseconds) >= 0)).all()):
-        return None
-    return np.lexsort((nanoseconds, codes))
-
-
-def _block_starts(n_customers: int, n_purchases: int) -> np.ndarray:
-    """The first customer code of each block of about SUMMARY_BLOCK_PURCHASES purchases."""
-    blocks = -(-n_purchases // SUMMARY_BLOCK_PURCHASES)
-    return np.arange(0, n_customers, -(-n_customers // blocks))
-
-
-def _summarise(frame: pd.DataFrame, cutoff: pd.Timestamp, with_amounts: bool) -> pd.DataFrame:
-    """purchase_summary's columns per customer code (index) of the purchases in ``frame``
-    (whole customers, each in time order)."""
-    summary = (
-        _clv()
-        .rfm_summary(
-            frame,
-            "customer",
-            "timestamp",
-            monetary_value_col="amount" if with_amounts else None,
-            observation_period_end=cutoff - pd.Timedelta(days=1),
-            time_unit="D",
-            sort_transactions=False,
-        )
-        .set_index("customer_id")
+    before = purchases.filter(purchases.timestamp < cutoff.to_pydatetime())
+    with_amounts = "amount" in purchases.columns
+    amounts = {"spent": before.amount.sum(), "purchases": before.count()} if with_amounts else {}
+    # One row per purchase day: what rfm_summary counts.
+    days = before.group_by(["customer_id", before.timestamp.truncate("D").name("day")]).aggregate(
+        **amounts
     )
-    # T counts to the cutoff's own start, the instant features see up to.
-    summary["T"] += 1
-    if not with_amounts:
-        return summary[SUMMARY_COLUMNS]
-    summary["mean_amount"] = frame.groupby("customer")["amount"].mean()
-    return summary[[*SUMMARY_COLUMNS, "monetary_value", "mean_amount"]]
+    # rfm_summary's observation period ends on the day before the cutoff, that day included.
+    period_end = (cutoff - pd.Timedelta(days=1)).floor("D").to_pydatetime()
+    observed = days.day <= period_end
+    per_customer = {
+        "first_day": days.day.min(where=observed),
+        "last_day": days.day.max(where=observed),
+        "purchase_days": days.count(where=observed),
+    }
+    if with_amounts:
+        per_customer |= {
+            "observed_spent": days.spent.sum(where=observed),
+            "first_day_spent": days.spent.argmin(days.day, where=observed),
+            "spent": days.spent.sum(),
+            "purchases": days.purchases.sum(),
+        }
+    summary = days.group_by("customer_id").aggregate(**per_customer)
+    summary = summary.filter(summary.purchase_days > 0)
+    repeats = (summary.purchase_days - 1).cast("float64")
+    columns = {
+        "frequency": repeats,
+        "recency": days_between(summary.first_day, summary.last_day),
+        "T": days_between(summary.first_day, ibis.literal(period_end)) + 1,
+    }
+    if with_amounts:
+        repeat_spent = summary.observed_spent - summary.first_day_spent
+        columns["monetary_value"] = ibis.coalesce(repeat_spent / repeats.nullif(0), 0.0)
+        columns["mean_amount"] = summary.spent / summary.purchases.cast("float64")
+    return summary.select("customer_id", **columns).order_by("customer_id")
 
 
 def fit_sample(summary: pd.DataFrame, max_customers: int | None, seed: int) -> pd.DataFrame:

@@ -43,17 +43,14 @@ def purchase_outlook(
         raise ConfigError(f"scoring.purchase_model: {model!r} is not one of {sorted(MODELS)}")
     if not history.has("transactions"):
         return None
-    tx = history.events["transactions"]
-    columns = [name for name in ("customer_id", "timestamp", "amount") if name in tx.columns]
-    purchases = tx.filter(tx.timestamp < as_of.to_pydatetime()).select(columns).to_pandas()
-    summary = purchase_summary(purchases, as_of)
+    summary = purchase_summary(history.events["transactions"], as_of)
     fitted = fit_btyd(fit_sample(summary, fit_customers, seed), model)
     ids = history.customers.select("customer_id").order_by("customer_id").to_pandas()
     ids = ids["customer_id"]
     table = forecast(fitted, summary, ids, horizon_days).set_axis(pd.Index(ids, name="customer_id"))
     table["purchases_if_alive"] = purchases_if_alive(table)
     table["expected_spend"] = np.nan
-    if "amount" in purchases:
+    if "monetary_value" in summary:
         spend, newcomer = expected_spend(summary, fit_customers, seed)
         table["expected_spend"] = spend.reindex(table.index).fillna(newcomer)
     return table[list(COLUMNS)]

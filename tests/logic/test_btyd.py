@@ -73,16 +73,31 @@ def test_summary_counts_repeat_purchase_days_before_the_cutoff():
         purchase_summary(purchases, pd.Timestamp("2024-01-01"))
 
 
-def test_summary_in_blocks_of_customers_equals_the_summary_in_one(monkeypatch):
+@pytest.mark.parametrize("cutoff", [CUTOFF, CUTOFF + pd.Timedelta(hours=13)])
+def test_summary_is_pymc_marketing_s_rfm_summary(cutoff):
+    """The engine's query gives PyMC-Marketing's rfm_summary in days (T counted to the
+    cutoff's start), for purchases in any order, several a day, at a cutoff at midnight
+    or within a day."""
+    from pymc_marketing.clv.utils import rfm_summary
+
     purchases = _purchases(customers=40)
     purchases["amount"] = np.arange(len(purchases), dtype=float) % 17 + 1
+    purchases["customer_id"] = "c" + purchases["customer_id"].astype(str)
     shuffled = purchases.sample(frac=1.0, random_state=2)
-    whole = purchase_summary(shuffled, CUTOFF)
-    monkeypatch.setattr(btyd, "SUMMARY_BLOCK_PURCHASES", 50)
-    assert len(purchases) > 10 * 50  # a dozen blocks and more
-    in_blocks = purchase_summary(shuffled, CUTOFF)
-    pd.testing.assert_frame_equal(in_blocks.sort_index(), whole.sort_index())
-    assert in_blocks.index.is_unique and len(in_blocks) == purchases["customer_id"].nunique()
+    summary = purchase_summary(shuffled, cutoff)
+    before = shuffled[shuffled["timestamp"] < cutoff]
+    expected = rfm_summary(
+        before,
+        "customer_id",
+        "timestamp",
+        monetary_value_col="amount",
+        observation_period_end=cutoff - pd.Timedelta(days=1),
+        time_unit="D",
+    ).set_index("customer_id")
+    expected["T"] += 1
+    expected["mean_amount"] = before.groupby("customer_id")["amount"].mean()
+    assert summary.index.is_monotonic_increasing
+    pd.testing.assert_frame_equal(summary, expected.sort_index(), check_exact=False)
 
 
 @pytest.fixture(scope="module")

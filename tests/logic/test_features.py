@@ -12,6 +12,7 @@ from ibis.backends import BaseBackend
 
 from contract.errors import ConfigError
 from features.feature_table import FAMILIES, observed_until, plan_features, snapshot
+from models.btyd import purchase_summary
 from pipeline.config import Config
 from pipeline.engine import frames_history, spark_session
 from simulator.causes import CAUSES
@@ -86,6 +87,17 @@ def test_every_engine_gives_the_same_table(request, cfg, engine):
     expected = snapshot(reference, plan, cutoffs, end)
     assert expected["cutoff"].nunique() == 2
     pd.testing.assert_frame_equal(snapshot(other, plan, cutoffs, end), expected)
+
+
+@pytest.mark.parametrize("engine", ENGINES[1:])
+def test_every_engine_summarises_purchases_alike(request, cfg, engine):
+    """The BTYD purchase summary of a scoring run (models/btyd.py) is a query too."""
+    tables = hand_tables()
+    reference = frames_history(tables, cfg.features, cfg.data).events["transactions"]
+    other = frames_history(tables, cfg.features, cfg.data, request.getfixturevalue(engine))
+    expected = purchase_summary(reference, CUTOFF)
+    assert (expected["frequency"] > 0).any() and (expected["monetary_value"] > 0).any()
+    pd.testing.assert_frame_equal(purchase_summary(other.events["transactions"], CUTOFF), expected)
 
 
 def expect(rows: pd.DataFrame, customer: int, **values: float) -> None:
