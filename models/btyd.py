@@ -45,6 +45,8 @@ BGNBD = "bgnbd"
 # Model name -> PyMC-Marketing CLV class.
 MODELS = {BGNBD: "BetaGeoModel", "mbgnbd": "ModifiedBetaGeoModel"}
 SUMMARY_COLUMNS = ["frequency", "recency", "T"]
+# purchase_summary_table's type of summed amounts (to the 1e-10: far finer than money).
+EXACT_AMOUNT = "decimal(38, 10)"
 # Fewer repeat buyers than this leave Gamma-Gamma's three parameters to the noise.
 MIN_REPEAT_BUYERS = 30
 
@@ -76,7 +78,9 @@ def purchase_summary_table(purchases: ir.Table, cutoff: pd.Timestamp) -> ir.Tabl
     """
     before = purchases.filter(purchases.timestamp < cutoff.to_pydatetime())
     with_amounts = "amount" in purchases.columns
-    amounts = {"spent": before.amount.sum(), "purchases": before.count()} if with_amounts else {}
+    # Amounts add up as decimals: exact, so the same in any order an engine's threads use.
+    spent = before.amount.cast(EXACT_AMOUNT).sum() if with_amounts else None
+    amounts = {"spent": spent, "purchases": before.count()} if with_amounts else {}
     # One row per purchase day: what rfm_summary counts.
     days = before.group_by(["customer_id", before.timestamp.truncate("D").name("day")]).aggregate(
         **amounts
@@ -105,9 +109,9 @@ def purchase_summary_table(purchases: ir.Table, cutoff: pd.Timestamp) -> ir.Tabl
         "T": days_between(summary.first_day, ibis.literal(period_end)) + 1,
     }
     if with_amounts:
-        repeat_spent = summary.observed_spent - summary.first_day_spent
+        repeat_spent = (summary.observed_spent - summary.first_day_spent).cast("float64")
         columns["monetary_value"] = ibis.coalesce(repeat_spent / repeats.nullif(0), 0.0)
-        columns["mean_amount"] = summary.spent / summary.purchases.cast("float64")
+        columns["mean_amount"] = summary.spent.cast("float64") / summary.purchases.cast("float64")
     return summary.select("customer_id", **columns).order_by("customer_id")
 
 

@@ -12,7 +12,7 @@ from contract.validation import validate_tables
 from pipeline import generate, validate
 from simulator.calibration import target_cause_shares
 from simulator.causes import STAGES
-from simulator.dynamics import BlockSimulation
+from simulator.dynamics import BlockSimulation, _one_second_apart
 from tests.support import TINY, Simulated, compose_config, simulate
 
 
@@ -40,6 +40,16 @@ def test_generated_tables_satisfy_the_contract(simulated: Simulated):
     assert {name: len(frame) for name, frame in validated.items()} == {
         name: len(frame) for name, frame in simulated.raw.items()
     }
+
+
+def test_one_customer_s_incidents_never_share_a_second():
+    """Two purchases in the same second would log identical incident rows (a double load
+    to the contract): equal times move apart, a second at a time, past any they meet."""
+    customers = np.array([5, 3, 5, 5, 3, 7])
+    times = np.array([10, 10, 10, 11, 11, 10])
+    apart = _one_second_apart(customers, times)
+    assert apart.tolist() == [10, 10, 11, 12, 11, 10]
+    assert _one_second_apart(np.array([1, 2]), np.array([4, 4])).tolist() == [4, 4]
 
 
 def test_latent_traits_stay_out_of_the_contract_tables(simulated: Simulated):
