@@ -178,18 +178,25 @@ class ContractChecks:
         signup = ", signup_date" if "signup_date" in self._customers.columns else ""
         customers = self._customers.select(f"customer_id AS known_id{signup}")
         k = self.validation.max_examples
-        if rows.types[rows.columns.index("customer_id")] != customers.types[0]:
-            check = (
-                f"the type of customers.customer_id ({customers.types[0]}); here "
-                f"{rows.types[rows.columns.index('customer_id')]}: export the ids alike"
-            )
-            return [Violation(name, "customer_id", check, None)]
-        unknown = rows.join(customers, "customer_id = known_id", how="anti")
+        here, known = rows.types[rows.columns.index("customer_id")], customers.types[0]
+        # Ids of two types are compared as numbers if both are, else as text: the rows
+        # whose id is nowhere in customers are named, as with ids of one type.
+        common = "DOUBLE" if all(_numeric(t) for t in (here, known)) else "VARCHAR"
+        same = (
+            "customer_id = known_id"
+            if here == known
+            else f"CAST(customer_id AS {common}) = CAST(known_id AS {common})"
+        )
+        unknown = rows.join(customers, same, how="anti")
         check = "customer_id exists in customers"
         violations = _relation_violation(name, "customer_id", check, unknown, k)
+        if here != known and not violations:
+            check = f"the type of customers.customer_id ({known}); here {here}"
+            check += ": export the ids alike"
+            violations.append(Violation(name, "customer_id", check, None))
         time = self.contracts[name].event_time
         if time and signup:
-            joined = rows.join(customers, "customer_id = known_id")
+            joined = rows.join(customers, same)
             before = joined.filter(f'"{time}" < signup_date')
             check = "not before the customer's signup_date"
             violations += _relation_violation(name, time, check, before, k)
@@ -218,6 +225,13 @@ class ContractChecks:
                     name, column, check, frame, frame[column] < earliest, k
                 )
         return violations
+
+
+def _numeric(duckdb_type: duckdb.typing.DuckDBPyType) -> bool:
+    return str(duckdb_type).split("(")[0] in {
+        "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
+        "UINTEGER", "UBIGINT", "FLOAT", "DOUBLE", "DECIMAL",
+    }  # fmt: skip
 
 
 def _chunk_schema(schema: pa.DataFrameSchema) -> pa.DataFrameSchema:
