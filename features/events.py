@@ -4,9 +4,10 @@ A family aggregates an event table per customer over time windows that end at a 
 these helpers spell those windows, per-customer aggregates and the arithmetic around them
 once, so that the same expression compiles for DuckDB, PostgreSQL and Spark.
 
-The cutoffs are a table (one ``cutoff`` column): a query computes the features of every
-cutoff in it at once, by joining each event to the cutoffs it lies before (an inequality
-join, which every engine runs) and grouping by (customer_id, cutoff). With one cutoff in
+The cutoffs are a table (one ``cutoff`` column, or the active customers' ``customer_id``
+and ``cutoff``): a query computes the features of every cutoff in it at once, by joining
+each event to the cutoffs it lies before (an inequality join, which every engine runs, on
+the customer too where the table has it) and grouping by (customer_id, cutoff). With one cutoff in
 the table that is one snapshot; the stage sizes the batches to bound memory.
 
 A family reads an event table through ``event_rows``: the events before the batch's last
@@ -65,8 +66,13 @@ def before_cutoffs(
 ) -> ir.Table:
     """Each event with every cutoff of ``cutoffs`` it lies in the ``days`` before (all
     history before the cutoff if None): the events' columns, ``cutoff`` and ``age``, the
-    days from the event's ``time`` to the cutoff (> 0)."""
+    days from the event's ``time`` to the cutoff (> 0). If ``cutoffs`` has a
+    ``customer_id`` column too (the customers active at each cutoff), an event is joined
+    to its own customer's cutoffs only: a hash join on the customer, where a join on the
+    cutoff alone would aggregate every customer with events, active or not."""
     window = in_window(events[time], cutoffs.cutoff, days)
+    if "customer_id" in cutoffs.columns:
+        window = window & (events.customer_id == cutoffs.customer_id)
     joined = events.inner_join(cutoffs, window).select(*events.columns, cutoffs.cutoff)
     return joined.mutate(age=days_between(joined[time], joined.cutoff))
 

@@ -112,7 +112,12 @@ FAMILIES = (
         "switching_cost",
         switching.describe,
         switching.compute,
-        reads=EventReader("transactions", switching.aggregate, switching.lookback_days),
+        reads=EventReader(
+            "transactions",
+            switching.aggregate,
+            switching.lookback_days,
+            switching.with_previous_in_category,
+        ),
     ),
     Family(
         "complaints",
@@ -317,7 +322,11 @@ def _with_event_aggregates(
         return events
 
     lookback = None if None in lookbacks else max(lookbacks)
-    rows = ev.event_rows(history.table(table), ROW_TIME[table], at, lookback, derive)
+    on = [readers[0].by, "cutoff"]
+    # Events of a customer are joined to the active customers at each cutoff; events of a
+    # region, to the cutoffs.
+    joined_to = customers.select(*on) if on[0] == "customer_id" else at
+    rows = ev.event_rows(history.table(table), ROW_TIME[table], joined_to, lookback, derive)
     for reader in readers:
         if reader.derive_at_cutoff is not None:
             rows = reader.derive_at_cutoff(rows)
@@ -330,7 +339,6 @@ def _with_event_aggregates(
                 raise RuntimeError(f"two families on {table} name different aggregates {name!r}")
         zero_filled |= aggregates.zero_filled
         others |= aggregates.others
-    on = [readers[0].by, "cutoff"]
     grouped = rows.group_by(on).aggregate(**zero_filled, **others)
     joined = customers.left_join(grouped, on)
     return joined.select(

@@ -49,13 +49,30 @@ def lookback_days(cfg: FeaturesConfig) -> int:
     return cfg.long_window_days
 
 
+def with_previous_in_category(transactions: ir.Table) -> ir.Table:
+    """Each purchase with the time of the customer's purchase of the same category before
+    it (``previous_in_category``; NULL for the first, or without a category): computed
+    once, like ``rfm.with_previous_purchase``."""
+    if "category" not in transactions.columns:
+        return transactions
+    previous = transactions.timestamp.lag().over(
+        group_by=[transactions.customer_id, transactions.category],
+        order_by=transactions.timestamp,
+    )
+    return transactions.mutate(previous_in_category=previous)
+
+
 def aggregate(history: CustomerHistory, tx: ir.Table) -> ev.Aggregates:
-    """Distinct categories bought in the long window (if the column is there)."""
+    """Distinct categories bought in the long window (if the column is there): the
+    purchases of the window that are the first of their category in it. A plain count,
+    where a distinct count made every engine aggregate the rows twice and join the two."""
     if not history.has(_NEEDS["categories"]):
         return ev.Aggregates({})
     long = history.features.long_window_days
-    distinct = tx.category.nunique(where=ev.within(tx, long)).cast("float64")
-    return ev.Aggregates({f"categories_{long}": distinct})
+    earlier_in_window = tx.previous_in_category >= ev.days_ago(tx.cutoff, long)
+    first_of_category = tx.category.notnull() & ~earlier_in_window.fill_null(False)
+    counted = ev.count(tx, ev.within(tx, long) & first_of_category).cast("float64")
+    return ev.Aggregates({f"categories_{long}": counted})
 
 
 def compute(history: CustomerHistory, keys: ir.Table) -> dict[str, ir.Value]:
