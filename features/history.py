@@ -3,9 +3,12 @@ engine (DuckDB, PostgreSQL or Spark), shared by every cutoff and feature family.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import itertools
+import math
+from dataclasses import dataclass, replace
 from functools import cached_property
 
+import ibis
 import ibis.expr.types as ir
 
 from contract.config import DataConfig
@@ -63,6 +66,20 @@ class CustomerHistory:
         ``cutoff``."""
         return self.customers.cross_join(cutoffs)
 
+    def of_customers(self, first: object | None, end: object | None) -> CustomerHistory:
+        """The history of the customers whose id lies in ``[first, end)`` (no bound where
+        None): their rows of the customers and event tables; competitor offers concern
+        regions, not customers, and stay whole."""
+
+        def kept(table: ir.Table) -> ir.Table:
+            ids = table.customer_id
+            if first is not None:
+                table = table.filter(ids >= first)
+            return table if end is None else table.filter(ids < end)
+
+        events = {name: kept(table) for name, table in self.events.items()}
+        return replace(self, customers=kept(self.customers), events=events)
+
     @cached_property
     def contract_types_present(self) -> frozenset[str]:
         """The contract types some customer has (one small query, asked once)."""
@@ -81,3 +98,18 @@ def prepare_history(
     return CustomerHistory(
         tables["customers"], events, tables.get("competitor_offers"), features, data
     )
+
+
+def customer_ranges(history: CustomerHistory, parts: int) -> list[tuple[object, object]]:
+    """The customer ids cut into ``parts`` ranges ``[first, end)`` of about as many
+    customers each (None: no bound), in id order; one range if ``parts`` <= 1. The bounds
+    are every n-th id in sorted order, one query over the customers' ids."""
+    if parts <= 1:
+        return [(None, None)]
+    ids = history.customers.select("customer_id")
+    step = math.ceil(ids.count().to_pyarrow().as_py() / parts)
+    ranked = ids.mutate(position=ibis.row_number().over(order_by="customer_id"))
+    bounds = ranked.filter((ranked.position > 0) & (ranked.position % step == 0))
+    cuts = bounds.order_by("position").customer_id.to_pyarrow().to_pylist()
+    edges = [None, *cuts, None]
+    return list(itertools.pairwise(edges))

@@ -1,19 +1,22 @@
 """Stage `featurize`: point-in-time features and churn labels for every cutoff.
 
 Inputs: the validated tables (`paths.validated_dir`), queried in place by the configured
-engine (`engine`, DuckDB by default), a batch of cutoffs per query. Outputs, in
-`paths.features_dir`:
+engine (`engine`, DuckDB by default). The customers are cut into ranges of ids small
+enough for one query to compute every cutoff's rows of a range
+(`engine.customer_cutoffs_per_query`). Outputs, in `paths.features_dir`:
 `features.parquet`, one row per active customer per cutoff keyed by (customer_id,
-cutoff), with the features, `lifecycle_stage`, `churn_definition` and the label
-`churned` (empty when the label window runs past the data: scoring rows); and
-`catalogue.json`, each feature's description, family, dtype and churn cause. Rows and
-label rates per cutoff go to `paths.features_report` (DVC metrics).
+cutoff), ordered by range of ids, cutoff and customer_id, with the features,
+`lifecycle_stage`, `churn_definition` and the label `churned` (empty when the label
+window runs past the data: scoring rows); and `catalogue.json`, each feature's
+description, family, dtype and churn cause. Rows and label rates per cutoff go to
+`paths.features_report` (DVC metrics).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 from pathlib import Path
 
 import pandas as pd
@@ -28,7 +31,7 @@ from features.feature_table import (
     plan_features,
     snapshot,
 )
-from features.history import CustomerHistory
+from features.history import CustomerHistory, customer_ranges
 from pipeline.artifacts import CATALOGUE, FEATURES
 from pipeline.config import Config
 from pipeline.engine import validated_history
@@ -59,20 +62,18 @@ def _write_features(cfg: Config, history: CustomerHistory) -> dict:
         data_end.date(),
     )
     categories_of = categories(history, plan)
-    batches = cutoff_batches(cutoffs, history, cfg.engine.customer_cutoffs_per_query)
-    per_cutoff = {}
+    parts = query_parts(history, len(cutoffs), cfg.engine.customer_cutoffs_per_query)
+    ranges = customer_ranges(history, parts)
+    counts = []
     with atomic_path(Path(cfg.paths.features_dir)) as out:
         out.mkdir()
-        with (
-            TableWriter(out / FEATURES) as writer,
-            tqdm(total=len(cutoffs), desc="cutoffs", unit="cutoff") as progress,
-        ):
-            for batch in batches:
-                rows = snapshot(history, plan, batch, data_end, categories_of)
+        with TableWriter(out / FEATURES) as writer:
+            for first, end in tqdm(ranges, desc="customer ranges", unit="range"):
+                rows = snapshot(
+                    history.of_customers(first, end), plan, cutoffs, data_end, categories_of
+                )
                 writer.write(rows)
-                for cutoff, at_cutoff in rows.groupby("cutoff", sort=True):
-                    per_cutoff[str(cutoff.date())] = _summary(at_cutoff)
-                progress.update(len(batch))
+                counts.append(_counts(rows))
         (out / CATALOGUE).write_text(
             json.dumps(catalogue_records(list(plan.catalogue)), indent=2, ensure_ascii=False)
             + "\n",
@@ -82,26 +83,39 @@ def _write_features(cfg: Config, history: CustomerHistory) -> dict:
         "observed_until": str(data_end.date()),
         "n_features": len(plan.catalogue),
         "absent_families": plan.absent,
-        "cutoffs": per_cutoff,
+        "cutoffs": _summary(pd.concat(counts)),
     }
 
 
-def cutoff_batches(
-    cutoffs: list[pd.Timestamp], history: CustomerHistory, customer_cutoffs_per_query: int
-) -> list[list[pd.Timestamp]]:
-    """The cutoffs in batches of one query each: as many as keep (customers x cutoffs)
-    within ``customer_cutoffs_per_query``, at least one."""
+def query_parts(history: CustomerHistory, n_cutoffs: int, customer_cutoffs_per_query: int) -> int:
+    """How many ranges of customers keep each query's (customer, cutoff) rows within
+    ``customer_cutoffs_per_query``: every customer at every cutoff, an upper bound of the
+    active ones."""
     n_customers = history.customers.count().to_pyarrow().as_py()
-    size = max(1, customer_cutoffs_per_query // max(n_customers, 1))
-    return [cutoffs[start : start + size] for start in range(0, len(cutoffs), size)]
+    return max(1, math.ceil(n_customers * n_cutoffs / customer_cutoffs_per_query))
 
 
-def _summary(rows: pd.DataFrame) -> dict[str, float | int | None]:
-    labelled = rows[LABEL].notna()
+def _counts(rows: pd.DataFrame) -> pd.DataFrame:
+    """Rows, labelled rows and churners per cutoff of one range's rows."""
+    label = rows[LABEL]
+    counted = pd.DataFrame(
+        {"cutoff": rows["cutoff"], "labelled": label.notna(), "churned": label.fillna(0)}
+    )
+    return counted.groupby("cutoff").agg(
+        rows=("labelled", "size"), labelled=("labelled", "sum"), churned=("churned", "sum")
+    )
+
+
+def _summary(counts: pd.DataFrame) -> dict[str, dict[str, float | int | None]]:
+    """Rows, labelled rows and churn rate per cutoff, from every range's ``_counts``."""
+    totals = counts.groupby(level="cutoff").sum()
     return {
-        "rows": len(rows),
-        "labelled": int(labelled.sum()),
-        "churn_rate": round(float(rows[LABEL].mean()), 4) if labelled.any() else None,
+        str(cutoff.date()): {
+            "rows": int(row.rows),
+            "labelled": int(row.labelled),
+            "churn_rate": round(float(row.churned) / row.labelled, 4) if row.labelled else None,
+        }
+        for cutoff, row in totals.iterrows()
     }
 
 

@@ -12,6 +12,7 @@ from ibis.backends import BaseBackend
 
 from contract.errors import ConfigError
 from features.feature_table import FAMILIES, observed_until, plan_features, snapshot
+from features.history import customer_ranges
 from models.btyd import purchase_summary
 from pipeline.config import Config
 from pipeline.engine import frames_history, spark_session
@@ -161,6 +162,25 @@ def test_a_batch_of_cutoffs_gives_each_cutoff_s_rows(cfg):
     expected = pd.concat(alone, ignore_index=True)
     assert all(len(part) >= 3 for part in alone)  # not vacuous
     pd.testing.assert_frame_equal(snapshot(inputs, plan, cutoffs, end), expected)
+
+
+def test_customer_ranges_split_the_ids_in_order_without_overlap(cfg):
+    """Ranges of ids cover every customer once, in order; each range's history holds its
+    customers' rows alone, so the ranges' feature rows are the whole table's."""
+    inputs = frames_history(with_older_purchases(hand_tables()), cfg.features, cfg.data)
+    ids = sorted(inputs.customers.customer_id.to_pyarrow().to_pylist())
+    ranges = customer_ranges(inputs, 3)
+    step = -(-len(ids) // 3)
+    assert ranges == [(None, ids[step]), (ids[step], ids[2 * step]), (ids[2 * step], None)]
+    assert customer_ranges(inputs, 1) == [(None, None)]
+    plan = plan_features(inputs, list(cfg.causes))
+    end = observed_until(inputs)
+    parts = [snapshot(inputs.of_customers(*bounds), plan, CUTOFF, end) for bounds in ranges]
+    assert sum(len(part) > 0 for part in parts) >= 2  # not vacuous
+    in_ranges = pd.concat(parts, ignore_index=True)
+    pd.testing.assert_frame_equal(in_ranges, snapshot(inputs, plan, CUTOFF, end))
+    purchases = inputs.of_customers(ids[step], None).events["transactions"].to_pandas()
+    assert set(purchases.customer_id) <= set(ids[step:])
 
 
 def test_rfm_of_a_customer_without_purchases(rows):

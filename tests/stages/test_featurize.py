@@ -3,6 +3,7 @@ against the simulator's ground truth."""
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
@@ -74,6 +75,27 @@ def test_a_failing_run_keeps_the_previous_output(tmp_path, tiny: Simulated, tiny
         featurize.run(cfg)
     assert {path.name: path.read_bytes() for path in out.iterdir()} == before
     assert sorted(p.name for p in out.parent.iterdir() if p.name.startswith(".")) == []
+
+
+def test_customers_in_ranges_give_the_same_table_and_report(
+    tmp_path, tiny: Simulated, tiny_features
+):
+    """A query budget below the rows of one query cuts the customers into ranges of ids:
+    the rows (now ordered by range first) and the report are those of one query."""
+    features, _, report = tiny_features
+    cfg = compose_config(
+        tmp_path,
+        *TINY,
+        f"paths.validated_dir={tiny.cfg.paths.validated_dir}",
+        "engine.customer_cutoffs_per_query=1500",  # 600 customers x 8 cutoffs: 4 ranges
+    )
+    featurize.run(cfg)
+    in_ranges = pd.read_parquet(Path(cfg.paths.features_dir) / FEATURES)
+    keys = ["cutoff", "customer_id"]
+    assert not in_ranges[keys].equals(features[keys])  # not one query
+    in_order = in_ranges.sort_values(keys, ignore_index=True)
+    pd.testing.assert_frame_equal(in_order, features)
+    assert json.loads(Path(cfg.paths.features_report).read_text()) == report
 
 
 @pytest.fixture(scope="module")
