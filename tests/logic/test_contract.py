@@ -5,14 +5,17 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from contract.config import DataConfig
 from contract.errors import ConfigError
 from contract.tables import table_contracts
 from contract.validation import ContractViolation, Violation, validate_tables
-from pipeline.io import read_input_tables
+from pipeline.io import read_input_tables, read_table_chunks
 from tests.contractdata import TABLE_STEMS, VALIDATION, data_config, valid_tables, write_raw
 from tests.support import REPO
 
@@ -285,3 +288,18 @@ def test_contract_document_lists_every_table_and_column():
         assert [column for column, _ in rows] == list(contract.schema.columns), name
         required = {column: flag == "yes" for column, flag in rows}
         assert required == {c: col.required for c, col in contract.schema.columns.items()}, name
+
+
+def test_reading_a_parquet_file_in_chunks_holds_a_chunk_at_a_time(tmp_path):
+    """Arrow holds a few chunks while the chunks go by, not the file: pyarrow's
+    pre-buffering read ahead and kept what it read (6 GiB over 417M transactions; here
+    43.6 MB of the 32 MB of data, against 4.5 MB without it)."""
+    path = tmp_path / "transactions.parquet"
+    rows, chunks = 100_000, 40
+    values = np.random.default_rng(0).random(chunks * rows)  # incompressible
+    pq.write_table(pa.table({"amount": values}), path, row_group_size=rows)
+    before = pa.total_allocated_bytes()
+    held = [pa.total_allocated_bytes() - before for _ in read_table_chunks(path, rows)]
+    assert len(held) == chunks
+    data_bytes = chunks * rows * 8
+    assert max(held) < data_bytes / 4, held
