@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from contract.errors import ConfigError
-from features.events import days_between
+from features.events import EXACT, days_between
 
 if TYPE_CHECKING:  # importing PyMC-Marketing takes 10-15 s: only runs with purchases pay it
     from pymc_marketing.clv import BetaGeoModel, ModifiedBetaGeoModel
@@ -45,8 +45,6 @@ BGNBD = "bgnbd"
 # Model name -> PyMC-Marketing CLV class.
 MODELS = {BGNBD: "BetaGeoModel", "mbgnbd": "ModifiedBetaGeoModel"}
 SUMMARY_COLUMNS = ["frequency", "recency", "T"]
-# purchase_summary_table's type of summed amounts (to the 1e-10: far finer than money).
-EXACT_AMOUNT = "decimal(38, 10)"
 # Fewer repeat buyers than this leave Gamma-Gamma's three parameters to the noise.
 MIN_REPEAT_BUYERS = 30
 
@@ -79,7 +77,7 @@ def purchase_summary_table(purchases: ir.Table, cutoff: pd.Timestamp) -> ir.Tabl
     before = purchases.filter(purchases.timestamp < cutoff.to_pydatetime())
     with_amounts = "amount" in purchases.columns
     # Amounts add up as decimals: exact, so the same in any order an engine's threads use.
-    spent = before.amount.cast(EXACT_AMOUNT).sum() if with_amounts else None
+    spent = before.amount.cast(EXACT).sum() if with_amounts else None
     amounts = {"spent": spent, "purchases": before.count()} if with_amounts else {}
     # One row per purchase day: what rfm_summary counts.
     days = before.group_by(["customer_id", before.timestamp.truncate("D").name("day")]).aggregate(

@@ -164,6 +164,30 @@ def test_a_batch_of_cutoffs_gives_each_cutoff_s_rows(cfg):
     pd.testing.assert_frame_equal(snapshot(inputs, plan, cutoffs, end), expected)
 
 
+@pytest.mark.parametrize("order", [[0, 1, 2, 3], [3, 2, 1, 0]])
+def test_sums_do_not_depend_on_the_order_of_the_rows(cfg, order):
+    """Spend of 0.1 + 0.2 + 0.3 in the last 90 days against 0.6 before: a flat trend, in
+    any row order (as floats, 0.1 + 0.2 + 0.3 is 0.6000000000000001 and the trend 1e-16)."""
+    tables = hand_tables()
+    tx = tables["transactions"]
+    amounts = [0.1, 0.2, 0.3, 0.6]
+    days = [10, 20, 30, 120]  # before the cutoff
+    spends = pd.DataFrame(
+        {
+            "customer_id": 6,
+            "timestamp": [CUTOFF - pd.Timedelta(days=d) for d in days],
+            "amount": amounts,
+            "discount": 0.0,
+            "category": "fashion",
+            "is_return": False,
+        }
+    ).iloc[order]
+    others = tx[tx.customer_id != 6]
+    rows = features_at(tables | {"transactions": pd.concat([others, spends])}, cfg)
+    assert rows.loc[6, "spend_90d"] == np.float32(0.6)
+    assert rows.loc[6, "trend_spend_90d"] == 0.0
+
+
 def test_customer_ranges_split_the_ids_in_order_without_overlap(cfg):
     """Ranges of ids cover every customer once, in order; each range's history holds its
     customers' rows alone, so the ranges' feature rows are the whole table's."""
