@@ -19,8 +19,9 @@ import os
 import sys
 import tempfile
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 
 import ibis
@@ -163,6 +164,30 @@ def database_tables(
         is_query = source.lstrip().lower().startswith(("select", "with"))
         tables[name] = con.sql(source) if is_query else con.table(source)
     return tables
+
+
+@contextmanager
+def database_chunks(cfg: Config) -> Iterator[dict[str, Callable[[], Iterator[pd.DataFrame]]]]:
+    """For ``engine=postgres``, what the validate stage reads: each contract table
+    ``engine.tables`` names (or queries), ``validation.chunk_rows`` rows at a time, in the
+    order the database returns them. The connection closes when the block ends."""
+    con = connect(cfg.engine)
+    try:
+        tables = database_tables(con, cfg.engine, cfg.data)
+        rows = cfg.validation.chunk_rows
+        yield {name: partial(_table_chunks, table, rows) for name, table in tables.items()}
+    finally:
+        con.disconnect()
+
+
+def _table_chunks(table: ir.Table, rows: int) -> Iterator[pd.DataFrame]:
+    """The table's rows ``rows`` at a time; one empty chunk for a table without rows."""
+    empty = True
+    for batch in table.to_pyarrow_batches(chunk_size=rows):
+        empty = False
+        yield batch.to_pandas()
+    if empty:
+        yield table.schema().to_pyarrow().empty_table().to_pandas()
 
 
 def frames_as_tables(con: BaseBackend, frames: dict[str, pd.DataFrame]) -> dict[str, ir.Table]:

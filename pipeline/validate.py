@@ -1,17 +1,21 @@
 """Stage `validate`: check the input tables against the data contract.
 
 Inputs: the tables named in `data.tables`, under `data.dir`, mapped onto the contract by
-`data.columns` and `data.values`. Outputs: `paths.validated_dir` (every present table,
-typed and restricted to contract columns, as Parquet, plus the customers table derived from
-the events when the data has none) and `paths.validation_report` (rows and columns per
-table, absent tables, what was derived). On any contract violation it lists them all,
-exits non-zero and writes nothing.
+`data.columns` and `data.values`; with `engine=postgres`, the database tables (or queries)
+`engine.tables` names, in the contract's names, read a chunk at a time. Outputs:
+`paths.validated_dir` (every present table, typed and restricted to contract columns, as
+Parquet, plus the customers table derived from the events when the data has none) and
+`paths.validation_report` (rows and columns per table, absent tables, what was derived).
+On any contract violation it lists them all, exits non-zero and writes nothing.
 """
 
 from __future__ import annotations
 
 import logging
 import tempfile
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
+from functools import partial
 from pathlib import Path
 
 import duckdb
@@ -25,6 +29,7 @@ from contract.mapping import check_mapping_config, map_table
 from contract.purchases import purchases_from_lines
 from contract.validation import ROW, ContractChecks
 from pipeline.config import Config
+from pipeline.engine import database_chunks
 from pipeline.io import (
     TableWriter,
     atomic_path,
@@ -41,12 +46,11 @@ log = logging.getLogger(__name__)
 def run(cfg: Config) -> None:
     data = cfg.data
     check_mapping_config(data)
-    paths = input_paths(data)
     absent = sorted(name for name, stem in data.tables.items() if stem is None)
     if absent:
         log.warning("tables absent: %s; features built from them will be missing", absent)
-    checks = ContractChecks(data, cfg.validation, list(paths))
     with (
+        _input_chunks(cfg) as sources,
         atomic_path(Path(cfg.paths.validated_dir)) as out,
         tempfile.TemporaryDirectory(prefix="churn-validate-") as spill,
         duckdb.connect(
@@ -54,10 +58,11 @@ def run(cfg: Config) -> None:
         ) as con,
     ):
         out.mkdir()
-        for name in checks.order(paths):
+        checks = ContractChecks(data, cfg.validation, list(sources))
+        for name in checks.order(sources):
             target = out / f"{name}.parquet"
             with TableWriter(target, validated_schema) as writer:
-                for chunk in read_table_chunks(paths[name], cfg.validation.chunk_rows):
+                for chunk in sources[name]():
                     typed = _checked(checks, name, chunk, data)
                     if typed is not None:
                         writer.write(typed)
@@ -74,6 +79,19 @@ def run(cfg: Config) -> None:
     report = {"tables": tables, "absent_tables": absent, "derived": derived}
     write_json(report, Path(cfg.paths.validation_report))
     log.info("validated %s", {name: table["rows"] for name, table in tables.items()})
+
+
+def _input_chunks(cfg: Config) -> AbstractContextManager[dict[str, Callable]]:
+    """Each input table's chunks (a function giving them, ``validation.chunk_rows`` rows
+    each): the files ``data.tables`` names, or with ``engine=postgres`` the database tables
+    ``engine.tables`` names."""
+    if cfg.engine.name == "postgres":
+        return database_chunks(cfg)
+    rows = cfg.validation.chunk_rows
+    paths = input_paths(cfg.data)
+    return nullcontext(
+        {name: partial(read_table_chunks, path, rows) for name, path in paths.items()}
+    )
 
 
 def _checked(

@@ -12,6 +12,7 @@ from contract.validation import ContractViolation, validate_tables
 from features.history import ROW_TIME
 from pipeline import validate
 from tests.contractdata import TABLE_STEMS, VALIDATION, data_config, valid_tables, write_raw
+from tests.engines import TemporaryPostgres
 from tests.support import compose_config
 
 
@@ -152,3 +153,54 @@ def test_customers_and_signup_dates_derive_from_events_read_in_chunks(tmp_path, 
     # Files hold times in microseconds; the tables in memory in nanoseconds.
     pd.testing.assert_frame_equal(written, expected["customers"].astype(written.dtypes))
     assert written["signup_date"].notna().all()
+
+
+@pytest.mark.postgres
+def test_database_tables_are_validated_a_chunk_at_a_time(tmp_path, monkeypatch):
+    """With engine=postgres the stage reads the tables engine.tables names from a real
+    server, two rows at a time: valid tables give what the files give; a bad row is
+    reported by table, column and value, and nothing is written."""
+    files = compose_config(tmp_path / "files", "validation.reference_date=2025-06-30")
+    write_raw(valid_tables(), Path(files.data.dir), "parquet")
+    validate.run(files)
+    from_files = Path(files.paths.validated_dir)
+    server = TemporaryPostgres().start()
+    try:
+        con = server.connect()
+        for path in from_files.glob("*.parquet"):
+            con.create_table(path.stem, pd.read_parquet(path))
+        monkeypatch.setenv("TEST_CHURN_DATABASE_URL", server.url)
+        cfg = compose_config(
+            tmp_path / "database",
+            "validation.reference_date=2025-06-30",
+            "validation.chunk_rows=2",
+            "engine=postgres",
+            "engine.url_env=TEST_CHURN_DATABASE_URL",
+        )
+        validate.run(cfg)
+        for path in sorted(from_files.glob("*.parquet")):
+            expected = pd.read_parquet(path)
+            found = pd.read_parquet(Path(cfg.paths.validated_dir) / path.name)
+            in_order = found.sort_values(list(found.columns), ignore_index=True)
+            expected = expected.sort_values(list(expected.columns), ignore_index=True)
+            pd.testing.assert_frame_equal(in_order, expected)
+        con.raw_sql("UPDATE transactions SET amount = -5 WHERE customer_id = 2")
+        con.disconnect()
+        bad = compose_config(
+            tmp_path / "bad",
+            "validation.reference_date=2025-06-30",
+            "validation.chunk_rows=2",
+            "engine=postgres",
+            "engine.url_env=TEST_CHURN_DATABASE_URL",
+        )
+        with pytest.raises(ContractViolation) as caught:
+            validate.run(bad)
+    finally:
+        server.stop()
+    found = {(v.table, v.column, v.check): v.examples for v in caught.value.violations}
+    assert set(found) == {
+        ("transactions", "amount", "greater_than_or_equal_to(0)"),
+        ("transactions", "discount", "discount not above amount"),
+    }
+    assert all("customer_id=2" in e and "-5.0" in e for e in sum(found.values(), ()))
+    assert not Path(bad.paths.validated_dir).exists()
