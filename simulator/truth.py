@@ -7,7 +7,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import roc_auc_score
 
 # The columns of the ground-truth tables (simulator/tables.py) that the checks read.
 HAZARD_COLUMNS = ["customer_id", "cutoff", "stage", "hazard_total", "dominant_cause"]
@@ -69,6 +68,10 @@ def true_churn_ranking(
 ) -> dict:
     """Per churn definition, each score's ROC-AUC against true churn (not the label) on
     ``rows`` (customer_id, cutoff, churn_definition), with the true churn rate."""
+    # Imported here: every stage reads the truth's column names from this module, and
+    # scikit-learn takes 2.8 s to import where a stage (featurize) needs none of it.
+    from sklearn.metrics import roc_auc_score
+
     truly = true_churn(rows, truth, horizon_days).astype(bool).to_numpy()
     report = {}
     for definition in sorted(rows["churn_definition"].astype(str).unique()):
