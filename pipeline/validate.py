@@ -29,7 +29,7 @@ from contract.mapping import check_mapping_config, map_table
 from contract.purchases import purchases_from_lines
 from contract.validation import ROW, ContractChecks
 from pipeline.config import Config
-from pipeline.engine import database_chunks
+from pipeline.connections import database_chunks
 from pipeline.io import (
     TableWriter,
     atomic_path,

@@ -15,7 +15,8 @@ from features.feature_table import FAMILIES, observed_until, plan_features, snap
 from features.history import customer_ranges
 from models.btyd import purchase_summary
 from pipeline.config import Config
-from pipeline.engine import frames_history, spark_session
+from pipeline.connections import spark_session
+from pipeline.engine import frames_history
 from simulator.causes import CAUSES
 from tests.engines import TemporaryPostgres
 from tests.featuredata import CUTOFF, hand_tables
