@@ -113,6 +113,9 @@ BOOLEAN = pandas_engine.Engine.dtype(bool)
 INTEGER = pandas_engine.Engine.dtype(int)
 # Numbers are finite: an infinite amount would make an infinitely valuable customer.
 FINITE = pa.Check(lambda values: ~np.isinf(values), name="finite (not inf)")
+# A purchase's amount stays below 10^10: features add amounts as decimals of 18 digits,
+# eight after the point (features/events.py: EXACT).
+MAX_AMOUNT = 1e10
 
 
 def _customer_id() -> pa.Column:
@@ -198,7 +201,7 @@ def table_contracts(data: DataConfig) -> dict[str, TableContract]:
                 {
                     "customer_id": _customer_id(),
                     "timestamp": pa.Column(time),
-                    "amount": _optional(float, pa.Check.ge(0)),
+                    "amount": _optional(float, pa.Check.ge(0), pa.Check.lt(MAX_AMOUNT)),
                     "discount": _optional(float, pa.Check.ge(0)),
                     "category": _optional(str),
                     "is_return": _optional(BOOLEAN),

@@ -72,6 +72,7 @@ VALUE_CASES = [
     ("amount-minus-inf", _set("transactions", "amount", 1, -np.inf), ["transactions.amount"]),
     ("amount-negative", _set("transactions", "amount", 1, -25.5), ["greater_than_or_equal_to(0)"]),
     ("amount-text", _set("transactions", "amount", 0, "ten"), ["transactions.amount", "'ten'"]),
+    ("amount-too-large", _set("transactions", "amount", 0, 2e10), ["less_than(10000000000.0)"]),
     ("discount-above-amount", _set("transactions", "discount", 0, 999.0), ["discount not above"]),
     ("credit-inf", _set("customers", "credit_score", 0, np.inf), ["customers.credit_score"]),
     ("credit-out-of-range", _set("customers", "credit_score", 0, 900.0), ["in_range(300, 850)"]),
