@@ -7,8 +7,9 @@ once, so that the same expression compiles for DuckDB, PostgreSQL and Spark.
 The cutoffs are a table (one ``cutoff`` column, or the active customers' ``customer_id``
 and ``cutoff``): a query computes the features of every cutoff in it at once, by joining
 each event to the cutoffs it lies before (an inequality join, which every engine runs, on
-the customer too where the table has it) and grouping by (customer_id, cutoff). With one cutoff in
-the table that is one snapshot; the stage sizes the batches to bound memory.
+the customer too where the table has it) and grouping by (customer_id, cutoff). With one
+cutoff in the table that is one snapshot; the stage bounds memory by giving each query a
+range of customers (``CustomerHistory.of_customers``).
 
 A family reads an event table through ``event_rows``: the events before the batch's last
 cutoff, with the columns the family derives from the events alone (a customer's previous

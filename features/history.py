@@ -4,7 +4,6 @@ engine (DuckDB, PostgreSQL or Spark), shared by every cutoff and feature family.
 from __future__ import annotations
 
 import itertools
-import math
 from dataclasses import dataclass, replace
 from functools import cached_property
 
@@ -100,16 +99,15 @@ def prepare_history(
     )
 
 
-def customer_ranges(history: CustomerHistory, parts: int) -> list[tuple[object, object]]:
-    """The customer ids cut into ``parts`` ranges ``[first, end)`` of about as many
-    customers each (None: no bound), in id order; one range if ``parts`` <= 1. The bounds
-    are every n-th id in sorted order, one query over the customers' ids."""
-    if parts <= 1:
-        return [(None, None)]
+def customer_ranges(history: CustomerHistory, per_range: int) -> list[tuple[object, object]]:
+    """The customer ids cut into ranges ``[first, end)`` of ``per_range`` customers (None:
+    no bound), in id order; one range if there are no more customers than that. The
+    bounds are every ``per_range``-th id in sorted order, one query over the ids."""
     ids = history.customers.select("customer_id")
-    step = math.ceil(ids.count().to_pyarrow().as_py() / parts)
+    if ids.count().to_pyarrow().as_py() <= per_range:
+        return [(None, None)]
     ranked = ids.mutate(position=ibis.row_number().over(order_by="customer_id"))
-    bounds = ranked.filter((ranked.position > 0) & (ranked.position % step == 0))
+    bounds = ranked.filter((ranked.position > 0) & (ranked.position % per_range == 0))
     cuts = bounds.order_by("position").customer_id.to_pyarrow().to_pylist()
     edges = [None, *cuts, None]
     return list(itertools.pairwise(edges))

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 from pathlib import Path
 
 import pandas as pd
@@ -62,8 +61,9 @@ def _write_features(cfg: Config, history: CustomerHistory) -> dict:
         data_end.date(),
     )
     categories_of = categories(history, plan)
-    parts = query_parts(history, len(cutoffs), cfg.engine.customer_cutoffs_per_query)
-    ranges = customer_ranges(history, parts)
+    # Every customer counts at every cutoff: an upper bound of the active ones.
+    per_range = max(1, cfg.engine.customer_cutoffs_per_query // len(cutoffs))
+    ranges = customer_ranges(history, per_range)
     counts = []
     with atomic_path(Path(cfg.paths.features_dir)) as out:
         out.mkdir()
@@ -85,14 +85,6 @@ def _write_features(cfg: Config, history: CustomerHistory) -> dict:
         "absent_families": plan.absent,
         "cutoffs": _summary(pd.concat(counts)),
     }
-
-
-def query_parts(history: CustomerHistory, n_cutoffs: int, customer_cutoffs_per_query: int) -> int:
-    """How many ranges of customers keep each query's (customer, cutoff) rows within
-    ``customer_cutoffs_per_query``: every customer at every cutoff, an upper bound of the
-    active ones."""
-    n_customers = history.customers.count().to_pyarrow().as_py()
-    return max(1, math.ceil(n_customers * n_cutoffs / customer_cutoffs_per_query))
 
 
 def _counts(rows: pd.DataFrame) -> pd.DataFrame:

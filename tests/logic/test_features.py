@@ -194,10 +194,10 @@ def test_customer_ranges_split_the_ids_in_order_without_overlap(cfg):
     customers' rows alone, so the ranges' feature rows are the whole table's."""
     inputs = frames_history(with_older_purchases(hand_tables()), cfg.features, cfg.data)
     ids = sorted(inputs.customers.customer_id.to_pyarrow().to_pylist())
-    ranges = customer_ranges(inputs, 3)
     step = -(-len(ids) // 3)
+    ranges = customer_ranges(inputs, step)
     assert ranges == [(None, ids[step]), (ids[step], ids[2 * step]), (ids[2 * step], None)]
-    assert customer_ranges(inputs, 1) == [(None, None)]
+    assert customer_ranges(inputs, len(ids)) == [(None, None)]
     plan = plan_features(inputs, list(cfg.causes))
     end = observed_until(inputs)
     parts = [snapshot(inputs.of_customers(*bounds), plan, CUTOFF, end) for bounds in ranges]
