@@ -4,6 +4,7 @@ engine (DuckDB, PostgreSQL or Spark), shared by every cutoff and feature family.
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass, replace
 from functools import cached_property
 
@@ -100,14 +101,16 @@ def prepare_history(
 
 
 def customer_ranges(history: CustomerHistory, per_range: int) -> list[tuple[object, object]]:
-    """The customer ids cut into ranges ``[first, end)`` of ``per_range`` customers (None:
-    no bound), in id order; one range if there are no more customers than that. The
-    bounds are every ``per_range``-th id in sorted order, one query over the ids."""
+    """The customer ids cut into as few ranges ``[first, end)`` of at most ``per_range``
+    customers as there can be, of about as many customers each (None: no bound), in id
+    order. The bounds are every n-th id in sorted order, one query over the ids."""
     ids = history.customers.select("customer_id")
-    if ids.count().to_pyarrow().as_py() <= per_range:
+    n_customers = ids.count().to_pyarrow().as_py()
+    if n_customers <= per_range:
         return [(None, None)]
+    step = math.ceil(n_customers / math.ceil(n_customers / per_range))
     ranked = ids.mutate(position=ibis.row_number().over(order_by="customer_id"))
-    bounds = ranked.filter((ranked.position > 0) & (ranked.position % per_range == 0))
+    bounds = ranked.filter((ranked.position > 0) & (ranked.position % step == 0))
     cuts = bounds.order_by("position").customer_id.to_pyarrow().to_pylist()
     edges = [None, *cuts, None]
     return list(itertools.pairwise(edges))

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from pathlib import Path
 
 import pandas as pd
@@ -62,7 +63,7 @@ def _write_features(cfg: Config, history: CustomerHistory) -> dict:
     )
     categories_of = categories(history, plan)
     # Every customer counts at every cutoff: an upper bound of the active ones.
-    per_range = max(1, cfg.engine.customer_cutoffs_per_query // len(cutoffs))
+    per_range = math.ceil(cfg.engine.customer_cutoffs_per_query / len(cutoffs))
     ranges = customer_ranges(history, per_range)
     counts = []
     with atomic_path(Path(cfg.paths.features_dir)) as out:
