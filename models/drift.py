@@ -43,35 +43,61 @@ def reference_profile(rows: pd.DataFrame, bins: int) -> dict:
     return {"bins": bins, "rows": len(rows), "features": features}
 
 
-def psi_by_feature(profile: dict, rows: pd.DataFrame) -> pd.Series:
-    """PSI of each profiled feature of ``rows`` against the profile, largest first."""
-    psi = {}
-    for name, reference in profile["features"].items():
-        column = rows[name]
-        if "edges" in reference:
-            values = column.to_numpy(dtype=float, na_value=np.nan)
-            shares = _numeric_shares(values, np.asarray(reference["edges"]))
-        else:
-            shares = _category_shares(column, reference["categories"])
-        psi[name] = population_stability_index(reference["shares"], shares)
-    return pd.Series(psi, name="psi").sort_values(ascending=False, kind="stable")
+class DriftCounts:
+    """A scoring population's rows in the bins of a reference ``profile``, counted batch
+    by batch (counts add up, so a population scored in parts gives the PSI of the whole),
+    with the categories the training rows never had."""
 
+    def __init__(self, profile: dict) -> None:
+        self.profile = profile
+        self.rows = 0
+        self.bins = {
+            name: np.zeros(len(reference["shares"]), dtype=np.int64)
+            for name, reference in profile["features"].items()
+        }
+        self.unseen = {
+            name: pd.Series(dtype="int64")
+            for name, reference in profile["features"].items()
+            if "categories" in reference
+        }
 
-def unseen_categories(profile: dict, rows: pd.DataFrame, examples: int = 5) -> dict[str, str]:
-    """Per categorical feature of ``rows`` with values the training rows never had (the
-    model reads them as missing): up to ``examples`` of those values with their counts."""
-    unseen = {}
-    for name, reference in profile["features"].items():
-        if "categories" not in reference:
-            continue
-        text = rows[name].astype("string").dropna()
-        counts = text[~text.isin(reference["categories"])].value_counts()
-        if len(counts):
-            shown = ", ".join(f"{value!r} ({count})" for value, count in counts[:examples].items())
-            unseen[name] = shown + (
-                f" and {len(counts) - examples} more" if len(counts) > examples else ""
+    def add(self, rows: pd.DataFrame) -> None:
+        """Count ``rows`` (the model's input frame, with every profiled feature)."""
+        self.rows += len(rows)
+        for name, reference in self.profile["features"].items():
+            column = rows[name]
+            if "edges" in reference:
+                values = column.to_numpy(dtype=float, na_value=np.nan)
+                self.bins[name] += _numeric_counts(values, np.asarray(reference["edges"]))
+            else:
+                self.bins[name] += _category_counts(column, reference["categories"])
+                text = column.astype("string").dropna()
+                new = text[~text.isin(reference["categories"])].value_counts()
+                self.unseen[name] = self.unseen[name].add(new, fill_value=0).astype("int64")
+
+    def psi(self) -> pd.Series:
+        """PSI of each profiled feature against the profile, largest first."""
+        psi = {
+            name: population_stability_index(
+                reference["shares"], _shares(self.bins[name], self.rows)
             )
-    return unseen
+            for name, reference in self.profile["features"].items()
+        }
+        return pd.Series(psi, name="psi").sort_values(ascending=False, kind="stable")
+
+    def unseen_categories(self, examples: int = 5) -> dict[str, str]:
+        """Per categorical feature with values the training rows never had (the model reads
+        them as missing): up to ``examples`` of those values, most frequent first, with
+        their counts."""
+        unseen = {}
+        for name, counts in self.unseen.items():
+            if not len(counts):
+                continue
+            ordered = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+            shown = ", ".join(f"{value!r} ({count})" for value, count in ordered[:examples])
+            more = len(ordered) - examples
+            unseen[name] = shown + (f" and {more} more" if more > 0 else "")
+        return unseen
 
 
 def population_stability_index(expected: list[float], actual: list[float]) -> float:
@@ -101,22 +127,30 @@ def drift_table(
 
 
 def _numeric_shares(values: np.ndarray, edges: np.ndarray) -> list[float]:
-    """Shares per decile bin (``len(edges) + 1`` bins), then the share of missing values."""
+    return _shares(_numeric_counts(values, edges), len(values))
+
+
+def _category_shares(column: pd.Series, categories: list[str]) -> list[float]:
+    return _shares(_category_counts(column, categories), len(column))
+
+
+def _numeric_counts(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Counts per decile bin (``len(edges) + 1`` bins), then of missing values."""
     missing = np.isnan(values)
     counts = np.bincount(
         np.searchsorted(edges, values[~missing], side="right"), minlength=len(edges) + 1
     )
-    return _shares([*counts, int(missing.sum())], len(values))
+    return np.append(counts, missing.sum())
 
 
-def _category_shares(column: pd.Series, categories: list[str]) -> list[float]:
-    """Shares per training category, then of categories unseen in training, then missing."""
+def _category_counts(column: pd.Series, categories: list[str]) -> np.ndarray:
+    """Counts per training category, then of categories unseen in training, then missing."""
     text = column.astype("string")
     counts = text.value_counts()
     known = [int(counts.get(category, 0)) for category in categories]
     missing = int(text.isna().sum())
-    return _shares([*known, len(column) - sum(known) - missing, missing], len(column))
+    return np.array([*known, len(column) - sum(known) - missing, missing], dtype=np.int64)
 
 
-def _shares(counts: list[int], total: int) -> list[float]:
-    return [count / total if total else 0.0 for count in counts]
+def _shares(counts: np.ndarray, total: int) -> list[float]:
+    return [float(count) / total if total else 0.0 for count in counts]

@@ -31,20 +31,14 @@ from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from contract.errors import ConfigError
 from features.catalogue import assign_causes, cause_patterns
 from features.feature_table import observed_until
 from features.history import CustomerHistory
-from models.drift import (
-    EXEMPT,
-    REFUSE,
-    WARN,
-    drift_table,
-    psi_by_feature,
-    unseen_categories,
-)
+from models.drift import EXEMPT, REFUSE, WARN, drift_table
 from pipeline.artifacts import (
     DRIFT_REPORT,
     EXCLUDED,
@@ -85,7 +79,12 @@ from scoring.export import (
 from scoring.manifest import manifest
 from scoring.outlook import purchase_outlook
 from scoring.playbook import action_table, check_playbook
-from scoring.population import ActiveCustomers, active_customers, customers_to_decide, scoring_date
+from scoring.population import (
+    ScoredPopulation,
+    customers_to_decide,
+    score_population,
+    scoring_date,
+)
 from scoring.selection import LAPSED, choose_actions, screen
 
 log = logging.getLogger(__name__)
@@ -124,13 +123,22 @@ def _score(cfg: Config, history: CustomerHistory) -> None:
             scoring.model_source, Path(cfg.paths.models_dir), cfg.tracking, scoring.model_version
         )
     actions = action_table(scoring.playbook, list(cfg.causes), list(scorer.input_types))
-    with timings.step("features"):
-        active = active_customers(history, list(cfg.causes), as_of, data_end, scorer.input_types)
-    with timings.step("drift"):
-        limits = scoring.drift
-        psi = psi_by_feature(scorer.drift_reference, active.features)
-        drift = drift_table(psi, limits.warn_psi, limits.refuse_psi, limits.exempt)
-        unseen = unseen_categories(scorer.drift_reference, active.features)
+    with timings.step("features_and_predict"):
+        scored = score_population(
+            history,
+            list(cfg.causes),
+            as_of,
+            data_end,
+            scorer.model,
+            scorer.input_types,
+            scorer.drift_reference,
+            scoring.risk_threshold,
+            scoring.not_worth_retaining.fraud_flag,
+            cfg.engine.customer_cutoffs_per_query,
+        )
+    limits = scoring.drift
+    drift = drift_table(scored.drift.psi(), limits.warn_psi, limits.refuse_psi, limits.exempt)
+    unseen = scored.drift.unseen_categories()
     if unseen:
         log.warning(
             "categories the model never saw in training, scored as missing: %s",
@@ -140,7 +148,7 @@ def _score(cfg: Config, history: CustomerHistory) -> None:
         _check_drift(
             drift, limits.warn_psi, limits.refuse_psi, refused_drift_report(retention_dir, day)
         )
-        decided, thresholds = decide(cfg, scorer, active, actions, timings)
+        decided, thresholds = decide(cfg, scorer, scored, actions, timings)
         with atomic_directories(retention_dir / day) as (out,):
             with timings.step("export"):
                 counts, win_back = _export(out, decided, cfg, drift)
@@ -165,20 +173,17 @@ def _score(cfg: Config, history: CustomerHistory) -> None:
 def decide(
     cfg: Config,
     scorer: ScoringModel,
-    active: ActiveCustomers,
+    scored: ScoredPopulation,
     actions: pd.DataFrame,
     timings: Timings,
 ) -> tuple[pd.DataFrame, dict[str, float]]:
     """Every customer with probability, value, tier and either an action or the reason
     for none (scoring/selection.py); and the tier thresholds."""
-    rows, features = active.rows, active.features
-    with timings.step("predict"):
-        probability = scorer.model.predict_proba(features)[:, 1]
     with timings.step("purchase_outlook"):
         scoring = cfg.scoring
         outlook = purchase_outlook(
-            active.history,
-            active.as_of,
+            scored.history,
+            scored.as_of,
             scoring.purchase_model,
             scoring.value.horizon_days,
             scoring.purchase_model_fit_customers,
@@ -186,17 +191,18 @@ def decide(
         )
     with timings.step("value"):
         fraud_flag = scoring.not_worth_retaining.fraud_flag
-        customers = customers_to_decide(active, probability, outlook, scoring.value, fraud_flag)
+        customers = customers_to_decide(scored, outlook, scoring.value, fraud_flag)
     with timings.step("screen"):
         screened, thresholds = screen(customers, actions, cfg.scoring)
     with timings.step("explain"):
         candidates = screened["exclusion"].isna().to_numpy()
+        explained = scored.at_risk.loc[np.flatnonzero(candidates)]  # candidates are at risk
         patterns = cause_patterns(cfg.features, cfg.data)
         causes_of = assign_causes(scorer.columns, patterns, list(cfg.causes))
         causes = explain_causes(
             scorer.model,
-            rows[candidates],
-            features[candidates],
+            explained,
+            explained[scorer.columns],
             causes_of,
             cfg.explain.top_causes,
             cfg.scoring.explain_batch_rows,
@@ -206,7 +212,7 @@ def decide(
     with timings.step("actions"):
         decided = choose_actions(screened, actions, cfg.scoring)
     labels = {name: cause.label for name, cause in cfg.causes.items()}
-    day = str(active.as_of.date())
+    day = str(scored.as_of.date())
     described = describe(decided, labels, cfg.explain.top_causes, day, scorer.name, scorer.version)
     return described, thresholds
 

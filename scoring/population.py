@@ -8,11 +8,14 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from sklearn.base import ClassifierMixin
+from tqdm import tqdm
 
 from contract.errors import ConfigError
-from features.columns import LIFECYCLE
-from features.feature_table import plan_features, snapshot
-from features.history import CustomerHistory
+from features.columns import DEFINITION, KEYS, LIFECYCLE
+from features.feature_table import categories, plan_features, snapshot
+from features.history import CustomerHistory, customer_ranges
+from models.drift import DriftCounts
 from models.estimators import model_inputs
 from scoring.config import ValueConfig
 from scoring.lapsed import p_alive
@@ -23,13 +26,22 @@ log = logging.getLogger(__name__)
 
 
 @dataclass
-class ActiveCustomers:
-    """Everyone active at the as-of date: their feature rows and the model's inputs."""
+class ScoredPopulation:
+    """Everyone active at the as-of date, scored: one row per customer with the churn
+    probability, the model inputs of those at risk, and every customer's drift counts.
+
+    ``customers``: the keys, ``churn_probability`` and the columns the decisions read
+    (churn definition, lifecycle stage, credit score, fraud flag: those the data has).
+    ``at_risk``: the keys and model inputs of the customers whose probability reaches the
+    risk threshold (the only ones that can be listed, so the only ones explained), indexed
+    by their row in ``customers``.
+    """
 
     history: CustomerHistory
-    rows: pd.DataFrame
-    features: pd.DataFrame
     as_of: pd.Timestamp
+    customers: pd.DataFrame
+    at_risk: pd.DataFrame
+    drift: DriftCounts
 
 
 def scoring_date(as_of: str | None, data_end: pd.Timestamp) -> pd.Timestamp:
@@ -47,46 +59,77 @@ def scoring_date(as_of: str | None, data_end: pd.Timestamp) -> pd.Timestamp:
     return date
 
 
-def active_customers(
+def score_population(
     history: CustomerHistory,
     cause_names: list[str],
     as_of: pd.Timestamp,
     data_end: pd.Timestamp,
+    model: ClassifierMixin,
     input_types: dict[str, str],
-) -> ActiveCustomers:
+    drift_reference: dict,
+    risk_threshold: float,
+    fraud_flag: str | None,
+    customers_per_range: int,
+) -> ScoredPopulation:
     """Point-in-time features of every customer active at ``as_of``, with the training
-    code, checked against ``input_types`` (the model's input columns and types)."""
+    code, checked against ``input_types`` (the model's input columns and types), their
+    churn probability under ``model`` and their drift counts against ``drift_reference``.
+
+    The customers are scored in ranges of ids of at most ``customers_per_range``: only
+    one range's feature rows are held at a time, plus the inputs of those at risk."""
     plan = plan_features(history, cause_names)
-    rows = snapshot(history, plan, as_of, data_end)
-    log.info("as of %s: %d active customers", as_of.date(), len(rows))
-    if rows.empty:
+    categories_of = categories(history, plan)
+    columns = list(input_types)
+    drift = DriftCounts(drift_reference)
+    customers, at_risk = [], []
+    ranges = customer_ranges(history, customers_per_range)
+    progress = tqdm(ranges, desc="customer ranges", unit="range", disable=len(ranges) < 2)
+    for index, (first, end) in enumerate(progress):
+        rows = snapshot(history.of_customers(first, end), plan, as_of, data_end, categories_of)
+        if index == 0:  # every range has the same columns
+            unused = check_schema(rows[plan.feature_names], input_types)
+            if unused:
+                log.warning("features the model does not use (trained before them): %s", unused)
+        if rows.empty:
+            continue
+        inputs = model_inputs(rows, columns)
+        probability = model.predict_proba(inputs)[:, 1]
+        drift.add(inputs)
+        decided_on = (DEFINITION, LIFECYCLE, "credit_score", fraud_flag)
+        keys = rows[[*KEYS, *(name for name in decided_on if name in rows)]]
+        keys = keys.reset_index(drop=True)
+        customers.append(keys.assign(churn_probability=probability))
+        risky = probability >= risk_threshold
+        at_risk.append(pd.concat([keys.loc[risky, list(KEYS)], inputs[risky]], axis=1))
+    if not customers:
         raise ConfigError(
             f"scoring.as_of: no customer is active as of {as_of.date()} (signed up before it "
             "and, without a contract, buying in the activity window); choose a date the data "
             "covers"
         )
-    unused = check_schema(rows[plan.feature_names], input_types)
-    if unused:
-        log.warning("features the model does not use (trained before they existed): %s", unused)
-    return ActiveCustomers(history, rows, model_inputs(rows, list(input_types)), as_of)
+    scored = pd.concat(customers, ignore_index=True)
+    log.info("as of %s: %d active customers", as_of.date(), len(scored))
+    at_risk_rows = pd.concat(at_risk).set_axis(
+        np.flatnonzero(scored["churn_probability"].to_numpy() >= risk_threshold)
+    )
+    return ScoredPopulation(history, as_of, scored, at_risk_rows, drift)
 
 
 def customers_to_decide(
-    active: ActiveCustomers,
-    probability: np.ndarray,
+    scored: ScoredPopulation,
     outlook: pd.DataFrame | None,
     value: ValueConfig,
     fraud_flag: str | None,
 ) -> pd.DataFrame:
     """One row per scored customer: probability, lifecycle stage, value, P(alive) (from
     ``outlook``, scoring/outlook.py) and the columns the not-worth-retaining rule reads."""
-    history, rows = active.history, active.rows
-    values = customer_value(history, active.as_of, value, outlook)
+    rows = scored.customers
+    values = customer_value(scored.history, scored.as_of, value, outlook)
     flags = [name for name in ("credit_score", fraud_flag) if name is not None and name in rows]
-    customers = rows[["customer_id", *flags]].reset_index(drop=True)
+    customers = rows[["customer_id", *flags]]
     # Without a purchase history there is no lifecycle stage: the lists leave it empty.
     stage = rows[LIFECYCLE] if LIFECYCLE in rows else pd.Series(pd.NA, index=rows.index)
     customers.insert(1, LIFECYCLE, stage.to_numpy())
-    customers.insert(1, "churn_probability", probability)
+    customers.insert(1, "churn_probability", rows["churn_probability"].to_numpy())
     customers["p_alive"] = p_alive(outlook, rows)
     return customers.merge(values, on="customer_id", how="left", validate="one_to_one")

@@ -25,7 +25,7 @@ from pipeline import validate
 from pipeline.config import load_config
 from pipeline.engine import frames_history
 from pipeline.stage import run_stage
-from scoring.population import active_customers
+from scoring.population import score_population
 from tests.contractdata import valid_tables
 from tests.featuredata import hand_tables
 from tests.support import compose_config
@@ -471,6 +471,15 @@ def test_scoring_before_any_customer_is_a_clear_error(params):
     cfg = load_config(params)
     history = frames_history(hand_tables(), cfg.features, cfg.data)
     with pytest.raises(ConfigError, match="no customer is active as of 2000-01-01"):
-        active_customers(
-            history, list(cfg.causes), pd.Timestamp("2000-01-01"), pd.Timestamp("2025-06-01"), {}
+        score_population(
+            history,
+            list(cfg.causes),
+            pd.Timestamp("2000-01-01"),
+            pd.Timestamp("2025-06-01"),
+            model=None,
+            input_types={},
+            drift_reference={"features": {}},
+            risk_threshold=0.05,
+            fraud_flag=None,
+            customers_per_range=1_000,
         )

@@ -9,12 +9,7 @@ import pandas as pd
 import pytest
 
 from contract.errors import ConfigError
-from models.drift import (
-    population_stability_index,
-    psi_by_feature,
-    reference_profile,
-    unseen_categories,
-)
+from models.drift import DriftCounts, population_stability_index, reference_profile
 from pipeline.config import load_config
 from pipeline.engine import frames_history
 from scoring.config import (
@@ -382,11 +377,36 @@ def test_psi_is_zero_for_the_same_population_and_matches_the_formula():
     )
     profile = reference_profile(train_rows, bins=10)
     assert len(profile["features"]["x"]["shares"]) == 11  # ten deciles and missing
-    same = psi_by_feature(profile, train_rows)
-    assert same.max() == pytest.approx(0.0)
+    same = _drift(profile, train_rows)
+    assert same.psi().max() == pytest.approx(0.0)
     shifted = train_rows.assign(x=train_rows["x"] + 1.0, kind="c")
-    psi = psi_by_feature(profile, shifted)
+    psi = _drift(profile, shifted).psi()
     assert psi["x"] > 0.25 and psi["kind"] > 1  # an unseen category is its own bin
+
+
+def test_drift_counted_in_parts_is_the_drift_of_the_whole():
+    rng = np.random.default_rng(1)
+    rows = pd.DataFrame(
+        {
+            "x": np.where(rng.random(5_000) < 0.1, np.nan, rng.normal(size=5_000)),
+            "kind": pd.Series(rng.choice(["a", "b", "z", None], 5_000)).astype(object),
+        }
+    )
+    profile = reference_profile(rows.iloc[:2_000].assign(kind="a"), bins=10)
+    whole = _drift(profile, rows)
+    parts = DriftCounts(profile)
+    for start in range(0, 5_000, 1_300):  # uneven parts
+        parts.add(rows.iloc[start : start + 1_300])
+    pd.testing.assert_series_equal(parts.psi(), whole.psi())
+    assert whole.psi()["kind"] > 1 and whole.psi()["x"] > 0
+    assert parts.unseen_categories() == whole.unseen_categories()
+    assert list(whole.unseen_categories()) == ["kind"]
+
+
+def _drift(profile: dict, rows: pd.DataFrame) -> DriftCounts:
+    counts = DriftCounts(profile)
+    counts.add(rows)
+    return counts
 
 
 def test_categories_unseen_in_training_are_named_with_their_counts():
@@ -396,11 +416,10 @@ def test_categories_unseen_in_training_are_named_with_their_counts():
     scoring_rows = pd.DataFrame(
         {"x": [9.0] * 6, "region": ["north", "west", "west", "east", None, "south"]}
     )
-    assert unseen_categories(profile, scoring_rows) == {"region": "'west' (2), 'east' (1)"}
-    assert unseen_categories(profile, scoring_rows, examples=1) == {
-        "region": "'west' (2) and 1 more"
-    }
-    assert unseen_categories(profile, scoring_rows.iloc[[0, 4, 5]]) == {}
+    drift = _drift(profile, scoring_rows)
+    assert drift.unseen_categories() == {"region": "'west' (2), 'east' (1)"}
+    assert drift.unseen_categories(examples=1) == {"region": "'west' (2) and 1 more"}
+    assert _drift(profile, scoring_rows.iloc[[0, 4, 5]]).unseen_categories() == {}
 
 
 # -- the stage --------------------------------------------------------------------------

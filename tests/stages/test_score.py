@@ -16,9 +16,11 @@ import pytest
 from mlflow import MlflowClient
 
 from contract.errors import ConfigError
+from features.history import customer_ranges
 from pipeline import score, tracking
 from pipeline.artifacts import EXCLUDED, LISTS_DIR, MANIFEST, PREDICTIONS, RUN_RECORD, WIN_BACK
 from pipeline.config import Config
+from scoring import population
 from scoring.errors import DriftRefused, SchemaMismatch
 from scoring.selection import LAPSED
 from tests.support import REPO, Simulated, files_in, tracking_server_down
@@ -138,6 +140,28 @@ def test_rerunning_the_same_date_gives_identical_files(scored):
         manifest_before.pop(run_specific)
         manifest_after.pop(run_specific)
     assert manifest_after == manifest_before
+
+
+def test_customers_scored_in_ranges_give_the_same_lists(scored, tmp_path, monkeypatch):
+    ranges = []
+    monkeypatch.setattr(
+        population, "customer_ranges", lambda *args: ranges.extend(customer_ranges(*args)) or ranges
+    )
+    n_customers = len(pd.read_parquet(Path(scored.paths.validated_dir) / "customers.parquet"))
+    cfg = replace(
+        scored,
+        engine=replace(scored.engine, customer_cutoffs_per_query=n_customers // 3 + 1),
+        paths=replace(scored.paths, retention_dir=str(tmp_path)),
+    )
+    score.run(cfg)
+    assert len(ranges) == 3
+    whole, in_ranges = files_in(_retention(scored)), files_in(_retention(cfg))
+    manifests = [json.loads(files.pop(MANIFEST)) for files in (whole, in_ranges)]
+    assert in_ranges == whole  # lists, exclusions, drift report: byte for byte
+    for manifest in manifests:
+        for run_specific in ("timings", "scoring_run_id"):
+            manifest.pop(run_specific)
+    assert manifests[0] == manifests[1]
 
 
 def test_a_crash_mid_write_keeps_the_previous_lists(scored, monkeypatch):
