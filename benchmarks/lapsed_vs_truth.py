@@ -26,6 +26,7 @@ import pandas as pd
 from value_at_risk import scored_customers
 
 from features.columns import DEFINITION, KEYS
+from features.history import customer_ranges
 from pipeline import score
 from pipeline.artifacts import (
     EXCLUDED,
@@ -128,6 +129,7 @@ def main() -> None:
             1,
             scoring.purchase_model_fit_customers,
             cfg.seed,
+            customer_ranges(history, cfg.engine.customer_cutoffs_per_query),
         )
     features = pd.read_parquet(
         Path(cfg.paths.features_dir) / FEATURES,

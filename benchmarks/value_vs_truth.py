@@ -32,6 +32,7 @@ import pandas as pd
 from scipy.stats import spearmanr
 
 from features.feature_table import observed_until
+from features.history import customer_ranges
 from pipeline.artifacts import TRUTH_CUSTOMERS, ground_truth_dir
 from pipeline.config import load_config
 from pipeline.engine import validated_history
@@ -73,6 +74,7 @@ def main() -> None:
             value.horizon_days,
             scoring.purchase_model_fit_customers,
             cfg.seed,
+            customer_ranges(history, cfg.engine.customer_cutoffs_per_query),
         )
         estimates = {
             method: customer_value(history, as_of, replace(value, future=method), outlook)

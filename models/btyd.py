@@ -49,13 +49,20 @@ SUMMARY_COLUMNS = ["frequency", "recency", "T"]
 MIN_REPEAT_BUYERS = 30
 
 
-def purchase_summary(transactions: pd.DataFrame | ir.Table, cutoff: pd.Timestamp) -> pd.DataFrame:
+def purchase_summary(
+    transactions: pd.DataFrame | ir.Table | list[ir.Table], cutoff: pd.Timestamp
+) -> pd.DataFrame:
     """``purchase_summary_table`` indexed by customer_id, run by the engine of
-    ``transactions`` (DuckDB for a frame in memory)."""
+    ``transactions`` (DuckDB for a frame in memory). A list holds the purchases of
+    disjoint ranges of customers, in id order (``CustomerHistory.of_customers``): each is
+    summarised on its own, so the engine holds one range's purchase days at a time."""
     if isinstance(transactions, pd.DataFrame):
         # Engines keep microseconds (finer digits are cut off; days are what is counted).
         transactions = ibis.memtable(transactions.astype({"timestamp": "datetime64[us]"}))
-    summary = purchase_summary_table(transactions, cutoff).to_pandas()
+    parts = transactions if isinstance(transactions, list) else [transactions]
+    summary = pd.concat(
+        [purchase_summary_table(part, cutoff).to_pandas() for part in parts], ignore_index=True
+    )
     if summary.empty:
         raise ConfigError(f"BTYD: no purchase before the cutoff {cutoff.date()} to fit on")
     return summary.set_index("customer_id")

@@ -37,7 +37,7 @@ import pandas as pd
 from contract.errors import ConfigError
 from features.catalogue import assign_causes, cause_patterns
 from features.feature_table import observed_until
-from features.history import CustomerHistory
+from features.history import CustomerHistory, customer_ranges
 from models.drift import EXEMPT, REFUSE, WARN, drift_table
 from pipeline.artifacts import (
     DRIFT_REPORT,
@@ -124,6 +124,8 @@ def _score(cfg: Config, history: CustomerHistory) -> None:
         )
     actions = action_table(scoring.playbook, list(cfg.causes), list(scorer.input_types))
     with timings.step("features_and_predict"):
+        # One scoring cutoff: a range holds engine.customer_cutoffs_per_query customers.
+        ranges = customer_ranges(history, cfg.engine.customer_cutoffs_per_query)
         scored = score_population(
             history,
             list(cfg.causes),
@@ -134,7 +136,7 @@ def _score(cfg: Config, history: CustomerHistory) -> None:
             scorer.drift_reference,
             scoring.risk_threshold,
             scoring.not_worth_retaining.fraud_flag,
-            cfg.engine.customer_cutoffs_per_query,
+            ranges,
         )
     limits = scoring.drift
     drift = drift_table(scored.drift.psi(), limits.warn_psi, limits.refuse_psi, limits.exempt)
@@ -188,6 +190,7 @@ def decide(
             scoring.value.horizon_days,
             scoring.purchase_model_fit_customers,
             cfg.seed,
+            scored.ranges,
         )
     with timings.step("value"):
         fraud_flag = scoring.not_worth_retaining.fraud_flag

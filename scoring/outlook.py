@@ -33,17 +33,20 @@ def purchase_outlook(
     horizon_days: int,
     fit_customers: int | None,
     seed: int,
+    ranges: list[tuple[object, object]],
 ) -> pd.DataFrame | None:
     """Per customer_id (index, in order): P(alive) at ``as_of``, the purchases
     expected in the ``horizon_days`` after it, those expected if the customer is still
     there, and the expected amount of a purchase (NaN without amounts). The models are
-    fitted on at most ``fit_customers`` customers (models/btyd.fit_sample). None without a
-    transactions table."""
+    fitted on at most ``fit_customers`` customers (models/btyd.fit_sample). The purchases
+    are summarised range by range of customer ids (``ranges``, from
+    ``features.history.customer_ranges``). None without a transactions table."""
     if model not in MODELS:
         raise ConfigError(f"scoring.purchase_model: {model!r} is not one of {sorted(MODELS)}")
     if not history.has("transactions"):
         return None
-    summary = purchase_summary(history.events["transactions"], as_of)
+    parts = [history.of_customers(*bounds).events["transactions"] for bounds in ranges]
+    summary = purchase_summary(parts, as_of)
     fitted = fit_btyd(fit_sample(summary, fit_customers, seed), model)
     ids = history.customers.select("customer_id").order_by("customer_id").to_pandas()
     ids = ids["customer_id"]

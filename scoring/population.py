@@ -14,7 +14,7 @@ from tqdm import tqdm
 from contract.errors import ConfigError
 from features.columns import DEFINITION, KEYS, LIFECYCLE
 from features.feature_table import categories, plan_features, snapshot
-from features.history import CustomerHistory, customer_ranges
+from features.history import CustomerHistory
 from models.drift import DriftCounts
 from models.estimators import model_inputs
 from scoring.config import ValueConfig
@@ -34,7 +34,8 @@ class ScoredPopulation:
     (churn definition, lifecycle stage, credit score, fraud flag: those the data has).
     ``at_risk``: the keys and model inputs of the customers whose probability reaches the
     risk threshold (the only ones that can be listed, so the only ones explained), indexed
-    by their row in ``customers``.
+    by their row in ``customers``. ``ranges``: the ranges of customer ids scored one at a
+    time.
     """
 
     history: CustomerHistory
@@ -42,6 +43,7 @@ class ScoredPopulation:
     customers: pd.DataFrame
     at_risk: pd.DataFrame
     drift: DriftCounts
+    ranges: list[tuple[object, object]]
 
 
 def scoring_date(as_of: str | None, data_end: pd.Timestamp) -> pd.Timestamp:
@@ -69,20 +71,20 @@ def score_population(
     drift_reference: dict,
     risk_threshold: float,
     fraud_flag: str | None,
-    customers_per_range: int,
+    ranges: list[tuple[object, object]],
 ) -> ScoredPopulation:
     """Point-in-time features of every customer active at ``as_of``, with the training
     code, checked against ``input_types`` (the model's input columns and types), their
     churn probability under ``model`` and their drift counts against ``drift_reference``.
 
-    The customers are scored in ranges of ids of at most ``customers_per_range``: only
-    one range's feature rows are held at a time, plus the inputs of those at risk."""
+    The customers are scored range by range of ids (``ranges``, from
+    ``features.history.customer_ranges``): only one range's feature rows are held at a
+    time, plus the inputs of those at risk."""
     plan = plan_features(history, cause_names)
     categories_of = categories(history, plan)
     columns = list(input_types)
     drift = DriftCounts(drift_reference)
     customers, at_risk = [], []
-    ranges = customer_ranges(history, customers_per_range)
     progress = tqdm(ranges, desc="customer ranges", unit="range", disable=len(ranges) < 2)
     for index, (first, end) in enumerate(progress):
         rows = snapshot(history.of_customers(first, end), plan, as_of, data_end, categories_of)
@@ -112,7 +114,7 @@ def score_population(
     at_risk_rows = pd.concat(at_risk).set_axis(
         np.flatnonzero(scored["churn_probability"].to_numpy() >= risk_threshold)
     )
-    return ScoredPopulation(history, as_of, scored, at_risk_rows, drift)
+    return ScoredPopulation(history, as_of, scored, at_risk_rows, drift, ranges)
 
 
 def customers_to_decide(

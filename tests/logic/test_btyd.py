@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ibis
 import numpy as np
 import pandas as pd
 import pytest
@@ -98,6 +99,23 @@ def test_summary_is_pymc_marketing_s_rfm_summary(cutoff):
     expected["mean_amount"] = before.groupby("customer_id")["amount"].mean()
     assert summary.index.is_monotonic_increasing
     pd.testing.assert_frame_equal(summary, expected.sort_index(), check_exact=False)
+
+
+def test_summary_of_customer_ranges_is_the_summary_of_the_whole():
+    purchases = _purchases(customers=60)
+    purchases["amount"] = np.arange(len(purchases), dtype=float) % 11 + 0.5
+    table = ibis.memtable(purchases.astype({"timestamp": "datetime64[us]"}))
+    ids = table.customer_id
+    ranges = [
+        table.filter(ids < 20),
+        table.filter((ids >= 20) & (ids < 45)),
+        table.filter(ids >= 45),
+    ]
+    whole = purchase_summary(purchases, CUTOFF)
+    pd.testing.assert_frame_equal(purchase_summary(ranges, CUTOFF), whole)
+    assert len(whole) > 50
+    with pytest.raises(ConfigError, match="no purchase before the cutoff"):
+        purchase_summary([table.filter(ids < 0)] * 2, CUTOFF)
 
 
 @pytest.fixture(scope="module")

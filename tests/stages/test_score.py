@@ -20,7 +20,6 @@ from features.history import customer_ranges
 from pipeline import score, tracking
 from pipeline.artifacts import EXCLUDED, LISTS_DIR, MANIFEST, PREDICTIONS, RUN_RECORD, WIN_BACK
 from pipeline.config import Config
-from scoring import population
 from scoring.errors import DriftRefused, SchemaMismatch
 from scoring.selection import LAPSED
 from tests.support import REPO, Simulated, files_in, tracking_server_down
@@ -145,7 +144,7 @@ def test_rerunning_the_same_date_gives_identical_files(scored):
 def test_customers_scored_in_ranges_give_the_same_lists(scored, tmp_path, monkeypatch):
     ranges = []
     monkeypatch.setattr(
-        population, "customer_ranges", lambda *args: ranges.extend(customer_ranges(*args)) or ranges
+        score, "customer_ranges", lambda *args: ranges.extend(customer_ranges(*args)) or ranges
     )
     n_customers = len(pd.read_parquet(Path(scored.paths.validated_dir) / "customers.parquet"))
     cfg = replace(
