@@ -11,7 +11,10 @@ computes the point-in-time features with the training code, checks them against 
 model's signature and the drift reference of its training rows, predicts the calibrated
 churn probability, values and tiers the customer, explains the candidates by cause (exact
 TreeSHAP, models/explain.py), picks the playbook action and keeps those worth acting on
-(scoring/).
+(scoring/). Features, probabilities and purchase summaries are computed range by range of
+customer ids (`engine.customer_cutoffs_per_query` customers each), so the memory a run
+needs is bounded at any number of customers: only the inputs of the customers at risk are
+kept for the explanations.
 
 Outputs, in `paths.retention_dir`/<as_of>/: the lists per tier and team, the win-back list
 (lapsed customers, scoring/lapsed.py), the excluded customers with their reason, the drift

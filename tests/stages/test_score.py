@@ -22,7 +22,7 @@ from pipeline.artifacts import EXCLUDED, LISTS_DIR, MANIFEST, PREDICTIONS, RUN_R
 from pipeline.config import Config
 from scoring.errors import DriftRefused, SchemaMismatch
 from scoring.selection import LAPSED
-from tests.support import REPO, Simulated, files_in, tracking_server_down
+from tests.support import REPO, Simulated, compose_config, files_in, tracking_server_down
 
 # -- customer value ---------------------------------------------------------------------
 
@@ -131,14 +131,7 @@ def test_rerunning_the_same_date_gives_identical_files(scored):
     out = _retention(scored)
     before = files_in(out)
     score.run(scored)
-    after = files_in(out)
-    manifest_before = json.loads(before.pop(MANIFEST))
-    manifest_after = json.loads(after.pop(MANIFEST))
-    assert after == before
-    for run_specific in ("timings", "scoring_run_id"):
-        manifest_before.pop(run_specific)
-        manifest_after.pop(run_specific)
-    assert manifest_after == manifest_before
+    _assert_same_lists(before, files_in(out))
 
 
 def test_customers_scored_in_ranges_give_the_same_lists(scored, tmp_path, monkeypatch):
@@ -154,13 +147,30 @@ def test_customers_scored_in_ranges_give_the_same_lists(scored, tmp_path, monkey
     )
     score.run(cfg)
     assert len(ranges) == 3
-    whole, in_ranges = files_in(_retention(scored)), files_in(_retention(cfg))
-    manifests = [json.loads(files.pop(MANIFEST)) for files in (whole, in_ranges)]
-    assert in_ranges == whole  # lists, exclusions, drift report: byte for byte
+    _assert_same_lists(files_in(_retention(scored)), files_in(_retention(cfg)))
+
+
+@pytest.mark.spark
+def test_spark_scores_the_same_lists_as_duckdb(scored, tmp_path):
+    """The whole run on Spark (local mode): features, purchase outlook and values are
+    Spark jobs; the lists, exclusions and drift report are DuckDB's, byte for byte."""
+    spark = compose_config(tmp_path / "conf", "engine=spark").engine
+    lists = str(tmp_path / "lists")
+    cfg = replace(scored, engine=spark, paths=replace(scored.paths, retention_dir=lists))
+    score.run(cfg)
+    _assert_same_lists(files_in(_retention(scored)), files_in(_retention(cfg)))
+
+
+def _assert_same_lists(expected: dict[str, bytes], actual: dict[str, bytes]) -> None:
+    """Same files (``files_in``) byte for byte, and the same manifest but for the run's
+    timings and id."""
+    files = [dict(expected), dict(actual)]
+    manifests = [json.loads(found.pop(MANIFEST)) for found in files]
+    assert files[1] == files[0]  # lists, exclusions, drift report
     for manifest in manifests:
         for run_specific in ("timings", "scoring_run_id"):
             manifest.pop(run_specific)
-    assert manifests[0] == manifests[1]
+    assert manifests[1] == manifests[0]
 
 
 def test_a_crash_mid_write_keeps_the_previous_lists(scored, monkeypatch):
