@@ -24,23 +24,6 @@ from scoring.errors import DriftRefused, SchemaMismatch
 from scoring.selection import LAPSED
 from tests.support import REPO, Simulated, compose_config, files_in, tracking_server_down
 
-# -- customer value ---------------------------------------------------------------------
-
-
-# -- tiers ------------------------------------------------------------------------------
-
-
-# -- playbook ---------------------------------------------------------------------------
-
-
-# -- selection --------------------------------------------------------------------------
-
-
-# -- drift ------------------------------------------------------------------------------
-
-
-# -- the stage --------------------------------------------------------------------------
-
 
 def _retention(cfg: Config) -> Path:
     days = sorted(p for p in Path(cfg.paths.retention_dir).iterdir() if p.is_dir())
