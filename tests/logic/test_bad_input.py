@@ -481,5 +481,5 @@ def test_scoring_before_any_customer_is_a_clear_error(params):
             drift_reference={"features": {}},
             risk_threshold=0.05,
             fraud_flag=None,
-            customers_per_range=1_000,
+            ranges=[(None, None)],
         )
