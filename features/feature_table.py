@@ -49,7 +49,9 @@ def _all_history(features: FeaturesConfig) -> None:
 class EventReader:
     """How a family reads an event table: ``aggregate`` makes its aggregates per customer
     and cutoff of the table's ``event_rows``. ``lookback_days`` is the longest window it
-    needs (None: all history); ``derive`` adds columns computed from the events alone,
+    needs (None: all history); ``relevant`` keeps the events that can count at some
+    cutoff of a batch where a look-back cannot say it (payments settled long ago count
+    only as a customer's last); ``derive`` adds columns computed from the events alone,
     ``derive_at_cutoff`` columns of each event at each cutoff (a rank among the events
     before it). Events are aggregated per customer, or per region (``by``) for events
     that concern every customer of a region. The families reading one table share one
@@ -61,6 +63,7 @@ class EventReader:
     derive: Callable[[ir.Table], ir.Table] | None = None
     derive_at_cutoff: Callable[[ir.Table], ir.Table] | None = None
     by: str = "customer_id"
+    relevant: Callable[[ir.Table, ir.Table, FeaturesConfig], ir.Table] | None = None
 
 
 @dataclass(frozen=True)
@@ -158,7 +161,7 @@ FAMILIES = (
         payments.describe,
         payments.compute,
         ("payments.paid_date", "payments.status"),
-        EventReader("payments", payments.aggregate),
+        EventReader("payments", payments.aggregate, relevant=payments.relevant),
     ),
     Family("credit", credit.describe, credit.compute, ("customers.credit_score",)),
     Family("declared", declared.describe, declared.compute),
@@ -326,7 +329,11 @@ def _with_event_aggregates(
     # Events of a customer are joined to the active customers at each cutoff; events of a
     # region, to the cutoffs.
     joined_to = customers.select(*on) if on[0] == "customer_id" else at
-    rows = ev.event_rows(history.table(table), ROW_TIME[table], joined_to, lookback, derive)
+    events = history.table(table)
+    for reader in readers:
+        if reader.relevant is not None:
+            events = reader.relevant(events, joined_to, history.features)
+    rows = ev.event_rows(events, ROW_TIME[table], joined_to, lookback, derive)
     for reader in readers:
         if reader.derive_at_cutoff is not None:
             rows = reader.derive_at_cutoff(rows)

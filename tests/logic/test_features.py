@@ -260,6 +260,49 @@ def test_payments_as_known_at_the_cutoff(rows):
     assert rows.loc[1, "payment_last_status"] == "none"
 
 
+@pytest.mark.parametrize("engine", ENGINES)
+def test_payments_settled_long_ago_count_only_as_the_last_due(request, cfg, engine):
+    """A query leaves out the payments due and paid before the longest window of its
+    first cutoff, but for each customer's latest due (features/payments.py: relevant):
+    the features are still those of the whole history, at one cutoff and in a batch."""
+    tables = hand_tables()
+    others = tables["payments"][tables["payments"]["customer_id"] != 3]
+    history = pd.DataFrame(
+        [
+            (3, "2021-01-15", None, "failed"),  # never paid: outstanding for 1,447 days
+            (3, "2022-01-15", "2024-11-20", "late"),  # paid 42 days before the cutoff
+            (3, "2022-03-15", "2022-03-20", "late"),
+            (3, "2023-02-15", "2023-03-01", "late"),  # late within a year of 2023-11-28
+            (3, "2023-06-15", "2023-06-15", "paid"),  # the last due before both cutoffs
+        ],
+        columns=["customer_id", "due_date", "paid_date", "status"],
+    ).assign(
+        due_date=lambda frame: pd.to_datetime(frame["due_date"]).astype("datetime64[ns]"),
+        paid_date=lambda frame: pd.to_datetime(frame["paid_date"]).astype("datetime64[ns]"),
+        amount=30.0,
+    )
+    tables["payments"] = pd.concat([others, history[others.columns]], ignore_index=True)
+    con = None if engine == "duckdb" else request.getfixturevalue(engine)
+    rows = features_at(tables, cfg, con=con)
+    expect(
+        rows, 3,
+        payments_late_30d=0, payments_late_90d=1, payments_late_365d=1,
+        payments_failed_30d=0, payments_failed_90d=0, payments_failed_365d=0,
+        payments_outstanding=1, payment_days_overdue_max=1447,
+    )  # fmt: skip
+    assert rows.loc[3, "payment_last_status"] == "paid"
+    # A batch whose first cutoff is 400 days earlier leaves out fewer payments.
+    inputs = frames_history(tables, cfg.features, cfg.data, con)
+    plan = plan_features(inputs, list(cfg.causes))
+    cutoffs = [CUTOFF - pd.Timedelta(days=400), CUTOFF]
+    batch = snapshot(inputs, plan, cutoffs, observed_until(inputs))
+    at_cutoff = batch[batch["cutoff"] == CUTOFF].set_index("customer_id")
+    pd.testing.assert_frame_equal(at_cutoff, rows)
+    earlier = batch[batch["cutoff"] == cutoffs[0]].set_index("customer_id")
+    columns = ["payments_late_365d", "payments_outstanding", "payment_last_status"]
+    assert earlier.loc[3, columns].tolist() == [1, 2, "paid"]
+
+
 def test_service_satisfaction_competition_and_credit(rows):
     expect(
         rows, 3,
