@@ -44,8 +44,9 @@ def run_stage(module: str, params: Path) -> tuple[float, float]:
     return time.perf_counter() - started, int(out.stdout.strip()) / 2**20
 
 
-def bench(n_customers: int, workdir: Path) -> dict:
-    overrides = [
+def data_overrides(n_customers: int, workdir: Path) -> list[str]:
+    """Settings of simulated data of ``n_customers`` in ``workdir``."""
+    return [
         f"simulator.n_customers={n_customers}",
         f"paths.simulated_dir={workdir}/simulated",
         f"paths.ground_truth_dir={workdir}/ground_truth",
@@ -53,8 +54,11 @@ def bench(n_customers: int, workdir: Path) -> dict:
         f"paths.reports_dir={workdir}/reports",
         "paths.allow_outside_repository=true",  # a temporary folder, on purpose
     ]
+
+
+def bench(n_customers: int, workdir: Path) -> dict:
     params = workdir / "params.yaml"
-    write_params(params, compose_params(overrides=overrides))
+    write_params(params, compose_params(overrides=data_overrides(n_customers, workdir)))
     generate_s, generate_gib = run_stage("pipeline.generate", params)
     rows = {
         name: pq.ParquetFile(workdir / "raw" / f"{name}.parquet").metadata.num_rows

@@ -10,12 +10,14 @@ is one query per family, run by the history's engine; only the feature rows come
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 import ibis
 import ibis.expr.types as ir
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from contract.errors import ConfigError
 from contract.tables import CONTRACT_TYPES
@@ -273,7 +275,7 @@ def cutoff_dates(history: CustomerHistory, data_end: pd.Timestamp) -> list[pd.Ti
     return cutoffs
 
 
-def snapshot_queries(
+def feature_parts(
     history: CustomerHistory,
     plan: FeaturePlan,
     active: ir.Table,
@@ -281,12 +283,12 @@ def snapshot_queries(
     data_end: pd.Timestamp,
 ) -> list[ir.Table]:
     """The feature rows of the ``active`` customers (``active_at``) at the cutoffs of
-    ``at``, as one query per part, each ordered by cutoff and customer_id: the keys with
-    definition and label; the features of the families reading each event table, whose
-    aggregates are one group-by; each other family's features. Every engine runs these
-    well; a single query joining all of them made Spark's sort-merge joins run out of
-    memory."""
-    keys, order = list(KEYS), ["cutoff", "customer_id"]
+    ``at``, as one query per part, each with the keys, in no order: the definition and
+    label; the features of the families reading each event table, whose aggregates are
+    one group-by; each other family's features. Every engine runs these well; a single
+    query joining all of them made Spark run out of memory (every part's aggregates and
+    sorts in one task), so a caller joins what the parts computed."""
+    keys = list(KEYS)
     outcome = active.inner_join(churn_label(history, at, data_end), keys)
     queries = [outcome.select(*keys, **{DEFINITION: outcome.definition, LABEL: outcome.churned})]
     customers = active.select(*keys).inner_join(history.customers, "customer_id")
@@ -302,7 +304,7 @@ def snapshot_queries(
     for table, families in readers.items():
         with_aggregates = _with_event_aggregates(history, customers, table, families, at)
         queries.append(_features(history, families, with_aggregates))
-    return [query.order_by(order) for query in queries]
+    return queries
 
 
 def _with_event_aggregates(
@@ -382,12 +384,10 @@ def snapshot(
     # Who is active is computed once and kept in the engine for every part's query; Ibis
     # 12 cannot cache a query over an in-memory table (the cutoffs) on PySpark, where it
     # is recomputed in each query instead.
-    if ibis.get_backend(history.customers).name == "pyspark":
-        parts = [q.to_pyarrow() for q in snapshot_queries(history, plan, active, at, data_end)]
-    else:
-        with active.cache() as cached:
-            queries = snapshot_queries(history, plan, cached, at, data_end)
-            parts = [query.to_pyarrow() for query in queries]
+    on_spark = ibis.get_backend(history.customers).name == "pyspark"
+    with nullcontext(active) if on_spark else active.cache() as kept:
+        queries = feature_parts(history, plan, kept, at, data_end)
+        parts = [query.order_by(["cutoff", "customer_id"]).to_pyarrow() for query in queries]
     rows = parts[0]
     for part in parts[1:]:
         same_keys = part["customer_id"].equals(rows["customer_id"])
@@ -414,17 +414,39 @@ def typed_rows(
     rows: pa.Table, plan: FeaturePlan, categories_of: dict[str, list[str]]
 ) -> pd.DataFrame:
     """The engine's rows as the feature table: keys first, features as float32 or
-    categories, the definition a category and the label nullable Int8."""
-    columns = {
-        "customer_id": rows["customer_id"].to_pandas(),
-        "cutoff": rows["cutoff"].to_pandas().astype("datetime64[ns]"),
-    }
+    categories, the definition a category and the label nullable Int8; of these, the
+    columns ``rows`` has (scoring on Spark brings back only some)."""
+    present = set(rows.column_names)
+    columns = {}
+    if "customer_id" in present:
+        columns["customer_id"] = rows["customer_id"].to_pandas()
+    if "cutoff" in present:
+        columns["cutoff"] = _naive_timestamps(rows["cutoff"])
     for spec in plan.catalogue:
+        if spec.name not in present:
+            continue
         values = rows[spec.name].to_pandas()
         if spec.dtype == "category":
             columns[spec.name] = pd.Categorical(values, categories_of[spec.name])
         else:
             columns[spec.name] = values.astype("float64").fillna(float("nan")).astype("float32")
-    columns[DEFINITION] = pd.Categorical(rows[DEFINITION].to_pandas(), CHURN_DEFINITIONS)
-    columns[LABEL] = pd.array(rows[LABEL].to_pandas(), dtype="Float64").astype("Int8")
+    if DEFINITION in present:
+        columns[DEFINITION] = pd.Categorical(rows[DEFINITION].to_pandas(), CHURN_DEFINITIONS)
+    if LABEL in present:
+        columns[LABEL] = pd.array(rows[LABEL].to_pandas(), dtype="Float64").astype("Int8")
     return pd.DataFrame(columns)
+
+
+def _naive_timestamps(values: pa.ChunkedArray) -> pd.Series:
+    """Timestamps without a time zone, in UTC (Spark gives its timestamps in UTC, the
+    session's zone)."""
+    if values.type.tz is not None:
+        values = pc.cast(values, pa.timestamp(values.type.unit))
+    return values.to_pandas().astype("datetime64[ns]")
+
+
+def feature_template(plan: FeaturePlan, categories_of: dict[str, list[str]]) -> pd.DataFrame:
+    """No feature rows, with every feature of the catalogue typed as ``typed_rows`` types
+    it: to check a model's signature before any row is computed."""
+    empty = pa.table({name: pa.nulls(0) for name in plan.feature_names})
+    return typed_rows(empty, plan, categories_of)

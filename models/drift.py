@@ -75,6 +75,14 @@ class DriftCounts:
                 new = text[~text.isin(reference["categories"])].value_counts()
                 self.unseen[name] = self.unseen[name].add(new, fill_value=0).astype("int64")
 
+    def merge(self, other: DriftCounts) -> None:
+        """Add the counts of ``other`` (rows of the same profile counted elsewhere)."""
+        self.rows += other.rows
+        for name, counts in other.bins.items():
+            self.bins[name] += counts
+        for name, counts in other.unseen.items():
+            self.unseen[name] = self.unseen[name].add(counts, fill_value=0).astype("int64")
+
     def psi(self) -> pd.Series:
         """PSI of each profiled feature against the profile, largest first."""
         psi = {

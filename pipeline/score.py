@@ -14,7 +14,9 @@ TreeSHAP, models/explain.py), picks the playbook action and keeps those worth ac
 (scoring/). Features, probabilities and purchase summaries are computed range by range of
 customer ids (`engine.customer_cutoffs_per_query` customers each), so the memory a run
 needs is bounded at any number of customers: only the inputs of the customers at risk are
-kept for the explanations.
+kept for the explanations. With `engine=spark` the features are typed and predicted on
+Spark's executors (scoring/spark.py), so only probabilities, those inputs and the drift
+counts reach the driver.
 
 Outputs, in `paths.retention_dir`/<as_of>/: the lists per tier and team, the win-back list
 (lapsed customers, scoring/lapsed.py), the excluded customers with their reason, the drift

@@ -6,20 +6,27 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+import ibis
 import numpy as np
 import pandas as pd
 from sklearn.base import ClassifierMixin
 from tqdm import tqdm
 
 from contract.errors import ConfigError
-from features.columns import DEFINITION, KEYS, LIFECYCLE
-from features.feature_table import categories, plan_features, snapshot
+from features.columns import DEFINITION, LIFECYCLE
+from features.feature_table import (
+    categories,
+    feature_template,
+    plan_features,
+    snapshot,
+)
 from features.history import CustomerHistory
 from models.drift import DriftCounts
-from models.estimators import model_inputs
 from scoring.config import ValueConfig
 from scoring.lapsed import p_alive
 from scoring.schema import check_schema
+from scoring.scorer import Scorer
+from scoring.spark import score_on_executors
 from scoring.value import customer_value
 
 log = logging.getLogger(__name__)
@@ -79,30 +86,35 @@ def score_population(
 
     The customers are scored range by range of ids (``ranges``, from
     ``features.history.customer_ranges``): only one range's feature rows are held at a
-    time, plus the inputs of those at risk."""
+    time, plus the inputs of those at risk. On Spark a range's feature rows stay on the
+    executors, which predict and count drift (scoring/spark.py); the driver gets the
+    probabilities and the inputs of those at risk."""
     plan = plan_features(history, cause_names)
     categories_of = categories(history, plan)
-    columns = list(input_types)
+    unused = check_schema(feature_template(plan, categories_of), input_types)
+    if unused:
+        log.warning("features the model does not use (trained before them): %s", unused)
+    present = {*plan.feature_names, DEFINITION}
+    decided_on = [
+        name for name in (DEFINITION, LIFECYCLE, "credit_score", fraud_flag) if name in present
+    ]
+    scorer = Scorer(model, list(input_types), decided_on, risk_threshold)
     drift = DriftCounts(drift_reference)
+    on_executors = ibis.get_backend(history.customers).name == "pyspark"
     customers, at_risk = [], []
     progress = tqdm(ranges, desc="customer ranges", unit="range", disable=len(ranges) < 2)
-    for index, (first, end) in enumerate(progress):
-        rows = snapshot(history.of_customers(first, end), plan, as_of, data_end, categories_of)
-        if index == 0:  # every range has the same columns
-            unused = check_schema(rows[plan.feature_names], input_types)
-            if unused:
-                log.warning("features the model does not use (trained before them): %s", unused)
-        if rows.empty:
-            continue
-        inputs = model_inputs(rows, columns)
-        probability = model.predict_proba(inputs)[:, 1]
-        drift.add(inputs)
-        decided_on = (DEFINITION, LIFECYCLE, "credit_score", fraud_flag)
-        keys = rows[[*KEYS, *(name for name in decided_on if name in rows)]]
-        keys = keys.reset_index(drop=True)
-        customers.append(keys.assign(churn_probability=probability))
-        risky = probability >= risk_threshold
-        at_risk.append(pd.concat([keys.loc[risky, list(KEYS)], inputs[risky]], axis=1))
+    for first, end in progress:
+        in_range = history.of_customers(first, end)
+        if on_executors:
+            scored, risky = score_on_executors(
+                in_range, plan, categories_of, as_of, data_end, scorer, drift
+            )
+        else:
+            rows = snapshot(in_range, plan, as_of, data_end, categories_of)
+            scored, risky = scorer.score(rows, drift)
+        if len(scored):
+            customers.append(scored)
+            at_risk.append(risky)
     if not customers:
         raise ConfigError(
             f"scoring.as_of: no customer is active as of {as_of.date()} (signed up before it "

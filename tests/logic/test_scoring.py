@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from dataclasses import replace
 
 import numpy as np
@@ -398,8 +399,15 @@ def test_drift_counted_in_parts_is_the_drift_of_the_whole():
     for start in range(0, 5_000, 1_300):  # uneven parts
         parts.add(rows.iloc[start : start + 1_300])
     pd.testing.assert_series_equal(parts.psi(), whole.psi())
-    assert whole.psi()["kind"] > 1 and whole.psi()["x"] > 0
     assert parts.unseen_categories() == whole.unseen_categories()
+    # Counted apart and merged, as Spark's partitions send them (pickled) to the driver.
+    merged = DriftCounts(profile)
+    for piece in (rows.iloc[:700], rows.iloc[700:4_000], rows.iloc[4_000:]):
+        merged.merge(pickle.loads(pickle.dumps(_drift(profile, piece))))
+    assert merged.rows == 5_000
+    pd.testing.assert_series_equal(merged.psi(), whole.psi())
+    assert merged.unseen_categories() == whole.unseen_categories()
+    assert whole.psi()["kind"] > 1 and whole.psi()["x"] > 0
     assert list(whole.unseen_categories()) == ["kind"]
 
 

@@ -20,6 +20,7 @@ from features.history import customer_ranges
 from pipeline import score, tracking
 from pipeline.artifacts import EXCLUDED, LISTS_DIR, MANIFEST, PREDICTIONS, RUN_RECORD, WIN_BACK
 from pipeline.config import Config
+from scoring import population
 from scoring.errors import DriftRefused, SchemaMismatch
 from scoring.selection import LAPSED
 from tests.support import REPO, Simulated, compose_config, files_in, tracking_server_down
@@ -134,11 +135,20 @@ def test_customers_scored_in_ranges_give_the_same_lists(scored, tmp_path, monkey
 
 
 @pytest.mark.spark
-def test_spark_scores_the_same_lists_as_duckdb(scored, tmp_path):
+def test_spark_scores_the_same_lists_as_duckdb(scored, tmp_path, monkeypatch):
     """The whole run on Spark (local mode): features, purchase outlook and values are
-    Spark jobs; the lists, exclusions and drift report are DuckDB's, byte for byte."""
+    Spark jobs, and the features are typed and predicted on the executors, never fetched
+    whole to the driver; the lists, exclusions and drift report are DuckDB's, byte for
+    byte."""
+
+    def fetched_to_the_driver(*args, **kwargs):
+        raise AssertionError("the feature rows were fetched to the driver")
+
+    monkeypatch.setattr(population, "snapshot", fetched_to_the_driver)
     spark = compose_config(tmp_path / "conf", "engine=spark").engine
     lists = str(tmp_path / "lists")
+    n_customers = len(pd.read_parquet(Path(scored.paths.validated_dir) / "customers.parquet"))
+    spark = replace(spark, customer_cutoffs_per_query=n_customers // 2 + 1)  # two ranges
     cfg = replace(scored, engine=spark, paths=replace(scored.paths, retention_dir=lists))
     score.run(cfg)
     _assert_same_lists(files_in(_retention(scored)), files_in(_retention(cfg)))
