@@ -3,12 +3,11 @@
 Who is active and each part of the feature rows are computed once and kept on the
 executors, then joined there. Each executor types its share of the rows as the feature
 table does, predicts with the model (``mapInArrow``) and counts its rows in the drift
-profile's bins. Only three things
-come back to the driver: every customer's keys, decision columns and probability; the
-model inputs of the customers at risk (the only ones explained); and one set of drift
-counts per partition, added up there. The model and the code travel to the executors by
-pickling, so every executor needs this package and the model's libraries installed, as
-the driver has them.
+profile's bins. Only three things come back to the driver: every customer's keys,
+decision columns and probability; the model inputs of the customers at risk (the only
+ones explained); and one set of drift counts per partition, added up there. The model
+and the code travel to the executors by pickling, so every executor needs this package
+and the model's libraries installed, as the driver has them.
 """
 
 from __future__ import annotations
