@@ -70,12 +70,9 @@ def spark_session(engine: EngineConfig):
         "spark.ui.showConsoleProgress": "false",
         "spark.sql.session.timeZone": "UTC",
         "spark.sql.catalogImplementation": "in-memory",
-        # Tables the session creates (none in the stages) go to one folder per user in the
-        # temporary directory, not the working directory (a new folder per session piled
-        # up, empty, in /tmp).
-        "spark.sql.warehouse.dir": str(
-            Path(tempfile.gettempdir()) / f"churn-spark-warehouse-{os.getuid()}"
-        ),
+        # Tables the session creates (none in the stages) go to a temporary folder, not
+        # the working directory.
+        "spark.sql.warehouse.dir": tempfile.mkdtemp(prefix="spark-warehouse-"),
         "spark.sql.execution.arrow.pyspark.enabled": "true",
         **engine.spark.settings,
     }
