@@ -40,13 +40,13 @@ def describe(history: CustomerHistory) -> dict[str, str]:
     }
 
 
-def with_repeats(complaints: ir.Table) -> ir.Table:
-    """Each complaint with ``repeat``: not the customer's first in its category (ties in
-    time count one of them as the first). The same at every cutoff after it."""
+def repeats(complaints: ir.Table) -> dict[str, ir.Value]:
+    """Whether each complaint is a ``repeat``: not the customer's first in its category
+    (ties in time count one of them as the first). The same at every cutoff after it."""
     earlier_same = ibis.row_number().over(
         group_by=[complaints.customer_id, complaints.category], order_by=complaints.opened_at
     )
-    return complaints.mutate(repeat=earlier_same > 0)
+    return {"repeat": earlier_same > 0}
 
 
 def aggregate(history: CustomerHistory, c: ir.Table) -> ev.Aggregates:

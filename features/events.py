@@ -14,10 +14,13 @@ range of customers (``CustomerHistory.of_customers``).
 A family reads an event table through ``event_rows``: the events before the batch's last
 cutoff, with the columns the family derives from the events alone (a customer's previous
 purchase, say: the same at every cutoff, so computed once, not per cutoff), joined to the
-cutoffs. Where no family needs more than a look-back of ``days``, the events older than
-the look-back before the first cutoff are left out but for each customer's last one, which
-is older than every window: it counts in a minimum of ``age`` (days since the last event)
-and in no window.
+cutoffs. Where no family needs more than a look-back of ``days``, an event is joined to a
+cutoff only if it lies in the look-back before it, or if it is the customer's last event
+before it: older than every window, that one counts in a minimum of ``age`` (days since
+the last event) and in no window. The events older than the look-back before the first
+cutoff are left out but for each customer's last one. So a batch of monthly cutoffs
+aggregates each event at the cutoffs of its look-back only (12 cutoffs, a 365-day
+look-back: 74M event rows at 1M customers, where joining every later cutoff gave 107M).
 
 Conventions, kept by every family:
 
@@ -48,6 +51,8 @@ MILLISECONDS_PER_DAY = 86_400_000
 # contract/tables.py: MAX_AMOUNT; days and scores are far smaller); an engine refuses a
 # larger one rather than round it.
 EXACT = "decimal(18, 8)"
+# The column ``event_rows`` gives each event for a moment: when the customer's next is.
+_NEXT = "next_event_time"
 
 
 def cutoff_table(cutoffs: list[pd.Timestamp]) -> ir.Table:
@@ -78,10 +83,17 @@ def before_cutoffs(
     ``customer_id`` column too (the customers active at each cutoff), an event is joined
     to its own customer's cutoffs only: a hash join on the customer, where a join on the
     cutoff alone would aggregate every customer with events, active or not."""
-    window = in_window(events[time], cutoffs.cutoff, days)
+    return _joined(events, time, cutoffs, in_window(events[time], cutoffs.cutoff, days))
+
+
+def _joined(
+    events: ir.Table, time: str, cutoffs: ir.Table, condition: ir.BooleanValue
+) -> ir.Table:
+    """Each event with each cutoff where ``condition`` (over both) holds, and ``age``; on
+    the customer too if ``cutoffs`` has the column (see ``before_cutoffs``)."""
     if "customer_id" in cutoffs.columns:
-        window = window & (events.customer_id == cutoffs.customer_id)
-    joined = events.inner_join(cutoffs, window).select(*events.columns, cutoffs.cutoff)
+        condition = condition & (events.customer_id == cutoffs.customer_id)
+    joined = events.inner_join(cutoffs, condition).select(*events.columns, cutoffs.cutoff)
     return joined.mutate(age=days_between(joined[time], joined.cutoff))
 
 
@@ -90,27 +102,36 @@ def event_rows(
     time: str,
     cutoffs: ir.Table,
     lookback_days: int | None = None,
-    derive: Callable[[ir.Table], ir.Table] | None = None,
+    derive: Callable[[ir.Table], dict[str, ir.Value]] | None = None,
 ) -> ir.Table:
     """The events before each cutoff, as ``before_cutoffs`` gives them, with the columns
-    ``derive`` adds from the events alone (computed once for every cutoff). With
-    ``lookback_days``, the events older than that before the first cutoff are dropped but
-    for each customer's last one, whose other columns are NULL (see the module's notes)."""
+    ``derive`` computes from the events alone (once for every cutoff). With
+    ``lookback_days``, an event older than that before a cutoff is joined to it only if it
+    is the customer's last event before it; the events older than that before the first
+    cutoff are dropped but for each customer's last one, whose other columns are NULL (see
+    the module's notes)."""
+    derive = derive or (lambda _: {})
     kept = events.filter(events[time] < cutoffs.cutoff.max())
-    if lookback_days is not None:
-        start = days_ago(cutoffs.cutoff.min(), lookback_days)
-        earlier = kept.filter(kept[time] < start)
-        last_earlier = earlier.group_by("customer_id").aggregate(**{time: earlier[time].max()})
-        nulls = {
-            name: ibis.null(dtype)
-            for name, dtype in kept.schema().items()
-            if name not in last_earlier.columns
-        }
-        last_earlier = last_earlier.mutate(**nulls).select(*kept.columns)
-        kept = kept.filter(kept[time] >= start).union(last_earlier)
-    if derive is not None:
-        kept = derive(kept)
-    return before_cutoffs(kept, time, cutoffs)
+    if lookback_days is None:
+        return before_cutoffs(kept.mutate(**derive(kept)), time, cutoffs)
+    start = days_ago(cutoffs.cutoff.min(), lookback_days)
+    earlier = kept.filter(kept[time] < start)
+    last_earlier = earlier.group_by("customer_id").aggregate(**{time: earlier[time].max()})
+    nulls = {
+        name: ibis.null(dtype)
+        for name, dtype in kept.schema().items()
+        if name not in last_earlier.columns
+    }
+    last_earlier = last_earlier.mutate(**nulls).select(*kept.columns)
+    kept = kept.filter(kept[time] >= start).union(last_earlier)
+    # The time of the customer's next event, in the same select as the derived columns:
+    # an engine sorts once for every window of the same order (a previous purchase).
+    following = kept[time].lead().over(group_by=kept.customer_id, order_by=kept[time])
+    kept = kept.mutate(**derive(kept), **{_NEXT: following})
+    is_last = kept[_NEXT].isnull() | (kept[_NEXT] >= cutoffs.cutoff)
+    in_lookback = kept[time] >= days_ago(cutoffs.cutoff, lookback_days)
+    window = (kept[time] < cutoffs.cutoff) & (in_lookback | is_last)
+    return _joined(kept, time, cutoffs, window).drop(_NEXT)
 
 
 def within(events: ir.Table, days: int, shift: int = 0) -> ir.BooleanValue:

@@ -62,7 +62,7 @@ class EventReader:
     table: str
     aggregate: Callable[[CustomerHistory, ir.Table], ev.Aggregates]
     lookback_days: Callable[[FeaturesConfig], int | None] = _all_history
-    derive: Callable[[ir.Table], ir.Table] | None = None
+    derive: Callable[[ir.Table], dict[str, ir.Value]] | None = None
     derive_at_cutoff: Callable[[ir.Table], ir.Table] | None = None
     by: str = "customer_id"
     relevant: Callable[[ir.Table, ir.Table, FeaturesConfig], ir.Table] | None = None
@@ -97,7 +97,7 @@ FAMILIES = (
         rfm.describe,
         rfm.compute,
         ("transactions",),
-        EventReader("transactions", rfm.aggregate, rfm.lookback_days, rfm.with_previous_purchase),
+        EventReader("transactions", rfm.aggregate, rfm.lookback_days, rfm.previous_purchase),
     ),
     Family(
         "returns",
@@ -121,7 +121,7 @@ FAMILIES = (
             "transactions",
             switching.aggregate,
             switching.lookback_days,
-            switching.with_previous_in_category,
+            switching.previous_in_category,
         ),
     ),
     Family(
@@ -133,7 +133,7 @@ FAMILIES = (
             "complaints.resolved_at",
             "complaints.resolution_satisfaction",
         ),
-        EventReader("complaints", complaints.aggregate, derive=complaints.with_repeats),
+        EventReader("complaints", complaints.aggregate, derive=complaints.repeats),
     ),
     Family(
         "service",
@@ -321,10 +321,11 @@ def _with_event_aggregates(
     lookbacks = [reader.lookback_days(history.features) for reader in readers]
     derives = [reader.derive for reader in readers if reader.derive is not None]
 
-    def derive(events: ir.Table) -> ir.Table:
+    def derive(events: ir.Table) -> dict[str, ir.Value]:
+        derived = {}
         for each in derives:
-            events = each(events)
-        return events
+            derived |= each(events)
+        return derived
 
     lookback = None if None in lookbacks else max(lookbacks)
     on = [readers[0].by, "cutoff"]

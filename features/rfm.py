@@ -52,13 +52,13 @@ def lookback_days(cfg: FeaturesConfig) -> int:
     return max(*cfg.windows_days, *trend_spans, cfg.long_window_days)
 
 
-def with_previous_purchase(transactions: ir.Table) -> ir.Table:
-    """Each purchase with the time of the customer's purchase before it (``previous``):
-    the same at every cutoff after it, so computed once."""
+def previous_purchase(transactions: ir.Table) -> dict[str, ir.Value]:
+    """The time of the customer's purchase before each (``previous``): the same at every
+    cutoff after it, so computed once."""
     previous = transactions.timestamp.lag().over(
         group_by=transactions.customer_id, order_by=transactions.timestamp
     )
-    return transactions.mutate(previous=previous)
+    return {"previous": previous}
 
 
 def aggregate(history: CustomerHistory, tx: ir.Table) -> ev.Aggregates:

@@ -49,17 +49,17 @@ def lookback_days(cfg: FeaturesConfig) -> int:
     return cfg.long_window_days
 
 
-def with_previous_in_category(transactions: ir.Table) -> ir.Table:
-    """Each purchase with the time of the customer's purchase of the same category before
-    it (``previous_in_category``; NULL for the first, or without a category): computed
-    once, like ``rfm.with_previous_purchase``."""
+def previous_in_category(transactions: ir.Table) -> dict[str, ir.Value]:
+    """The time of the customer's purchase of the same category before each
+    (``previous_in_category``; NULL for the first, or without a category): computed once,
+    like ``rfm.previous_purchase``; nothing without the column."""
     if "category" not in transactions.columns:
-        return transactions
+        return {}
     previous = transactions.timestamp.lag().over(
         group_by=[transactions.customer_id, transactions.category],
         order_by=transactions.timestamp,
     )
-    return transactions.mutate(previous_in_category=previous)
+    return {"previous_in_category": previous}
 
 
 def aggregate(history: CustomerHistory, tx: ir.Table) -> ev.Aggregates:

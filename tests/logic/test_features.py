@@ -154,14 +154,24 @@ def test_recency_and_gaps_before_the_longest_window(request, cfg, engine):
 
 def test_a_batch_of_cutoffs_gives_each_cutoff_s_rows(cfg):
     """One query over several cutoffs (the look-back starts before the first) gives the
-    rows each cutoff gets alone."""
-    inputs = frames_history(with_older_purchases(hand_tables()), cfg.features, cfg.data)
+    rows each cutoff gets alone. Customer 3's purchase of 2023-06-01 lies within the
+    look-back of the first cutoff and before those of the next two: there it counts only
+    in recency, as the last purchase before the cutoff (the next is after it)."""
+    tables = with_older_purchases(hand_tables())
+    later = (
+        tables["transactions"]
+        .iloc[[0]]
+        .assign(customer_id=3, timestamp=CUTOFF + pd.Timedelta(days=20))
+    )
+    tables["transactions"] = pd.concat([tables["transactions"], later], ignore_index=True)
+    inputs = frames_history(tables, cfg.features, cfg.data)
     plan = plan_features(inputs, list(cfg.causes))
     end = observed_until(inputs)
-    cutoffs = [CUTOFF - pd.Timedelta(days=200), CUTOFF, CUTOFF + pd.Timedelta(days=45)]
+    cutoffs = [CUTOFF - pd.Timedelta(days=days) for days in (500, 200, 0, -45)]
     alone = [snapshot(inputs, plan, cutoff, end) for cutoff in cutoffs]
     expected = pd.concat(alone, ignore_index=True)
-    assert all(len(part) >= 3 for part in alone)  # not vacuous
+    assert all(len(part) >= 2 for part in alone)  # not vacuous
+    assert all(3 in set(part.customer_id) for part in alone[:3])
     pd.testing.assert_frame_equal(snapshot(inputs, plan, cutoffs, end), expected)
 
 
