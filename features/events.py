@@ -128,8 +128,7 @@ def event_rows(
     # an engine sorts once for every window of the same order (a previous purchase).
     following = kept[time].lead().over(group_by=kept.customer_id, order_by=kept[time])
     kept = kept.mutate(**derive(kept), **{_NEXT: following})
-    next_time = kept[_NEXT]
-    is_last = next_time.isnull() | (next_time >= cutoffs.cutoff)
+    is_last = (kept[_NEXT] >= cutoffs.cutoff).fill_null(True)  # NULL: no next event
     in_lookback = kept[time] >= days_ago(cutoffs.cutoff, lookback_days)
     window = (kept[time] < cutoffs.cutoff) & (in_lookback | is_last)
     return _joined(kept, time, cutoffs, window).drop(_NEXT)
