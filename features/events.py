@@ -86,9 +86,7 @@ def before_cutoffs(
     return _joined(events, time, cutoffs, in_window(events[time], cutoffs.cutoff, days))
 
 
-def _joined(
-    events: ir.Table, time: str, cutoffs: ir.Table, condition: ir.BooleanValue
-) -> ir.Table:
+def _joined(events: ir.Table, time: str, cutoffs: ir.Table, condition: ir.BooleanValue) -> ir.Table:
     """Each event with each cutoff where ``condition`` (over both) holds, and ``age``; on
     the customer too if ``cutoffs`` has the column (see ``before_cutoffs``)."""
     if "customer_id" in cutoffs.columns:
