@@ -133,7 +133,7 @@ def btyd_confirmed(
 
 def pipeline_label(history: CustomerHistory, cutoff: pd.Timestamp, data_end: pd.Timestamp):
     """The pipeline's label of every customer at ``cutoff`` (customer_id order)."""
-    labels = churn_label(history, ev.cutoff_table([cutoff]), data_end)
+    labels = churn_label(history, history.at(ev.cutoff_table([cutoff])), data_end)
     return labels.order_by("customer_id").to_pandas()["churned"].to_numpy(dtype=float)
 
 

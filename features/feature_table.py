@@ -289,7 +289,7 @@ def feature_parts(
     query joining all of them made Spark run out of memory (every part's aggregates and
     sorts in one task), so a caller joins what the parts computed."""
     keys = list(KEYS)
-    outcome = active.inner_join(churn_label(history, at, data_end), keys)
+    outcome = active.inner_join(churn_label(history, active, data_end), keys)
     queries = [outcome.select(*keys, **{DEFINITION: outcome.definition, LABEL: outcome.churned})]
     customers = active.select(*keys).inner_join(history.customers, "customer_id")
     readers: dict[str, list[Family]] = {}

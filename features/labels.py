@@ -85,12 +85,12 @@ def active_at(history: CustomerHistory, cutoffs: ir.Table) -> ir.Table:
     return table.filter(active).select(*ev.KEYS, "definition")
 
 
-def churn_label(
-    history: CustomerHistory, cutoffs: ir.Table, observed_until: pd.Timestamp
-) -> ir.Table:
-    """Every customer's ``churned`` at each cutoff: 1.0 churned, 0.0 stayed, NULL when the
-    label window runs past ``observed_until``."""
-    keys = history.at(cutoffs)
+def churn_label(history: CustomerHistory, rows: ir.Table, observed_until: pd.Timestamp) -> ir.Table:
+    """The ``churned`` of each (customer_id, cutoff) of ``rows``: 1.0 churned, 0.0 stayed,
+    NULL when the label window runs past ``observed_until``. Only those customers' purchases
+    are read (a hash join on the customer)."""
+    rows = rows.select(*ev.KEYS)
+    keys = rows.inner_join(history.customers, "customer_id")
     if history.data.snapshot is not None:
         return keys.select(*ev.KEYS, churned=ev.as_float(keys[history.data.snapshot.label]))
     label = history.features.label
@@ -98,10 +98,11 @@ def churn_label(
     confirmation_end = keys.cutoff + ibis.interval(days=label.lookahead_days)
     # The purchases in each cutoff's confirmation window: after the horizon, before its end.
     tx = history.events["transactions"]
-    after_horizon = (tx.timestamp >= cutoffs.cutoff + ibis.interval(days=label.horizon_days)) & (
-        tx.timestamp < cutoffs.cutoff + ibis.interval(days=label.lookahead_days)
+    after_horizon = (tx.customer_id == rows.customer_id) & (
+        (tx.timestamp >= rows.cutoff + ibis.interval(days=label.horizon_days))
+        & (tx.timestamp < rows.cutoff + ibis.interval(days=label.lookahead_days))
     )
-    confirming = tx.inner_join(cutoffs, after_horizon).select(*tx.columns, cutoffs.cutoff)
+    confirming = tx.inner_join(rows, after_horizon).select(*tx.columns, rows.cutoff)
     buys = ev.per_customer(keys, confirming, {"purchases": ev.count(confirming)})
     if history.has("customers.churn_date"):
         churn_date = keys.churn_date
