@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import ibis
 import ibis.expr.types as ir
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -426,16 +427,32 @@ def typed_rows(
     for spec in plan.catalogue:
         if spec.name not in present:
             continue
-        values = rows[spec.name].to_pandas()
+        values = rows[spec.name]
         if spec.dtype == "category":
-            columns[spec.name] = pd.Categorical(values, categories_of[spec.name])
+            columns[spec.name] = _categorical(values, categories_of[spec.name])
         else:
-            columns[spec.name] = values.astype("float64").fillna(float("nan")).astype("float32")
+            columns[spec.name] = _float32(values)
     if DEFINITION in present:
-        columns[DEFINITION] = pd.Categorical(rows[DEFINITION].to_pandas(), CHURN_DEFINITIONS)
+        columns[DEFINITION] = _categorical(rows[DEFINITION], CHURN_DEFINITIONS)
     if LABEL in present:
         columns[LABEL] = pd.array(rows[LABEL].to_pandas(), dtype="Float64").astype("Int8")
     return pd.DataFrame(columns)
+
+
+def _float32(values: pa.ChunkedArray) -> pd.Series:
+    """Numbers (or booleans) as float32, NULL as NaN: cast in Arrow, through float64 so that
+    an integer is rounded once, as pandas would."""
+    return pc.cast(pc.cast(values, pa.float64()), pa.float32()).to_pandas()
+
+
+def _categorical(values: pa.ChunkedArray, categories: list[str]) -> pd.Categorical:
+    """Values as a categorical of ``categories``; NULL, and a value not among them, are
+    missing (as ``pd.Categorical`` gives them). Coded in Arrow: a few distinct strings are
+    looked up instead of every row's."""
+    encoded = pc.cast(values, pa.string()).combine_chunks().dictionary_encode()
+    positions = pd.Index(categories).get_indexer(encoded.dictionary.to_pylist())
+    codes = np.append(positions, -1)[encoded.indices.fill_null(len(positions)).to_numpy()]
+    return pd.Categorical.from_codes(codes, categories)
 
 
 def _naive_timestamps(values: pa.ChunkedArray) -> pd.Series:
