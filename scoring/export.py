@@ -161,6 +161,11 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _formula_safe(column: pd.Series) -> pd.Series:
-    is_text = column.map(lambda value: isinstance(value, str))
-    risky = is_text & column.where(is_text, "").astype(str).str.startswith(FORMULA_STARTS)
-    return column.mask(risky, "'" + column.where(risky, "").astype(str))
+    """Each distinct risky text once, not each cell: a column holds few distinct values
+    (tiers, reasons, dates) or, for ids, values cheap to check once each."""
+    risky = [
+        value
+        for value in column.dropna().unique()
+        if isinstance(value, str) and value.startswith(FORMULA_STARTS)
+    ]
+    return column.replace({value: "'" + value for value in risky}) if risky else column
