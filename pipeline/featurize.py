@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pandas as pd
@@ -68,13 +69,19 @@ def _write_features(cfg: Config, history: CustomerHistory) -> dict:
     counts = []
     with atomic_path(Path(cfg.paths.features_dir)) as out:
         out.mkdir()
-        with TableWriter(out / FEATURES) as writer:
+        # A range is written while the engine computes the next: one write at a time, in
+        # order, and an error in one ends the stage like an error here.
+        with TableWriter(out / FEATURES) as writer, ThreadPoolExecutor(1) as writing:
+            written = None
             for first, end in tqdm(ranges, desc="customer ranges", unit="range"):
                 rows = snapshot(
                     history.of_customers(first, end), plan, cutoffs, data_end, categories_of
                 )
-                writer.write(rows)
+                if written is not None:
+                    written.result()
+                written = writing.submit(writer.write, rows)
                 counts.append(_counts(rows))
+            written.result()
         (out / CATALOGUE).write_text(
             json.dumps(catalogue_records(list(plan.catalogue)), indent=2, ensure_ascii=False)
             + "\n",

@@ -14,6 +14,7 @@ import pytest
 from contract.errors import ConfigError
 from pipeline import featurize
 from pipeline.artifacts import CATALOGUE, FEATURES
+from pipeline.io import TableWriter
 from simulator.truth import true_churn
 from tests.engines import TemporaryPostgres
 from tests.support import TINY, Simulated, compose_config, featurize_simulated, simulate
@@ -96,6 +97,37 @@ def test_customers_in_ranges_give_the_same_table_and_report(
     in_order = in_ranges.sort_values(keys, ignore_index=True)
     pd.testing.assert_frame_equal(in_order, features)
     assert json.loads(Path(cfg.paths.features_report).read_text()) == report
+
+
+def test_a_range_that_fails_to_write_ends_the_run_and_keeps_the_previous_output(
+    tmp_path, tiny: Simulated, tiny_features, monkeypatch
+):
+    """A range is written while the next is computed: a failed write still stops the run
+    with its error, and the previous table stays."""
+    out = Path(tiny.cfg.paths.features_dir)
+    before = {path.name: path.read_bytes() for path in out.iterdir()}
+    written = []
+
+    def write_once(writer, rows):
+        if written:
+            raise OSError("disk full")
+        written.append(len(rows))
+        original_write(writer, rows)
+
+    original_write = TableWriter.write
+    monkeypatch.setattr(TableWriter, "write", write_once)
+    cfg = compose_config(
+        tmp_path,
+        *TINY,
+        f"paths.validated_dir={tiny.cfg.paths.validated_dir}",
+        f"paths.features_dir={out}",
+        "engine.customer_cutoffs_per_query=1500",  # 4 ranges
+    )
+    with pytest.raises(OSError, match="disk full"):
+        featurize.run(cfg)
+    assert len(written) == 1
+    assert {path.name: path.read_bytes() for path in out.iterdir()} == before
+    assert sorted(p.name for p in out.parent.iterdir() if p.name.startswith(".")) == []
 
 
 @pytest.fixture(scope="module")
