@@ -13,7 +13,7 @@ export DVC_NO_ANALYTICS := 1
 export MLFLOW_DISABLE_TELEMETRY := true
 
 .PHONY: setup repro test test-fast params lock lint format bench bench-featurize bench-scale simulator-summary \
-	features-vs-truth labels-vs-truth model-vs-oracle bench-explain explain-fidelity bench-score \
+	features-vs-truth labels-vs-truth model-vs-oracle bench-explain explain-fidelity cause-attribution bench-score \
 	value-at-risk value-vs-truth lapsed-vs-truth btyd-features score promote promotions tune ui screenshots \
 	clean own-data-demo
 
@@ -100,6 +100,10 @@ bench-explain: setup
 ## Why the explanations name the true cause as often as they do (simulated data).
 explain-fidelity: setup
 	python benchmarks/explain_fidelity.py
+
+## Candidate ways of naming churn causes, top-1 and top-3 against the truth (simulated data).
+cause-attribution: setup
+	python benchmarks/cause_attribution.py
 
 ## Time and peak memory of a whole scoring run at 100k and 1M customers.
 bench-score: setup

@@ -94,7 +94,7 @@ def tree_sizes(cfg, catalogue, parts) -> pd.DataFrame:
         explained, truth = explain_with_truth(cfg, trained.model, parts["test"])
         fidelity = fidelity_report(
             truth,
-            explained.customers["risk_cause_1"],
+            explained.risk_causes,
             explained.rows["churn_definition"],
             {"top_risk": explained.top_risk},
         )["top_risk"]

@@ -34,7 +34,7 @@ RESULTS = Path(__file__).parent / "results" / "explain_fidelity.md"
 def fidelity_table(explained: Explained, truth: pd.DataFrame) -> pd.DataFrame:
     report = fidelity_report(
         truth,
-        explained.customers["risk_cause_1"],
+        explained.risk_causes,
         explained.rows["churn_definition"],
         fidelity_groups(explained, truth),
     )

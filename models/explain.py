@@ -178,6 +178,11 @@ class Explained:
     def rows_per_second(self) -> float | None:
         return round(len(self.rows) / self.seconds, 1) if self.seconds else None
 
+    @property
+    def risk_causes(self) -> pd.DataFrame:
+        """Each row's strongest risk causes, strongest first (``risk_cause_1``, ...)."""
+        return self.customers.filter(regex=r"^risk_cause_\d+$")
+
 
 def explain_rows(
     model: CalibratedClassifierCV,

@@ -149,7 +149,7 @@ def _report(explained: Explained, truth: pd.DataFrame | None, catalogue: list[di
     if truth is not None:
         fidelity = fidelity_report(
             truth,
-            explained.customers["risk_cause_1"],
+            explained.risk_causes,
             explained.rows[DEFINITION],
             fidelity_groups(explained, truth),
         )

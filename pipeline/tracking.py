@@ -240,9 +240,9 @@ def _explain_metrics(report: dict) -> dict[str, float]:
     metrics = {f"explain.{name}": report[name] for name in ("rows", "max_additivity_error")}
     for group, subsets in (report["fidelity"] or {}).items():
         for subset, values in subsets.items():
-            for name in ("agreement", "most_frequent_guess"):
-                if name in values:
-                    metrics[f"explain.fidelity.{group}.{subset}.{name}"] = values[name]
+            for name, value in values.items():
+                if name != "rows" and isinstance(value, float):
+                    metrics[f"explain.fidelity.{group}.{subset}.{name}"] = value
     return metrics
 
 

@@ -44,24 +44,31 @@ def true_causes(truth: GroundTruth, rows: pd.DataFrame, horizon_days: int) -> pd
     )
 
 
-def agreement(true_cause: pd.Series, attributed: pd.Series) -> dict[str, float | int | str]:
-    """How often ``attributed`` names ``true_cause``, next to the best constant guess."""
+def agreement(true_cause: pd.Series, named: pd.DataFrame) -> dict[str, float | int | str]:
+    """How often the first cause of ``named`` (rows x causes in rank order, strongest
+    first, as many as the explanations give) is ``true_cause``, and how often any of them
+    is, next to the best constant answers: the group's most frequent true cause for
+    everyone, and its as many most frequent causes."""
     if true_cause.empty:
         return {"rows": 0}
     counts = true_cause.value_counts()
+    true, ranked, k = true_cause.to_numpy(), named.to_numpy(), named.shape[1]
     return {
-        "rows": len(true_cause),
-        "agreement": float((true_cause.to_numpy() == attributed.to_numpy()).mean()),
+        "rows": len(true),
+        "agreement": float((ranked[:, 0] == true).mean()),
+        f"within_top_{k}": float((ranked == true[:, None]).any(axis=1).mean()),
         "most_frequent_cause": str(counts.index[0]),
-        "most_frequent_guess": float(counts.iloc[0] / len(true_cause)),
+        "most_frequent_guess": float(counts.iloc[0] / len(true)),
+        f"most_frequent_{k}_guess": float(counts.iloc[:k].sum() / len(true)),
     }
 
 
 def fidelity_report(
-    truth: pd.DataFrame, attributed: pd.Series, definition: pd.Series, groups: dict[str, np.ndarray]
+    truth: pd.DataFrame, named: pd.DataFrame, definition: pd.Series, groups: dict[str, np.ndarray]
 ) -> dict[str, dict[str, dict]]:
-    """Agreement per group (a boolean mask over the rows), overall and per churn definition,
-    with the share of the group's rows that truly churn within the label horizon."""
+    """Agreement of the causes ``named`` per row (``agreement``) per group (a boolean mask
+    over the rows), overall and per churn definition, with the share of the group's rows
+    that truly churn within the label horizon."""
     report = {}
     for group, mask in groups.items():
         mask = np.asarray(mask)
@@ -70,7 +77,7 @@ def fidelity_report(
             subsets[name] = mask & (definition == name).to_numpy()
         report[group] = {
             name: {
-                **agreement(truth["true_cause"][subset], attributed[subset]),
+                **agreement(truth["true_cause"][subset], named[subset]),
                 "truly_churned": float(truth["truly_churned"][subset].mean())
                 if subset.any()
                 else None,

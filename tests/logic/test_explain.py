@@ -107,17 +107,23 @@ def test_global_importance_by_feature_and_by_cause():
 # -- fidelity ------------------------------------------------------------------------------
 
 
-def test_agreement_is_reported_next_to_the_most_frequent_cause_guess():
+def test_agreement_is_reported_next_to_the_most_frequent_cause_guesses():
     true = pd.Series(["poor_service", "poor_service", "poor_service", "competitor_price"])
-    attributed = pd.Series(
-        ["poor_service", "lifecycle_decline", "poor_service", "competitor_price"]
+    named = pd.DataFrame(
+        {
+            "risk_cause_1": ["poor_service", "lifecycle_decline", "poor_service", "natural"],
+            "risk_cause_2": ["natural", "poor_service", "natural", "payment_lapse"],
+        }
     )
-    assert agreement(true, attributed) == {
+    assert agreement(true, named) == {
         "rows": 4,
-        "agreement": 0.75,
+        "agreement": 0.5,
+        "within_top_2": 0.75,
         "most_frequent_cause": "poor_service",
         "most_frequent_guess": 0.75,
+        "most_frequent_2_guess": 1.0,
     }
+    attributed = named["risk_cause_1"]
     table = confusion(true, attributed)
     assert table.loc["poor_service", "poor_service"] == 2
     assert table.loc["poor_service", "lifecycle_decline"] == 1
@@ -131,7 +137,9 @@ def test_fidelity_is_split_by_group_and_churn_definition():
             "truly_churned": [True, False, True, True],
         }
     )
-    attributed = pd.Series(["poor_service", "payment_lapse", "lifecycle_decline", "natural"])
+    attributed = pd.DataFrame(
+        {"risk_cause_1": ["poor_service", "payment_lapse", "lifecycle_decline", "natural"]}
+    )
     definition = pd.Series(["contractual", "contractual", "non_contractual", "non_contractual"])
     report = fidelity_report(
         truth, attributed, definition, {"top_risk": np.array([True, True, True, False])}
@@ -142,8 +150,10 @@ def test_fidelity_is_split_by_group_and_churn_definition():
     assert report["top_risk"]["non_contractual"] == {
         "rows": 1,
         "agreement": 0.0,
+        "within_top_1": 0.0,
         "most_frequent_cause": "poor_service",
         "most_frequent_guess": 1.0,
+        "most_frequent_1_guess": 1.0,
         "truly_churned": 1.0,
     }
 
