@@ -29,7 +29,7 @@ from models.estimators import best_iteration
 from models.explain import shap_values, tree_parts
 from models.fit import model_data, train_model
 from pipeline.config import load_config
-from pipeline.explain import explain_with_truth
+from pipeline.explain import explain_with_truth, fidelity_segments
 from simulator.fidelity import fidelity_report
 
 RESULTS = Path(__file__).parent / "results" / "explain.md"
@@ -95,7 +95,7 @@ def tree_sizes(cfg, catalogue, parts) -> pd.DataFrame:
         fidelity = fidelity_report(
             truth,
             explained.risk_causes,
-            explained.rows["churn_definition"],
+            fidelity_segments(explained.rows),
             {"top_risk": explained.top_risk},
         )["top_risk"]
         records.append(

@@ -169,7 +169,7 @@ def main() -> None:
     records = []
     for name, (scores, seconds) in candidates.items():
         report = fidelity_report(
-            truth, ranked(scores), test["churn_definition"], {"top_risk": explained.top_risk}
+            truth, ranked(scores), [test["churn_definition"]], {"top_risk": explained.top_risk}
         )["top_risk"]
         record = {"candidate": name}
         for subset in ("all", "non_contractual", "contractual"):

@@ -23,7 +23,7 @@ from models.explain import Explained
 from models.fit import train_model
 from pipeline.artifacts import TRUTH_HAZARDS
 from pipeline.config import load_config
-from pipeline.explain import explain_with_truth, fidelity_groups
+from pipeline.explain import explain_with_truth, fidelity_groups, fidelity_segments
 from pipeline.registry import load_model
 from simulator.fidelity import fidelity_report
 from simulator.truth import true_churn
@@ -35,16 +35,20 @@ def fidelity_table(explained: Explained, truth: pd.DataFrame) -> pd.DataFrame:
     report = fidelity_report(
         truth,
         explained.risk_causes,
-        explained.rows["churn_definition"],
+        fidelity_segments(explained.rows),
         fidelity_groups(explained, truth),
     )
-    return pd.DataFrame(
-        [
-            {"group": group, "churn definition": subset, **values}
-            for group, subsets in report.items()
-            for subset, values in subsets.items()
-        ]
-    ).round(3)
+    return (
+        pd.DataFrame(
+            [
+                {"group": group, "rows of": subset, **values}
+                for group, subsets in report.items()
+                for subset, values in subsets.items()
+            ]
+        )
+        .drop(columns="recall")
+        .round(3)
+    )
 
 
 def cause_coverage(cfg, explained: Explained) -> pd.DataFrame:

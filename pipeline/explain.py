@@ -120,6 +120,15 @@ def fidelity_groups(explained: Explained, truth: pd.DataFrame) -> dict[str, np.n
     }
 
 
+def fidelity_segments(rows: pd.DataFrame) -> list[pd.Series]:
+    """The segments fidelity is reported per: each row's churn definition and, where the
+    data have it, its contract type (``contract_type/<type>``)."""
+    segments = [rows[DEFINITION]]
+    if "contract_type" in rows.columns:
+        segments.append("contract_type/" + rows["contract_type"].astype("string"))
+    return segments
+
+
 def _fidelity_plots(
     explained: Explained, truth: pd.DataFrame
 ) -> tuple[dict[str, pd.DataFrame], dict[str, Figure]]:
@@ -150,7 +159,7 @@ def _report(explained: Explained, truth: pd.DataFrame | None, catalogue: list[di
         fidelity = fidelity_report(
             truth,
             explained.risk_causes,
-            explained.rows[DEFINITION],
+            fidelity_segments(explained.rows),
             fidelity_groups(explained, truth),
         )
     return {

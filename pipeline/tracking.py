@@ -240,9 +240,12 @@ def _explain_metrics(report: dict) -> dict[str, float]:
     metrics = {f"explain.{name}": report[name] for name in ("rows", "max_additivity_error")}
     for group, subsets in (report["fidelity"] or {}).items():
         for subset, values in subsets.items():
+            prefix = f"explain.fidelity.{group}.{subset}"
             for name, value in values.items():
-                if name != "rows" and isinstance(value, float):
-                    metrics[f"explain.fidelity.{group}.{subset}.{name}"] = value
+                if name == "recall":
+                    metrics |= {f"{prefix}.recall.{cause}": v for cause, v in value.items()}
+                elif name != "rows" and isinstance(value, float):
+                    metrics[f"{prefix}.{name}"] = value
     return metrics
 
 

@@ -53,28 +53,38 @@ def agreement(true_cause: pd.Series, named: pd.DataFrame) -> dict[str, float | i
         return {"rows": 0}
     counts = true_cause.value_counts()
     true, ranked, k = true_cause.to_numpy(), named.to_numpy(), named.shape[1]
+    first = ranked[:, 0] == true
     return {
         "rows": len(true),
-        "agreement": float((ranked[:, 0] == true).mean()),
+        "agreement": float(first.mean()),
         f"within_top_{k}": float((ranked == true[:, None]).any(axis=1).mean()),
         "most_frequent_cause": str(counts.index[0]),
         "most_frequent_guess": float(counts.iloc[0] / len(true)),
         f"most_frequent_{k}_guess": float(counts.iloc[:k].sum() / len(true)),
+        # Per true cause, the share of its rows whose first named cause is it.
+        "recall": {
+            str(cause): float(first[true == cause].mean()) for cause in sorted(counts.index)
+        },
     }
 
 
 def fidelity_report(
-    truth: pd.DataFrame, named: pd.DataFrame, definition: pd.Series, groups: dict[str, np.ndarray]
+    truth: pd.DataFrame,
+    named: pd.DataFrame,
+    segments: list[pd.Series],
+    groups: dict[str, np.ndarray],
 ) -> dict[str, dict[str, dict]]:
-    """Agreement of the causes ``named`` per row (``agreement``) per group (a boolean mask
-    over the rows), overall and per churn definition, with the share of the group's rows
-    that truly churn within the label horizon."""
+    """Agreement of the causes ``named`` per row (``agreement``) in each group (a boolean
+    mask over the rows), overall and per segment (each value of each of ``segments``, a
+    label per row such as the churn definition), with the share of the rows that truly
+    churn within the label horizon."""
     report = {}
     for group, mask in groups.items():
         mask = np.asarray(mask)
         subsets = {"all": mask}
-        for name in sorted(definition.unique()):
-            subsets[name] = mask & (definition == name).to_numpy()
+        for segment in segments:
+            for name in sorted(segment.dropna().unique()):
+                subsets[name] = mask & (segment == name).to_numpy()
         report[group] = {
             name: {
                 **agreement(truth["true_cause"][subset], named[subset]),

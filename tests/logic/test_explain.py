@@ -122,6 +122,7 @@ def test_agreement_is_reported_next_to_the_most_frequent_cause_guesses():
         "most_frequent_cause": "poor_service",
         "most_frequent_guess": 0.75,
         "most_frequent_2_guess": 1.0,
+        "recall": {"competitor_price": 0.0, "poor_service": 2 / 3},
     }
     attributed = named["risk_cause_1"]
     table = confusion(true, attributed)
@@ -130,7 +131,7 @@ def test_agreement_is_reported_next_to_the_most_frequent_cause_guesses():
     assert table.to_numpy().sum() == 4 and table.shape == (9, 9)
 
 
-def test_fidelity_is_split_by_group_and_churn_definition():
+def test_fidelity_is_split_by_group_and_by_each_segment():
     truth = pd.DataFrame(
         {
             "true_cause": ["poor_service", "payment_lapse", "poor_service", "natural"],
@@ -141,19 +142,32 @@ def test_fidelity_is_split_by_group_and_churn_definition():
         {"risk_cause_1": ["poor_service", "payment_lapse", "lifecycle_decline", "natural"]}
     )
     definition = pd.Series(["contractual", "contractual", "non_contractual", "non_contractual"])
+    contract = pd.Series(["contract_type/annual", "contract_type/monthly", None, None])
     report = fidelity_report(
-        truth, attributed, definition, {"top_risk": np.array([True, True, True, False])}
+        truth, attributed, [definition, contract], {"top_risk": np.array([True, True, True, False])}
     )
-    assert report["top_risk"]["all"]["agreement"] == pytest.approx(2 / 3)
-    assert report["top_risk"]["all"]["truly_churned"] == pytest.approx(2 / 3)
-    assert report["top_risk"]["contractual"]["agreement"] == 1.0
-    assert report["top_risk"]["non_contractual"] == {
+    top = report["top_risk"]
+    assert set(top) == {
+        "all",
+        "contractual",
+        "non_contractual",
+        "contract_type/annual",
+        "contract_type/monthly",
+    }
+    assert top["all"]["agreement"] == pytest.approx(2 / 3)
+    assert top["all"]["truly_churned"] == pytest.approx(2 / 3)
+    assert top["all"]["recall"] == {"payment_lapse": 1.0, "poor_service": 0.5}
+    assert top["contractual"]["agreement"] == 1.0
+    assert top["contract_type/monthly"]["agreement"] == 1.0
+    assert top["contract_type/monthly"]["truly_churned"] == 0.0
+    assert top["non_contractual"] == {
         "rows": 1,
         "agreement": 0.0,
         "within_top_1": 0.0,
         "most_frequent_cause": "poor_service",
         "most_frequent_guess": 1.0,
         "most_frequent_1_guess": 1.0,
+        "recall": {"poor_service": 0.0},
         "truly_churned": 1.0,
     }
 

@@ -163,6 +163,11 @@ def test_report_has_scale_and_fidelity_next_to_the_constant_guess(explained):
     assert 0 <= top["agreement"] <= top["within_top_3"] <= 1
     assert 0 < top["most_frequent_guess"] <= top["most_frequent_3_guess"] <= 1
     assert set(report["fidelity"]) == {"top_risk", "true_top_risk", "true_churners"}
+    # Per contract type too (the simulated customers have one), with recall per true cause.
+    segments = set(report["fidelity"]["true_churners"])
+    assert {"all", "contractual", "non_contractual", "contract_type/none"} <= segments
+    recall = report["fidelity"]["true_churners"]["all"]["recall"]
+    assert recall and all(0 <= share <= 1 for share in recall.values())
     plots = Path(explained.paths.explain_plots)
     assert {p.name for p in plots.iterdir()} >= {
         "beeswarm.png",
@@ -182,6 +187,7 @@ def test_metrics_and_figures_go_to_the_models_mlflow_run(explained):
     assert run.data.metrics["explain.rows_per_second"] > 0
     assert "explain.fidelity.top_risk.all.agreement" in run.data.metrics
     assert "explain.fidelity.top_risk.non_contractual.within_top_3" in run.data.metrics
+    assert any(".all.recall." in name for name in run.data.metrics)
     assert run.data.tags["explain.scale"].startswith("raw log-odds")
     artifacts = {a.path for a in MlflowClient().list_artifacts(run_id, "explain")}
     assert "explain/beeswarm.png" in artifacts and "explain/waterfall.png" in artifacts
