@@ -246,17 +246,26 @@ def test_explanations_notebook_shows_the_explain_stages_outputs(tmp_path, traine
     assert len(customers) == report["rows"]
     assert float(expected_value) == pytest.approx(report["expected_value"], abs=5e-4)
 
-    fidelity = outputs.table_with("group", "churn definition")
+    fidelity = outputs.table_with("group", "subset", "agreement", "within_top_3")
     assert len(fidelity) == sum(len(subsets) for subsets in report["fidelity"].values())
     for _, shown in fidelity.iterrows():
-        logged = report["fidelity"][shown["group"]][shown["churn definition"]]
+        logged = report["fidelity"][shown["group"]][shown["subset"]]
         for key, value in logged.items():
+            if key == "recall":  # per true cause: the next table
+                continue
             if isinstance(value, str):  # the most frequent true cause
                 assert shown[key] == value, key
             elif value is None:  # no such rows in the group
                 assert shown[key] in ("None", "NaN"), key
             else:
                 assert float(shown[key]) == pytest.approx(value, abs=ROUNDED_3), key
+    # Recall per true cause: a row per group and subset, a column per true cause.
+    recall = outputs.table_with("group", "subset", *report["fidelity"]["top_risk"]["all"]["recall"])
+    assert len(recall) == len(fidelity)
+    for _, shown in recall.iterrows():
+        logged = report["fidelity"][shown["group"]][shown["subset"]].get("recall", {})
+        for cause, share in logged.items():
+            assert float(shown[cause]) == pytest.approx(share, abs=ROUNDED_3), cause
 
     # Cause importance: mean |contribution| per cause over everyone and the top-risk rows,
     # from the stage's per-cause table (zero contributions are left out of it).
