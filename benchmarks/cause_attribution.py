@@ -17,12 +17,12 @@ candidate explains. Candidates:
   50 training rows of the same churn definition that did not churn as the reference: what
   makes this customer riskier than a peer who stayed.
 - ``cause model``: competing risks. A multiclass LightGBM on the model's features predicts
-  the stated reason of the training cutoffs' churners, P(cause | x, churn); ranking by it
-  ranks P(churn by cause | x) = P(churn | x) P(cause | x, churn). Real data would give the
-  reasons in a ``churn_reasons`` table; here the simulator's churn cause stands in for
-  them, stated by every churner, by half of them, or by half with a fifth of the stated
-  reasons wrong (another cause drawn at random), since real reason codes are incomplete
-  and noisy.
+  the cause the training cutoffs' churners said they left for, P(cause | x, churn);
+  ranking by it ranks P(churn by cause | x) = P(churn | x) P(cause | x, churn). The
+  reasons come from the data's ``churn_reasons`` table (models/reasons.py), which the
+  simulator writes for half of its churners with a fifth of them wrong
+  (``simulator.churn_reasons``), as real reason codes are incomplete and noisy; and, for
+  reference, from every churner's true cause.
 - ``probe``: a multiclass model trained on the true dominant cause of every training row.
   It needs the truth of every row, so it cannot ship; it shows what the features carry.
 
@@ -41,8 +41,10 @@ import pandas as pd
 import shap
 from default_data import ground_truth, split_features
 
+from contract.reasons import reason_causes
 from models.estimators import model_inputs
 from models.explain import cause_contributions, tree_parts
+from models.reasons import stated_causes
 from pipeline.config import load_config
 from pipeline.explain import explain_with_truth
 from pipeline.registry import load_model
@@ -83,18 +85,6 @@ def cause_classifier(inputs: pd.DataFrame, causes: np.ndarray, names: list[str],
         return scores
 
     return probabilities
-
-
-def stated_reasons(causes: np.ndarray, names: list[str], share: float, wrong: float, seed: int):
-    """A ``share`` of ``causes`` stated (the rest NaN), a ``wrong`` share of those replaced
-    by another cause drawn at random."""
-    rng = np.random.default_rng(seed)
-    stated = causes.astype(object).copy()
-    stated[rng.random(len(stated)) >= share] = np.nan
-    flip = pd.notna(stated) & (rng.random(len(stated)) < wrong)
-    for i in np.flatnonzero(flip):
-        stated[i] = rng.choice([name for name in names if name != stated[i]])
-    return stated
 
 
 def timed(candidate: Callable[[], pd.DataFrame]) -> tuple[pd.DataFrame, float]:
@@ -142,22 +132,27 @@ def main() -> None:
         "interventional SHAP against retained peers": timed(interventional),
     }
 
+    horizon = cfg.features.label.horizon_days
+    window = horizon + cfg.features.label.confirmation_days  # what the label waits for
+    reasons = pd.read_parquet(Path(cfg.paths.validated_dir) / "churn_reasons.parquet")
+    reasons["cause"] = reason_causes(reasons, dict(cfg.data.reason_causes), names)
     simulated_truth = ground_truth(cfg)
     churners = simulated_truth.customers[["customer_id", "churn_time", "churn_cause"]]
-    horizon = cfg.features.label.horizon_days
-    churned = true_churn(train, churners, horizon).astype(bool).to_numpy()
-    cause = train[["customer_id"]].merge(churners, on="customer_id", how="left")["churn_cause"]
-    cause = cause.where(churned).to_numpy()
-    for label, share, wrong in (
-        ("every churner states", 1.0, 0.0),
-        ("half state", 0.5, 0.0),
-        ("half state, a fifth wrong", 0.5, 0.2),
-    ):
-        stated = stated_reasons(cause, names, share, wrong, cfg.seed)
-        known = pd.notna(stated)
-        probabilities = cause_classifier(encoded_train[known], stated[known], names, cfg.seed)
+    churned = (train["churned"] == 1).to_numpy()
+    true_cause = train[["customer_id"]].merge(churners, on="customer_id", how="left")
+    labels = {
+        "the data's churn_reasons": stated_causes(train, reasons, window).where(churned),
+        "every churner's true cause": true_cause["churn_cause"].where(
+            churned & true_churn(train, churners, horizon).to_numpy()
+        ),
+    }
+    for label, causes in labels.items():
+        known = causes.notna().to_numpy()
+        probabilities = cause_classifier(
+            encoded_train[known], causes[known].to_numpy(), names, cfg.seed
+        )
         scores, seconds = timed(lambda p=probabilities: p(encoded_test))
-        candidates[f"cause model, {label} ({known.sum():,} reasons)"] = (scores, seconds)
+        candidates[f"cause model, {label} ({known.sum():,} rows)"] = (scores, seconds)
 
     dominant = true_causes(simulated_truth, train, horizon)["true_cause"].to_numpy()
     probe = cause_classifier(encoded_train, dominant, names, cfg.seed)

@@ -72,6 +72,7 @@ class DataConfig:
     loyalty_tiers: list[str] = MISSING
     extra_customer_columns: dict[str, str] = MISSING
     attribute_causes: dict[str, str] = MISSING
+    reason_causes: dict[str, str] = MISSING
     margin_per_purchase: float | None = MISSING
     value_attribute: str | None = MISSING
     snapshot: SnapshotConfig | None = MISSING

@@ -55,6 +55,7 @@ TABLES = (
     "service_incidents",
     "surveys",
     "competitor_offers",
+    "churn_reasons",
 )
 
 
@@ -298,5 +299,16 @@ def table_contracts(data: DataConfig) -> dict[str, TableContract]:
             ),
             event_time=None,
             scheduled=("end_date",),
+        ),
+        "churn_reasons": TableContract(
+            "churn_reasons",
+            _events(
+                {
+                    "customer_id": _customer_id(),
+                    "stated_at": pa.Column(time),
+                    "reason": pa.Column(str, pa.Check.str_length(min_value=1)),
+                }
+            ),
+            event_time="stated_at",
         ),
     }

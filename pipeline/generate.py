@@ -23,6 +23,7 @@ from pipeline.io import TableWriter, atomic_directories, table_path, write_json,
 from pipeline.stage import run_stage
 from simulator.simulation import prepare_simulation
 from simulator.tables import (
+    churn_reasons_table,
     customers_table,
     event_tables,
     truth_customers_table,
@@ -57,6 +58,9 @@ def run(cfg: Config) -> None:
         for block in blocks:
             tables = {"customers": customers_table(block, cfg.simulator, simulation.end_s)}
             tables |= event_tables(block, cfg.simulator)
+            tables["churn_reasons"] = churn_reasons_table(
+                block, cfg.simulator, cfg.seed, simulation.end_s
+            )
             for name, writer in writers.items():
                 writer.write(tables[name])
             truth_customers.write(truth_customers_table(block))

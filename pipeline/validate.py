@@ -6,7 +6,9 @@ Inputs: the tables named in `data.tables`, under `data.dir`, mapped onto the con
 `paths.validated_dir` (every present table, typed and restricted to contract columns, as
 Parquet, plus the customers table derived from the events when the data has none) and
 `paths.validation_report` (rows and columns per table, absent tables, what was derived).
-On any contract violation it lists them all, exits non-zero and writes nothing.
+On any contract violation it lists them all, exits non-zero and writes nothing; so it
+does for a stated churn reason that is neither a documented cause (`causes`) nor mapped
+to one in `data.reason_causes`.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from contract.config import DataConfig
 from contract.customers import customers_with_signup, first_events
 from contract.mapping import check_mapping_config, map_table
 from contract.purchases import purchases_from_lines
+from contract.reasons import reason_causes
 from contract.validation import ROW, ContractChecks
 from pipeline.config import Config
 from pipeline.connections import database_chunks
@@ -68,6 +71,9 @@ def run(cfg: Config) -> None:
                         writer.write(typed)
             checks.finish(name, _numbered_rows(con, target) if target.exists() else None)
         checks.raise_if_any()
+        if "churn_reasons" in sources:
+            reasons = pd.read_parquet(out / "churn_reasons.parquet", columns=["reason"])
+            reason_causes(reasons, dict(data.reason_causes), list(cfg.causes))
         derived = _derive(con, out, data)
         tables = {
             path.stem: {"rows": file.metadata.num_rows, "columns": file.schema_arrow.names}

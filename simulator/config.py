@@ -148,6 +148,13 @@ class ChurnConfig:
 
 
 @dataclass
+class ChurnReasonsConfig:
+    stated_share: float = MISSING
+    misstated_share: float = MISSING
+    delay_days_max: int = MISSING
+
+
+@dataclass
 class SimulatorConfig:
     n_customers: int = MISSING
     start_date: str = MISSING
@@ -161,3 +168,4 @@ class SimulatorConfig:
     payments: PaymentsConfig = MISSING
     competition: CompetitionConfig = MISSING
     churn: ChurnConfig = MISSING
+    churn_reasons: ChurnReasonsConfig = MISSING

@@ -12,6 +12,9 @@ from simulator.dynamics import DAY, BlockResult
 from simulator.population import ANNUAL, NONE, WEEK
 
 YEAR = 52 * WEEK
+# The random stream of the stated reasons, apart from the simulation's own: stating
+# reasons changes no other table.
+REASONS_STREAM = 1_000_000_021
 
 
 def _timestamps(seconds: np.ndarray) -> pd.Series:
@@ -114,6 +117,33 @@ def event_tables(block: BlockResult, sim: SimulatorConfig) -> dict[str, pd.DataF
         name: frame.sort_values(list(frame.columns[:2]), ignore_index=True)
         for name, frame in tables.items()
     }
+
+
+def churn_reasons_table(
+    block: BlockResult, sim: SimulatorConfig, seed: int, end_s: int
+) -> pd.DataFrame:
+    """What the block's churners said (``sim.churn_reasons``): a share of them state a
+    reason within the delay after leaving, before the simulation ends; a share of those
+    name another cause than the true one, drawn at random."""
+    cfg = sim.churn_reasons
+    ids = block.population.customer_id
+    rng = np.random.default_rng(np.random.SeedSequence([seed, REASONS_STREAM, int(ids[0])]))
+    churners = np.flatnonzero(block.churn_s >= 0)
+    n = len(churners)
+    true_cause = block.churn_cause[churners].astype(np.int64)
+    stated = rng.random(n) < cfg.stated_share
+    other = (true_cause + rng.integers(1, len(CAUSES), n)) % len(CAUSES)
+    cause = np.where(rng.random(n) < cfg.misstated_share, other, true_cause)
+    stated_s = block.churn_s[churners] + (rng.random(n) * cfg.delay_days_max * DAY).astype(np.int64)
+    kept = stated & (stated_s < end_s)
+    table = pd.DataFrame(
+        {
+            "customer_id": ids[churners[kept]],
+            "stated_at": _timestamps(stated_s[kept]),
+            "reason": _labels(CAUSES, cause[kept]),
+        }
+    )
+    return table.sort_values(["customer_id", "stated_at"], ignore_index=True)
 
 
 def truth_customers_table(block: BlockResult) -> pd.DataFrame:

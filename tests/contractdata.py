@@ -17,6 +17,7 @@ TABLE_STEMS = {
     "service_incidents": "service_incidents",
     "surveys": "surveys",
     "competitor_offers": "competitor_offers",
+    "churn_reasons": "churn_reasons",
 }
 
 
@@ -34,6 +35,7 @@ def data_config(**changes) -> DataConfig:
         "loyalty_tiers": ["none", "silver", "gold"],
         "extra_customer_columns": {},
         "attribute_causes": {},
+        "reason_causes": {},
         "margin_per_purchase": None,
         "value_attribute": None,
         "cutoffs": CutoffsConfig("2024-10-01", "2025-06-01", "MS"),
@@ -118,6 +120,13 @@ def valid_tables() -> dict[str, pd.DataFrame]:
                 "start_date": ts(["2024-05-01"]),
                 "end_date": ts(["2024-05-31"]),
                 "discount": [0.2],
+            }
+        ),
+        "churn_reasons": pd.DataFrame(
+            {
+                "customer_id": [3],
+                "stated_at": ts(["2024-09-03"]),
+                "reason": ["unresolved_complaint"],
             }
         ),
     }

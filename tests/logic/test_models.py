@@ -14,6 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from contract.errors import ConfigError
+from contract.reasons import reason_causes
 from models.comparison import paired_bootstrap
 from models.config import SplitConfig
 from models.estimators import RFMRule
@@ -24,6 +25,7 @@ from models.metrics import (
     ranking_metric,
     top_k_mask,
 )
+from models.reasons import stated_causes
 from models.split import plan_split, split_rows
 from pipeline.artifacts import TRUTH_HAZARDS, ground_truth_dir
 from pipeline.config import load_config
@@ -322,3 +324,50 @@ def test_paired_bootstrap_is_confident_only_about_a_real_difference():
 def test_paired_bootstrap_refuses_rows_of_one_class():
     with pytest.raises(ValueError, match="single class"):
         paired_bootstrap(np.zeros(10), np.arange(10.0), np.arange(10.0), "pr_auc", 10, 0.9, 0)
+
+
+# -- stated churn reasons ---------------------------------------------------------------
+
+CAUSE_NAMES = ["competitor_price", "poor_service", "natural"]
+
+
+def test_reason_codes_are_causes_or_mapped_to_one():
+    reasons = pd.DataFrame({"reason": ["poor_service", "PRICE", "MOVED", "PRICE"]})
+    causes = reason_causes(reasons, {"PRICE": "competitor_price", "MOVED": "natural"}, CAUSE_NAMES)
+    assert causes.tolist() == ["poor_service", "competitor_price", "natural", "competitor_price"]
+
+
+def test_an_unmapped_reason_code_is_named_with_its_count_and_the_key_to_set():
+    reasons = pd.DataFrame({"reason": ["PRICE", "TOO_SLOW", "TOO_SLOW", "poor_service"]})
+    with pytest.raises(ConfigError) as caught:
+        reason_causes(reasons, {"PRICE": "competitor_price"}, CAUSE_NAMES)
+    assert "'TOO_SLOW' (2 rows)" in str(caught.value)
+    assert "data.reason_causes" in str(caught.value) and "PRICE" not in str(caught.value)
+    with pytest.raises(ConfigError, match=r"to \['price'\], which are not documented causes"):
+        reason_causes(reasons, {"TOO_SLOW": "price"}, CAUSE_NAMES)
+
+
+def test_a_row_gets_the_first_reason_stated_in_its_window_after_the_cutoff():
+    ts = pd.Timestamp
+    rows = pd.DataFrame(
+        {
+            "customer_id": [1, 1, 2, 3],
+            "cutoff": [ts("2025-01-01"), ts("2025-03-01"), ts("2025-01-01"), ts("2025-01-01")],
+        },
+        index=[10, 11, 12, 13],
+    )
+    reasons = pd.DataFrame(
+        {
+            "customer_id": [1, 1, 2],
+            "stated_at": [ts("2025-02-10"), ts("2025-02-01"), ts("2024-12-31")],
+            "cause": ["natural", "poor_service", "competitor_price"],
+        }
+    )
+    causes = stated_causes(rows, reasons, window_days=60)
+    # Customer 1 at 2025-01-01: both reasons fall in the 60 days, the earlier counts; at
+    # 2025-03-01 both are before the cutoff. Customer 2 spoke before the cutoff; 3 never.
+    assert causes.index.tolist() == [10, 11, 12, 13]
+    assert causes.tolist()[:1] == ["poor_service"] and causes.iloc[1:].isna().all()
+    # The window ends before cutoff + window_days: Feb 1 is in 32 days, not in 31.
+    assert stated_causes(rows, reasons, window_days=32).tolist()[:1] == ["poor_service"]
+    assert stated_causes(rows, reasons, window_days=31).isna().all()

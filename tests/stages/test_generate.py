@@ -68,6 +68,28 @@ def _exposure_years(sim: Simulated) -> float:
     return float(((stop - begin).dt.total_seconds() / (365.25 * 86400)).sum())
 
 
+def test_half_the_churners_state_a_reason_after_leaving_a_fifth_of_them_wrongly(
+    simulated: Simulated,
+):
+    """simulator.churn_reasons (0.5 stated, 0.2 of those misstated, within 60 days): only
+    churners speak, once, after leaving; the shares hold within sampling error."""
+    cfg = simulated.cfg.simulator.churn_reasons
+    churners = simulated.truth[simulated.truth["churned"]]
+    said = simulated.raw["churn_reasons"].merge(
+        churners[["customer_id", "churn_time", "churn_cause"]],
+        on="customer_id",
+        how="left",
+        validate="one_to_one",
+    )
+    assert said["churn_time"].notna().all()
+    delay_days = (said["stated_at"] - said["churn_time"]) / pd.Timedelta(days=1)
+    assert delay_days.between(0, cfg.delay_days_max).all()
+    stated = len(said) / len(churners)  # a few fall after the simulation's end
+    assert cfg.stated_share - 0.06 < stated <= cfg.stated_share + 0.03
+    wrong = (said["reason"] != said["churn_cause"]).mean()
+    assert abs(wrong - cfg.misstated_share) < 0.04
+
+
 def test_annual_churn_matches_config(simulated: Simulated):
     rate_per_year = simulated.truth["churned"].sum() / _exposure_years(simulated)
     annual_probability = 1 - np.exp(-rate_per_year)
@@ -173,13 +195,15 @@ def test_absent_optional_tables_are_not_written(tmp_path):
         "payments",
         "service_incidents",
         "competitor_offers",
+        "churn_reasons",
     }
 
 
 def test_csv_output_round_trips_through_validation(tmp_path):
     cfg = compose_config(tmp_path, *TINY, "data.format=csv")
     generate.run(cfg)
-    assert sorted(path.suffix for path in (tmp_path / "simulated").iterdir()) == [".csv"] * 7
+    written = sorted(path.suffix for path in (tmp_path / "simulated").iterdir())
+    assert written == [".csv"] * len(cfg.data.present_tables)
     validate.run(cfg)
     validated = pd.read_parquet(tmp_path / "validated" / "complaints.parquet")
     # Validated times are microseconds: what every feature engine reads (Spark too).

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from contract.customers import complete_customers
+from contract.errors import ConfigError
 from contract.validation import ContractViolation, validate_tables
 from features.history import ROW_TIME
 from pipeline import validate
@@ -45,6 +46,22 @@ def test_failed_validation_writes_nothing_and_keeps_previous_output(tmp_path):
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
 
+def test_a_reason_code_without_a_cause_stops_the_stage_and_a_mapped_one_passes(tmp_path):
+    cfg = compose_config(tmp_path, "validation.reference_date=2025-06-30")
+    tables = valid_tables()
+    tables["churn_reasons"]["reason"] = ["MOVED_AWAY"]
+    write_raw(tables, Path(cfg.data.dir), "parquet")
+    with pytest.raises(ConfigError, match=r"'MOVED_AWAY' \(1 rows\).*data\.reason_causes"):
+        validate.run(cfg)
+    assert not Path(cfg.paths.validated_dir).exists()
+    mapped = compose_config(
+        tmp_path, "validation.reference_date=2025-06-30", "+data.reason_causes.MOVED_AWAY=natural"
+    )
+    validate.run(mapped)
+    written = pd.read_parquet(Path(mapped.paths.validated_dir) / "churn_reasons.parquet")
+    assert written["reason"].tolist() == ["MOVED_AWAY"]  # the code as given, mapped when read
+
+
 @pytest.mark.parametrize("fmt", ["parquet", "csv"])
 def test_chunks_give_the_tables_one_read_gives(tmp_path, fmt):
     """Read, checked and written a chunk at a time, the tables are the same."""
@@ -64,7 +81,7 @@ def test_chunks_give_the_tables_one_read_gives(tmp_path, fmt):
     for name, table in tables[1000].items():
         pd.testing.assert_frame_equal(tables[1][name], table)
         assert pd.api.types.is_datetime64_dtype(
-            table[{**ROW_TIME, "customers": "signup_date"}[name]]
+            table[{**ROW_TIME, "customers": "signup_date", "churn_reasons": "stated_at"}[name]]
         )
 
 
