@@ -37,6 +37,7 @@ EXCLUDED = "excluded"
 WIN_BACK = "win_back"
 DRIFT_REPORT = "drift.csv"
 MANIFEST = "manifest.json"
+COLUMNS = "columns.csv"  # what every column of the exported tables means
 
 
 def refused_drift_report(retention_dir: str | Path, as_of: str) -> Path:

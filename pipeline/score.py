@@ -45,6 +45,7 @@ from features.feature_table import observed_until
 from features.history import CustomerHistory, customer_ranges
 from models.drift import EXEMPT, REFUSE, WARN, drift_table
 from pipeline.artifacts import (
+    COLUMNS,
     DRIFT_REPORT,
     EXCLUDED,
     LISTS_DIR,
@@ -74,6 +75,7 @@ from pipeline.tracking import (
 from scoring.causes import explain_causes
 from scoring.errors import DriftRefused
 from scoring.export import (
+    column_dictionary,
     describe,
     excluded_table,
     for_people,
@@ -220,8 +222,11 @@ def decide(
     with timings.step("actions"):
         decided = choose_actions(screened, actions, cfg.scoring)
     labels = {name: cause.label for name, cause in cfg.causes.items()}
+    labels_zh = {name: cause.label_zh for name, cause in cfg.causes.items()}
     day = str(scored.as_of.date())
-    described = describe(decided, labels, cfg.explain.top_causes, day, scorer.name, scorer.version)
+    described = describe(
+        decided, labels, labels_zh, cfg.explain.top_causes, day, scorer.name, scorer.version
+    )
     return described, thresholds
 
 
@@ -276,6 +281,8 @@ def _export(
     win_back = win_back_list(lapsed, cfg.scoring.lapsed.win_back_tiers)
     write_parquet_and_csv(win_back, for_people(win_back), out / WIN_BACK)
     drift.to_csv(out / DRIFT_REPORT, index=False, float_format="%.6g")
+    exported = lists | {EXCLUDED: excluded, WIN_BACK: win_back}
+    column_dictionary(exported).to_csv(out / COLUMNS, index=False)
     return {name: len(rows) for name, rows in lists.items()}, len(win_back)
 
 

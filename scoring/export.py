@@ -6,7 +6,8 @@
 - the win-back list: lapsed customers (most likely gone already) of the win-back tiers,
   most valuable first;
 - for people, the same tables rounded and safe to open in a spreadsheet (``for_people``);
-  systems get full precision and the values as they are.
+  systems get full precision and the values as they are;
+- beside them, what every column means (``column_dictionary``).
 
 The stage writes them (pipeline/score.py, file names in pipeline/artifacts.py).
 """
@@ -42,6 +43,7 @@ def list_columns(top_causes: int) -> list[str]:
         "customer_value",
         *causes,
         "reasons",
+        "reasons_zh",
         "lifecycle_stage",
         "action",
         "channel",
@@ -80,6 +82,65 @@ EXCLUDED_COLUMNS = [
 ]
 
 
+# What each exported column means, for the dictionary written beside the lists; the
+# ranked cause columns (risk_cause_<k>, risk_share_<k>) are described by ``_meaning``.
+COLUMN_MEANINGS = {
+    "customer_id": "the customer, as in the input data",
+    "as_of": "the date the customers were scored as of (data up to the day before)",
+    "list_rank": "the order to act on this list: 1 first (highest expected net value, "
+    "ties by customer_id)",
+    "churn_probability": "calibrated probability that the customer churns within the "
+    "label horizon after as_of",
+    "tier": "value tier: vip, major, ordinary, small or not_worth_retaining",
+    "customer_value": "what the customer is worth: a weighted sum of past margin and "
+    "expected future value (scoring.value), in the currency of the playbook's costs",
+    "reasons": "the strongest risk causes with their shares, in English",
+    "reasons_zh": "the same in Chinese (causes.<cause>.label_zh)",
+    "lifecycle_stage": "lifecycle stage as of as_of (domain.md, section 3)",
+    "action": "what to offer or do, by tier and strongest risk cause (the playbook)",
+    "channel": "how to reach the customer",
+    "team": "the team that acts on this list",
+    "action_cost": "the action's cost per customer",
+    "save_rate": "the share of such customers the action is expected to keep",
+    "expected_net_value": "churn_probability x save_rate x customer_value - action_cost",
+    "model_name": "the registered model that scored the customer",
+    "model_version": "its version",
+    "p_alive": "probability the customer is still a customer (BG/NBD); low: most likely "
+    "gone already",
+    "exclusion": "why the customer is on no list",
+    "exclusion_detail": "more on the exclusion (the rule or threshold it met)",
+}
+RANKED_MEANINGS = {
+    "risk_cause": "the documented churn cause ranked {rank} by its push on the risk",
+    "risk_share": "its share of the risk causes' total push, as SHAP values sum on the "
+    "log-odds scale (not a probability)",
+}
+
+
+def _meaning(column: str) -> str:
+    stem, _, rank = column.rpartition("_")
+    if stem in RANKED_MEANINGS and rank.isdigit():
+        return RANKED_MEANINGS[stem].format(rank=rank)
+    return COLUMN_MEANINGS[column]
+
+
+def column_dictionary(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """One row per column of the exported ``tables`` (name -> table): its meaning and the
+    tables that have it, in the order the columns first appear. A column without a
+    meaning is a KeyError: every exported column is described."""
+    where: dict[str, list[str]] = {}
+    for name, table in tables.items():
+        for column in table.columns:
+            where.setdefault(column, []).append(name)
+    return pd.DataFrame(
+        {
+            "column": list(where),
+            "meaning": [_meaning(column) for column in where],
+            "in": [" ".join(names) for names in where.values()],
+        }
+    )
+
+
 def reasons(customers: pd.DataFrame, labels: dict[str, str], top_causes: int) -> pd.Series:
     """The top risk causes as one readable text: "Poor service 52%; Payment lapse 30%"."""
     text = pd.Series("", index=customers.index, dtype="string")
@@ -95,16 +156,20 @@ def reasons(customers: pd.DataFrame, labels: dict[str, str], top_causes: int) ->
 def describe(
     decided: pd.DataFrame,
     labels: dict[str, str],
+    labels_zh: dict[str, str],
     top_causes: int,
     as_of: str,
     model_name: str,
     model_version: str,
 ) -> pd.DataFrame:
-    """Add what a reader of the lists needs: readable reasons, the date and the model."""
+    """Add what a reader of the lists needs: readable reasons (in English and Chinese),
+    the date and the model."""
     listed = decided["exclusion"].isna()
     text = reasons(decided[listed], labels, top_causes)
+    text_zh = reasons(decided[listed], labels_zh, top_causes)
     return decided.assign(
         reasons=text.reindex(decided.index),
+        reasons_zh=text_zh.reindex(decided.index),
         as_of=as_of,
         model_name=model_name,
         model_version=model_version,

@@ -20,7 +20,7 @@ from scoring.config import (
     PlaybookConfig,
     ScoringConfig,
 )
-from scoring.export import for_people, win_back_list
+from scoring.export import column_dictionary, for_people, reasons, win_back_list
 from scoring.lapsed import lapsed
 from scoring.playbook import NO_CAUSE, Action, action_for, action_table
 from scoring.population import scoring_date
@@ -443,6 +443,42 @@ def test_as_of_after_the_data_is_refused_and_a_malformed_one_stops_the_config():
     for as_of, message in (("next week", "not a date"), ("2024-06-01T10:00", "without a time")):
         with pytest.raises(ConfigError, match=message):
             load_config(REPO / "params.yaml", [f"scoring.as_of={as_of}"])
+
+
+def test_reasons_read_in_the_labels_given_with_their_shares():
+    customers = pd.DataFrame(
+        {
+            "risk_cause_1": ["poor_service", "payment_lapse"],
+            "risk_share_1": [0.523, 1.0],
+            "risk_cause_2": ["natural", None],
+            "risk_share_2": [0.3, None],
+        }
+    )
+    english = {"poor_service": "Poor service", "natural": "Natural", "payment_lapse": "Payment"}
+    chinese = {"poor_service": "服务质量差", "natural": "自然流失", "payment_lapse": "付款中断"}
+    assert reasons(customers, english, 2).tolist() == [
+        "Poor service 52%; Natural 30%",
+        "Payment 100%",
+    ]
+    assert reasons(customers, chinese, 2).tolist() == [
+        "服务质量差 52%; 自然流失 30%",
+        "付款中断 100%",
+    ]
+
+
+def test_the_column_dictionary_describes_every_column_once_with_the_tables_that_have_it():
+    tables = {
+        "vip__key_accounts": pd.DataFrame(columns=["customer_id", "risk_cause_1", "risk_share_1"]),
+        "excluded": pd.DataFrame(columns=["customer_id", "exclusion", "risk_cause_1"]),
+    }
+    dictionary = column_dictionary(tables).set_index("column")
+    assert dictionary.index.tolist() == ["customer_id", "risk_cause_1", "risk_share_1", "exclusion"]
+    assert dictionary.loc["customer_id", "in"] == "vip__key_accounts excluded"
+    assert dictionary.loc["risk_share_1", "in"] == "vip__key_accounts"
+    assert "ranked 1" in dictionary.loc["risk_cause_1", "meaning"]
+    assert "not a probability" in dictionary.loc["risk_share_1", "meaning"]
+    with pytest.raises(KeyError, match="mystery"):
+        column_dictionary({"a_list": pd.DataFrame(columns=["mystery"])})
 
 
 def test_csv_for_people_escapes_cells_a_spreadsheet_would_run_as_formulas():

@@ -18,7 +18,15 @@ from mlflow import MlflowClient
 from contract.errors import ConfigError
 from features.history import customer_ranges
 from pipeline import score, tracking
-from pipeline.artifacts import EXCLUDED, LISTS_DIR, MANIFEST, PREDICTIONS, RUN_RECORD, WIN_BACK
+from pipeline.artifacts import (
+    COLUMNS,
+    EXCLUDED,
+    LISTS_DIR,
+    MANIFEST,
+    PREDICTIONS,
+    RUN_RECORD,
+    WIN_BACK,
+)
 from pipeline.config import Config
 from scoring import population
 from scoring.errors import DriftRefused, SchemaMismatch
@@ -53,6 +61,17 @@ def test_stage_lists_every_customer_once_with_action_and_reasons(scored):
     assert (listed["expected_net_value"] > 0).all()
     assert listed["tier"].isin(["vip", "major", "ordinary", "small"]).all()
     assert listed[["action", "channel", "team", "reasons", "lifecycle_stage"]].notna().all().all()
+    # The reasons in Chinese name the same causes, in the same order, with the same shares.
+    labels_zh = {cause.label_zh: name for name, cause in scored.causes.items()}
+    first_zh = listed["reasons_zh"].str.split(";").str[0].str.rsplit(" ", n=1).str[0]
+    assert first_zh.map(labels_zh).tolist() == listed["risk_cause_1"].tolist()
+    # Beside the lists: every column of every exported table, once, with its meaning.
+    dictionary = pd.read_csv(out / COLUMNS).set_index("column")
+    win_back = pd.read_parquet(out / f"{WIN_BACK}.parquet")
+    exported = [*listed.columns, *excluded.columns, *win_back.columns]
+    assert set(dictionary.index) == set(exported) and dictionary.index.is_unique
+    assert dictionary["meaning"].str.len().gt(10).all()
+    assert dictionary.loc["p_alive", "in"] == WIN_BACK
     assert (listed["as_of"] == out.name).all()
     for stem, rows in lists.items():
         assert rows["list_rank"].tolist() == list(range(1, len(rows) + 1))
