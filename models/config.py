@@ -94,15 +94,46 @@ class TrainingConfig:
 
 
 @dataclass
+class EvidenceRule:
+    """A fact a retention team can repeat: ``text`` (and ``text_zh``), Python format
+    strings of ``value``, stated when the customer's ``feature`` lies in [min, max]."""
+
+    feature: str = MISSING
+    text: str = MISSING
+    text_zh: str = MISSING
+    min: float | None = None
+    max: float | None = None
+
+
+@dataclass
 class ExplainConfig:
     top_causes: int = MISSING
     top_risk_share: float = MISSING
     plot_rows: int = MISSING
+    evidence: dict[str, list[EvidenceRule]] = MISSING
 
     def __post_init__(self) -> None:
+        # OmegaConf 2.3 leaves the rules of a dict of lists as plain dicts: typed here.
+        self.evidence = {
+            cause: [_evidence_rule(cause, rule) for rule in rules]
+            for cause, rules in self.evidence.items()
+        }
         if self.top_causes < 1:
             raise ConfigError(f"explain.top_causes must be at least 1, got {self.top_causes}")
         if not 0 < self.top_risk_share <= 1:
             raise ConfigError(
                 f"explain.top_risk_share must be in (0, 1], got {self.top_risk_share}"
             )
+
+
+def _evidence_rule(cause: str, rule: EvidenceRule | dict) -> EvidenceRule:
+    if isinstance(rule, EvidenceRule):
+        return rule
+    unknown = sorted(set(rule) - {"feature", "text", "text_zh", "min", "max"})
+    missing = sorted({"feature", "text", "text_zh"} - set(rule))
+    if unknown or missing:
+        raise ConfigError(
+            f"explain.evidence.{cause}: a rule has unknown keys {unknown} or lacks {missing} "
+            f"(feature, text and text_zh are needed; min and max are optional): {dict(rule)}"
+        )
+    return EvidenceRule(**rule)

@@ -44,6 +44,7 @@ from features.catalogue import assign_causes, cause_patterns
 from features.feature_table import observed_until
 from features.history import CustomerHistory, customer_ranges
 from models.drift import EXEMPT, REFUSE, WARN, drift_table
+from models.evidence import evidence
 from pipeline.artifacts import (
     COLUMNS,
     DRIFT_REPORT,
@@ -204,6 +205,8 @@ def decide(
         customers = customers_to_decide(scored, outlook, scoring.value, fraud_flag)
     with timings.step("screen"):
         screened, thresholds = screen(customers, actions, cfg.scoring)
+    labels = {name: cause.label for name, cause in cfg.causes.items()}
+    labels_zh = {name: cause.label_zh for name, cause in cfg.causes.items()}
     with timings.step("explain"):
         candidates = screened["exclusion"].isna().to_numpy()
         explained = scored.at_risk.loc[np.flatnonzero(candidates)]  # candidates are at risk
@@ -217,12 +220,13 @@ def decide(
             cfg.explain.top_causes,
             cfg.scoring.explain_batch_rows,
         )
+        rules = cfg.explain.evidence
+        causes["evidence"] = evidence(explained, causes, rules, labels, "text")
+        causes["evidence_zh"] = evidence(explained, causes, rules, labels_zh, "text_zh")
         screened = screened.join(causes.set_axis(screened.index[candidates]))
         screened["explained"] = candidates
     with timings.step("actions"):
         decided = choose_actions(screened, actions, cfg.scoring)
-    labels = {name: cause.label for name, cause in cfg.causes.items()}
-    labels_zh = {name: cause.label_zh for name, cause in cfg.causes.items()}
     day = str(scored.as_of.date())
     described = describe(
         decided, labels, labels_zh, cfg.explain.top_causes, day, scorer.name, scorer.version

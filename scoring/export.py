@@ -44,6 +44,8 @@ def list_columns(top_causes: int) -> list[str]:
         *causes,
         "reasons",
         "reasons_zh",
+        "evidence",
+        "evidence_zh",
         "lifecycle_stage",
         "action",
         "channel",
@@ -96,6 +98,9 @@ COLUMN_MEANINGS = {
     "expected future value (scoring.value), in the currency of the playbook's costs",
     "reasons": "the strongest risk causes with their shares, in English",
     "reasons_zh": "the same in Chinese (causes.<cause>.label_zh)",
+    "evidence": "facts from the customer's own data behind each named risk cause, to say "
+    "on the phone (explain.evidence)",
+    "evidence_zh": "the same in Chinese",
     "lifecycle_stage": "lifecycle stage as of as_of (domain.md, section 3)",
     "action": "what to offer or do, by tier and strongest risk cause (the playbook)",
     "channel": "how to reach the customer",

@@ -12,6 +12,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from contract.errors import ConfigError
+from models.config import EvidenceRule, ExplainConfig
+from models.evidence import evidence
 from models.explain import (
     cause_contributions,
     cause_importance,
@@ -20,6 +22,7 @@ from models.explain import (
     shap_values,
     top_causes,
 )
+from pipeline.config import load_config
 from simulator.fidelity import agreement, confusion, fidelity_report
 
 KEYS = pd.DataFrame({"customer_id": [1, 2], "cutoff": pd.to_datetime(["2025-01-01"] * 2)})
@@ -185,3 +188,76 @@ def test_explanations_need_a_tree_model():
 
 
 # -- the explain stage ----------------------------------------------------------------------
+
+
+# -- evidence behind the named causes --------------------------------------------------------
+
+RULES = {
+    "unresolved_complaint": [
+        EvidenceRule("complaints_unresolved", "{value:.0f} open", "{value:.0f} 个未解决", min=1),
+        EvidenceRule("oldest_days", "the oldest {value:.0f} days", "最早 {value:.0f} 天", min=1),
+    ],
+    "poor_service": [EvidenceRule("survey", "survey {value:.0f}/10", "满意度 {value:.0f}", max=6)],
+    "payment_lapse": [EvidenceRule("not_in_this_data", "never shown", "不显示", min=0)],
+}
+LABELS = {"unresolved_complaint": "Complaint", "poor_service": "Service", "payment_lapse": "Pay"}
+
+
+def test_evidence_states_the_rules_that_hold_for_the_named_causes_in_rank_order():
+    features = pd.DataFrame(
+        {
+            "complaints_unresolved": [2.0, 0.0, 1.0, np.nan],
+            "oldest_days": [41.0, 0.0, 3.0, np.nan],
+            "survey": [4.0, 9.0, 5.0, 3.0],
+        },
+        index=[7, 8, 9, 10],
+    )
+    causes = pd.DataFrame(
+        {
+            "risk_cause_1": ["poor_service", "unresolved_complaint", "unresolved_complaint", None],
+            "risk_share_1": [0.6, 1.0, 0.5, None],
+            "risk_cause_2": ["unresolved_complaint", None, "payment_lapse", None],
+        },
+        index=[0, 1, 2, 3],
+    )
+    said = evidence(features, causes, RULES, LABELS, "text")
+    assert said.index.tolist() == [0, 1, 2, 3]
+    assert said.tolist() == [
+        "Service: survey 4/10; Complaint: 2 open, the oldest 41 days",
+        "",  # no complaint open: nothing to say, nothing invented
+        "Complaint: 1 open, the oldest 3 days",  # payment_lapse: its feature is absent
+        "",
+    ]
+    chinese = {cause: f"<{cause}>" for cause in LABELS}
+    assert evidence(features, causes, RULES, chinese, "text_zh")[0] == (
+        "<poor_service>: 满意度 4; <unresolved_complaint>: 2 个未解决, 最早 41 天"
+    )
+
+
+def test_evidence_for_an_undocumented_cause_or_of_a_text_feature_is_a_config_error():
+    with pytest.raises(ConfigError, match=r"explain.evidence: \['boredom'\]"):
+        evidence(pd.DataFrame(), pd.DataFrame(), {"boredom": []}, LABELS, "text")
+    features = pd.DataFrame({"survey": ["good"]})
+    causes = pd.DataFrame({"risk_cause_1": ["poor_service"]})
+    with pytest.raises(ConfigError, match=r"feature 'survey' is .*, not a number"):
+        evidence(features, causes, RULES, LABELS, "text")
+
+
+def test_an_evidence_rule_with_a_wrong_key_names_the_cause_and_the_keys():
+    with pytest.raises(ConfigError, match=r"explain.evidence.poor_service: .*\['minimum'\]"):
+        ExplainConfig(
+            3,
+            0.1,
+            100,
+            {"poor_service": [{"feature": "x", "text": "t", "text_zh": "t", "minimum": 1}]},
+        )
+
+
+def test_every_configured_evidence_feature_is_a_feature_of_its_cause(tiny_features):
+    """The shipped rules name real features (of the default feature settings, on data
+    with every table), each of the cause it is evidence for."""
+    _, catalogue, _ = tiny_features
+    cause_of = {spec["name"]: spec["cause"] for spec in catalogue}
+    for cause, rules in load_config().explain.evidence.items():
+        for rule in rules:
+            assert cause_of.get(rule.feature) == cause, (cause, rule.feature)

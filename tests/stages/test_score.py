@@ -65,6 +65,13 @@ def test_stage_lists_every_customer_once_with_action_and_reasons(scored):
     labels_zh = {cause.label_zh: name for name, cause in scored.causes.items()}
     first_zh = listed["reasons_zh"].str.split(";").str[0].str.rsplit(" ", n=1).str[0]
     assert first_zh.map(labels_zh).tolist() == listed["risk_cause_1"].tolist()
+    # Evidence for most listed customers, each part behind the label of a cause they name.
+    said = listed["evidence"].fillna("")
+    assert (said != "").mean() > 0.5
+    ranks = [column for column in listed if column.startswith("risk_cause_")]
+    for text, causes in zip(said, listed[ranks].itertuples(index=False), strict=True):
+        named = {scored.causes[cause].label for cause in causes if isinstance(cause, str)}
+        assert {part.split(": ")[0] for part in text.split("; ") if part} <= named
     # Beside the lists: every column of every exported table, once, with its meaning.
     dictionary = pd.read_csv(out / COLUMNS).set_index("column")
     win_back = pd.read_parquet(out / f"{WIN_BACK}.parquet")
