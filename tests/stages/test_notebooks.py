@@ -355,6 +355,8 @@ def test_retention_lists_notebook_shows_the_latest_lists(tmp_path, trained: Conf
     assert len(heads) == len(lists)
     for head, rows in zip(heads, lists.values(), strict=True):
         assert head["customer_id"].tolist() == rows["customer_id"].head(5).astype(str).tolist()
+        shown = head["evidence"].replace({"<NA>": "", "NaN": ""}).tolist()
+        assert shown == rows["evidence"].head(5).fillna("").tolist()
 
     drift = outputs.table_with("feature", "psi")
     first_rows = pd.read_csv(latest / DRIFT_REPORT).head(10)
