@@ -91,7 +91,7 @@ def tree_sizes(cfg, catalogue, parts) -> pd.DataFrame:
         trained = train_model(model_cfg, parts, catalogue, cfg.training.calibration, cfg.seed)
         validation = trained.model.predict_proba(data.inputs["calibration"])[:, 1]
         seconds = best_seconds(lambda model=trained.model: shap_values(model, test_inputs))
-        explained, truth = explain_with_truth(cfg, trained.model, parts["test"])
+        explained, truth = explain_with_truth(cfg, trained.model, None, parts["test"])
         fidelity = fidelity_report(
             truth,
             explained.risk_causes,

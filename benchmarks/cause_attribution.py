@@ -99,7 +99,7 @@ def main() -> None:
     _, split, parts = split_features(cfg)
     model = load_model(Path(cfg.paths.models_dir))
     train, test = (parts[name].reset_index(drop=True) for name in ("train", "test"))
-    explained, truth = explain_with_truth(cfg, model, test)
+    explained, truth = explain_with_truth(cfg, model, None, test)
     encoder, classifier = tree_parts(model)
     columns = list(encoder.feature_names_in_)
     encoded_train = encoder.transform(model_inputs(train, columns))

@@ -78,7 +78,7 @@ def main() -> None:
     cfg = load_config()
     catalogue, split, parts = split_features(cfg)
     model = load_model(Path(cfg.paths.models_dir))
-    explained, truth = explain_with_truth(cfg, model, parts["test"])
+    explained, truth = explain_with_truth(cfg, model, None, parts["test"])
     top = explained.rows[explained.top_risk]
     composition = (
         pd.DataFrame(
@@ -102,7 +102,7 @@ def main() -> None:
         for name, rows in parts.items()
     }
     on_truth = train_model(cfg.model, relabelled, catalogue, cfg.training.calibration, cfg.seed)
-    explained_on_truth = explain_with_truth(cfg, on_truth.model, relabelled["test"])
+    explained_on_truth = explain_with_truth(cfg, on_truth.model, None, relabelled["test"])
 
     sections = [
         f"Test cutoff {split.test_cutoff.date()}, {len(explained.rows):,} rows.",

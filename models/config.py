@@ -106,10 +106,25 @@ class EvidenceRule:
 
 
 @dataclass
+class CauseModelConfig:
+    min_reasons: int = MISSING
+    early_stopping_rounds: int = MISSING
+    params: dict[str, Any] = MISSING
+
+    def __post_init__(self) -> None:
+        if self.min_reasons < 1:
+            raise ConfigError(
+                f"explain.cause_model.min_reasons must be at least 1, got {self.min_reasons}"
+            )
+
+
+@dataclass
 class ExplainConfig:
     top_causes: int = MISSING
     top_risk_share: float = MISSING
     plot_rows: int = MISSING
+    cause_model: CauseModelConfig = MISSING
+    context_causes: list[str] = MISSING
     evidence: dict[str, list[EvidenceRule]] = MISSING
 
     def __post_init__(self) -> None:

@@ -51,9 +51,11 @@ def evidence(
     rules: dict[str, list[EvidenceRule]],
     labels: dict[str, str],
     language: str,
+    context_causes: list[str],
 ) -> pd.Series:
     """Per row, the evidence of each risk cause it names (``causes``: ``risk_cause_1``,
-    ... aligned with ``features``) in rank order, each behind the cause's label:
+    ... aligned with ``features``) in rank order, then of each of ``context_causes`` it
+    does not name (the customer's situation), each behind the cause's label:
     "Unresolved complaint: 2 open complaints, the oldest open 41 days; Poor service: ...".
     A cause without evidence that holds is left out; empty if none has."""
     unknown = sorted(set(rules) - set(labels))
@@ -61,6 +63,9 @@ def evidence(
         raise ConfigError(f"explain.evidence: {unknown} are not documented causes (`causes`)")
     features = features.reset_index(drop=True)
     named = causes.filter(regex=r"^risk_cause_\d+$").reset_index(drop=True)
+    for k, cause in enumerate(context_causes):
+        unnamed = ~named.filter(regex=r"^risk_cause_").eq(cause).any(axis=1)
+        named[f"context_{k}"] = pd.Series(cause, index=named.index, dtype=object).where(unnamed)
     found = pd.DataFrame(index=features.index)
     for cause, cause_rules in rules.items():
         names_it = named.eq(cause).any(axis=1)

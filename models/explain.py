@@ -1,4 +1,5 @@
-"""SHAP values of the LightGBM model, summed into the documented churn causes.
+"""SHAP values of the LightGBM model, summed into the documented churn causes, and the
+causes each customer is named, in percentage points of churn probability.
 
 Exact TreeSHAP comes from LightGBM itself (``pred_contrib``): ``shap.TreeExplainer`` runs
 the same algorithm on a LightGBM booster and returns identical values
@@ -11,12 +12,19 @@ A cause's contribution is the sum of the values of its features (``features.caus
 config). A positive contribution pushes this customer's risk above the average
 customer's: a *risk* cause. A negative one holds the customer back: a *protective*
 cause.
+
+The causes *named* for a customer (``risk_cause_<k>`` with ``risk_points_<k>``) come from
+the cause model where the data have stated reasons (models/cause_model.py: the churn
+probability split into causes); otherwise from the SHAP values, as the percentage points
+by which the calibrated churn probability would fall without the cause's push, leaving
+out the context causes (``explain.context_causes``) that describe a customer's segment.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import lightgbm as lgb
@@ -28,6 +36,7 @@ from sklearn.compose import ColumnTransformer
 from contract.errors import ConfigError
 from features.catalogue import assign_causes
 from features.columns import KEYS
+from models.cause_model import CauseModel, risk_points
 from models.estimators import model_inputs
 from models.metrics import top_k_mask
 
@@ -36,6 +45,8 @@ log = logging.getLogger(__name__)
 SCALE = "raw log-odds of the LightGBM booster, before calibration"
 RISK = "risk"
 PROTECTIVE = "protective"
+CAUSE_MODEL = "cause model"  # how causes were named (Explained.method)
+SHAP = "SHAP"
 
 
 @dataclass
@@ -130,6 +141,69 @@ def top_causes(ranked: pd.DataFrame, keys: pd.DataFrame, n: int) -> pd.DataFrame
     return wide
 
 
+def calibrated_probability(model: CalibratedClassifierCV, raw_score: np.ndarray) -> np.ndarray:
+    """The calibrated churn probability of booster raw scores (any shape): the calibration
+    maps take LightGBM's decision function, its raw score, and ``predict_proba`` averages
+    them (tests/logic/test_cause_model.py checks it gives ``predict_proba``)."""
+    raw = np.asarray(raw_score, dtype=float)
+    calibrated = np.mean(
+        [part.calibrators[0].predict(raw.ravel()) for part in model.calibrated_classifiers_],
+        axis=0,
+    )
+    return calibrated.reshape(raw.shape)
+
+
+def shap_points(
+    model: CalibratedClassifierCV,
+    raw_score: np.ndarray,
+    by_cause: pd.DataFrame,
+    context_causes: list[str],
+) -> pd.DataFrame:
+    """Rows x causes (``context_causes`` left out): the percentage points by which a row's
+    calibrated churn probability would fall without the cause's push on its raw score,
+    100 * (p(raw) - p(raw - contribution)); 0 for a cause that holds the risk down."""
+    risk = by_cause.drop(columns=context_causes, errors="ignore").clip(lower=0)
+    raw = np.asarray(raw_score, dtype=float)[:, None]
+    points = calibrated_probability(model, raw) - calibrated_probability(
+        model, raw - risk.to_numpy()
+    )
+    return pd.DataFrame(100 * points, index=by_cause.index, columns=risk.columns)
+
+
+def named_causes(points: pd.DataFrame, n: int) -> pd.DataFrame:
+    """Per row, the ``n`` causes with the most points, most first (``risk_cause_1``,
+    ``risk_points_1``, ...); empty past the causes with points above zero."""
+    values = points.to_numpy(dtype=float)
+    order = np.argsort(-values, axis=1, kind="stable")
+    top = np.take_along_axis(values, order, axis=1)
+    names = np.asarray(points.columns, dtype=object)[order]
+    named = {}
+    for k in range(n):
+        has = top[:, k] > 0 if k < values.shape[1] else np.zeros(len(points), dtype=bool)
+        named[f"risk_cause_{k + 1}"] = np.where(has, names[:, min(k, values.shape[1] - 1)], None)
+        named[f"risk_points_{k + 1}"] = np.where(has, top[:, min(k, values.shape[1] - 1)], np.nan)
+    return pd.DataFrame(named, index=points.index)
+
+
+def cause_points(
+    model: CalibratedClassifierCV,
+    cause_model: CauseModel | None,
+    rows: pd.DataFrame,
+    probability: np.ndarray,
+    contributions: Callable[[], tuple[np.ndarray, pd.DataFrame]],
+    cause_names: list[str],
+    context_causes: list[str],
+) -> pd.DataFrame:
+    """Rows x causes in percentage points of churn probability, by the cause model when
+    there is one (``risk_points``), else by the SHAP values ``contributions`` gives (raw
+    scores and rows x causes; computed only then) without the context causes."""
+    if cause_model is not None:
+        by_cause = cause_model.probabilities(rows.reset_index(drop=True), cause_names)
+        return risk_points(probability, by_cause)
+    raw_score, by_cause = contributions()
+    return shap_points(model, raw_score, by_cause, context_causes)
+
+
 def mean_abs_by_feature(values: pd.DataFrame, causes_of: dict[str, str]) -> pd.DataFrame:
     """Global feature importance: mean |SHAP| per feature, with its cause, largest first."""
     table = pd.DataFrame(
@@ -163,7 +237,8 @@ def cause_importance(by_cause: pd.DataFrame, top_risk: np.ndarray) -> pd.DataFra
 
 @dataclass
 class Explained:
-    """Everything derived from the SHAP values of a set of feature rows."""
+    """Everything derived from the SHAP values of a set of feature rows, and the causes
+    named for each row (``method``: by the cause model or by the SHAP values)."""
 
     rows: pd.DataFrame
     contributions: Contributions
@@ -173,30 +248,44 @@ class Explained:
     customers: pd.DataFrame
     causes_of: dict[str, str]
     top_risk: np.ndarray
+    method: str
+    naming_seconds: float
 
     @property
     def rows_per_second(self) -> float | None:
         return round(len(self.rows) / self.seconds, 1) if self.seconds else None
 
     @property
+    def naming_rows_per_second(self) -> float | None:
+        """Rows per second of naming causes alone (the cost a scoring run pays)."""
+        return round(len(self.rows) / self.naming_seconds, 1) if self.naming_seconds else None
+
+    @property
     def risk_causes(self) -> pd.DataFrame:
-        """Each row's strongest risk causes, strongest first (``risk_cause_1``, ...)."""
+        """Each row's named risk causes, strongest first (``risk_cause_1``, ...)."""
         return self.customers.filter(regex=r"^risk_cause_\d+$")
 
 
 def explain_rows(
     model: CalibratedClassifierCV,
+    cause_model: CauseModel | None,
     rows: pd.DataFrame,
     cause_patterns: dict[str, str],
     cause_names: list[str],
+    context_causes: list[str],
     n_causes: int,
     top_risk_share: float,
 ) -> Explained:
     """SHAP values of ``rows`` (feature rows), summed into causes (``cause_patterns``:
-    feature pattern -> cause), ranked, with the ``n_causes`` strongest risk and protective
-    causes per row and the ``top_risk_share`` of rows of highest churn probability."""
+    feature pattern -> cause) and ranked; the ``n_causes`` causes named per row (by
+    ``cause_model`` when there is one, else by the SHAP values without
+    ``context_causes``) in percentage points, the strongest protective causes, and the
+    ``top_risk_share`` of rows of highest churn probability."""
     columns = list(tree_parts(model)[0].feature_names_in_)
     causes_of = assign_causes(columns, cause_patterns, cause_names)
+    unknown = sorted(set(context_causes) - set(cause_names))
+    if unknown:
+        raise ConfigError(f"explain.context_causes: {unknown} are not documented causes")
     inputs = model_inputs(rows, columns)
     started = time.perf_counter()
     contributions = shap_values(model, inputs)
@@ -205,7 +294,20 @@ def explain_rows(
     probability = model.predict_proba(inputs)[:, 1]
     by_cause = cause_contributions(contributions.by_feature, causes_of)
     ranked = ranked_causes(rows, by_cause)
-    customers = top_causes(ranked, rows, n_causes)
+    started = time.perf_counter()
+    points = cause_points(
+        model,
+        cause_model,
+        rows,
+        probability,
+        lambda: (contributions.raw_score, by_cause),
+        cause_names,
+        context_causes,
+    )
+    named = named_causes(points.reset_index(drop=True), n_causes)
+    naming_seconds = time.perf_counter() - started
+    protective = top_causes(ranked, rows, n_causes).filter(regex=f"^{PROTECTIVE}_")
+    customers = pd.concat([rows[list(KEYS)].reset_index(drop=True), named, protective], axis=1)
     customers.insert(2, "churn_probability", probability)
     customers.insert(3, "raw_score", contributions.raw_score)
     return Explained(
@@ -217,4 +319,6 @@ def explain_rows(
         customers,
         causes_of,
         top_k_mask(probability, top_risk_share),
+        SHAP if cause_model is None else CAUSE_MODEL,
+        naming_seconds + (seconds if cause_model is None else 0.0),
     )

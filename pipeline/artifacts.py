@@ -25,6 +25,7 @@ MODEL_DIR = "model"
 PREDICTIONS = "predictions.parquet"
 RUN_RECORD = "run.json"
 DRIFT_REFERENCE = "drift_reference.json"
+CAUSE_MODEL = "cause_model.json"  # only where the data have stated churn reasons
 
 # explain -> paths.explanations_dir
 SHAP_VALUES = "shap_values.parquet"

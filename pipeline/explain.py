@@ -1,13 +1,16 @@
 """Stage `explain`: why each customer of the test cutoff is at risk, by documented cause.
 
-Inputs: `paths.models_dir` (the trained model, its test-cutoff predictions and run record)
-and `paths.features_dir`. Every row the train stage scored on the test cutoff is explained
-with exact TreeSHAP; the values are on the booster's raw log-odds scale (models/explain.py)
-and are summed per cause with `features.causes`.
+Inputs: `paths.models_dir` (the trained model, the cause model if the data have stated
+reasons, the test-cutoff predictions and run record) and `paths.features_dir`. Every row
+the train stage scored on the test cutoff is explained with exact TreeSHAP; the values are
+on the booster's raw log-odds scale (models/explain.py) and are summed per cause with
+`features.causes`. Each row's causes are named in percentage points of churn probability:
+by the cause model where there is one, else by the SHAP values (models/explain.py).
 
 Outputs, in `paths.explanations_dir`: the SHAP values (keys and one column per feature),
-the tidy causes table (customer_id, cutoff, cause, direction, rank, contribution, share)
-and the customers table (probability, raw score and the top risk and protective causes);
+the tidy causes table of the SHAP values (customer_id, cutoff, cause, direction, rank,
+contribution, share) and the customers table (probability, raw score, the named risk
+causes with their points and the strongest protective causes);
 file names in pipeline/artifacts.py. `paths.explain_report` holds the DVC metrics (speed,
 additivity, fidelity on simulated data) and `paths.explain_plots` the plots. The metrics
 and figures are also logged to the model's MLflow run.
@@ -26,6 +29,7 @@ from sklearn.calibration import CalibratedClassifierCV
 
 from features.catalogue import cause_patterns
 from features.columns import DEFINITION, KEYS
+from models.cause_model import CauseModel
 from models.explain import SCALE, Explained, explain_rows
 from models.explain_figures import confusion_figure, explanation_plots
 from models.metrics import top_k_mask
@@ -46,7 +50,7 @@ from pipeline.io import (
     write_json,
     write_plots,
 )
-from pipeline.registry import load_model
+from pipeline.registry import load_cause_model, load_model
 from pipeline.stage import run_stage
 from pipeline.tracking import log_explanations
 from simulator.fidelity import confusion, fidelity_report, true_causes
@@ -57,10 +61,10 @@ log = logging.getLogger(__name__)
 def run(cfg: Config) -> None:
     models_dir = Path(cfg.paths.models_dir)
     record = json.loads((models_dir / RUN_RECORD).read_text(encoding="utf-8"))
-    model = load_model(models_dir)
+    model, cause_model = load_model(models_dir), load_cause_model(models_dir)
     keys = pd.read_parquet(models_dir / PREDICTIONS, columns=list(KEYS))
     rows = _test_rows(Path(cfg.paths.features_dir), keys)
-    explained, truth = explain_with_truth(cfg, model, rows)
+    explained, truth = explain_with_truth(cfg, model, cause_model, rows)
     report = _report(explained, truth, read_catalogue(cfg.paths.features_dir))
 
     labels = {name: cause.label for name, cause in cfg.causes.items()}
@@ -76,22 +80,31 @@ def run(cfg: Config) -> None:
         explained.ranked.to_parquet(out / CAUSES, index=False)
         explained.customers.to_parquet(out / EXPLAINED_CUSTOMERS, index=False)
         write_plots(plots, tables, figures)
-        speed = {"seconds": explained.seconds, "rows_per_second": explained.rows_per_second}
+        speed = {
+            "seconds": explained.seconds,
+            "rows_per_second": explained.rows_per_second,
+            "naming_rows_per_second": explained.naming_rows_per_second,
+        }
         log_explanations(cfg.tracking, record["run_id"], report, speed, plots)
     write_json(report, Path(cfg.paths.explain_report))
 
 
 def explain_with_truth(
-    cfg: Config, model: CalibratedClassifierCV, rows: pd.DataFrame
+    cfg: Config,
+    model: CalibratedClassifierCV,
+    cause_model: CauseModel | None,
+    rows: pd.DataFrame,
 ) -> tuple[Explained, pd.DataFrame | None]:
-    """The explanations of ``rows`` and, on simulated data, their true causes (None on
-    other data)."""
+    """The explanations of ``rows`` (causes named by ``cause_model``, or by the SHAP values
+    without one) and, on simulated data, their true causes (None on other data)."""
     explain = cfg.explain
     explained = explain_rows(
         model,
+        cause_model,
         rows,
         cause_patterns(cfg.features, cfg.data),
         list(cfg.causes),
+        explain.context_causes,
         explain.top_causes,
         explain.top_risk_share,
     )
@@ -164,6 +177,7 @@ def _report(explained: Explained, truth: pd.DataFrame | None, catalogue: list[di
         )
     return {
         "rows": len(contributions.by_feature),
+        "causes_named_by": explained.method,
         "scale": SCALE,
         "expected_value": round(contributions.expected_value, 6),
         "max_additivity_error": contributions.max_additivity_error(),

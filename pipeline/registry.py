@@ -7,14 +7,16 @@ model ``scoring.model_source`` names: ``registry`` loads the version the alias n
 (or the pinned ``scoring.model_version``) from the MLflow store;
 ``pipeline`` loads the train stage's output in ``paths.models_dir``, so ``dvc repro``
 never depends on the state of the registry. Either way the model comes with the input
-columns and types of its MLflow signature and the drift reference profile of its
-training rows.
+columns and types of its MLflow signature, the drift reference profile of its
+training rows and, where the data had stated churn reasons, the cause model trained with
+it (a file of the same run, checked against the digest recorded at training).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import tempfile
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
@@ -28,11 +30,15 @@ from mlflow.models import ModelSignature, get_model_info, infer_signature
 from sklearn.calibration import CalibratedClassifierCV
 
 from contract.errors import ConfigError
-from pipeline.artifacts import DRIFT_REFERENCE, MODEL_DIR, RUN_RECORD
+from models.cause_model import DIGEST_TAG as CAUSE_DIGEST_TAG
+from models.cause_model import CauseModel
+from models.cause_model import digest as cause_model_digest
+from pipeline.artifacts import CAUSE_MODEL, DRIFT_REFERENCE, MODEL_DIR, RUN_RECORD
 from pipeline.config import RegistryConfig, TrackingConfig
 from pipeline.model_file import (
     DIGEST_TAG,
     TRUSTED_TYPES,
+    UnsafeModel,
     digest,
     load_checked,
     load_registered,
@@ -83,6 +89,25 @@ def load_model(models_dir: Path) -> CalibratedClassifierCV:
     record holds (pipeline/model_file.py)."""
     record = json.loads((models_dir / RUN_RECORD).read_text(encoding="utf-8"))
     return load_checked(models_dir / MODEL_DIR, record.get(DIGEST_TAG))
+
+
+def load_cause_model(models_dir: Path) -> CauseModel | None:
+    """The cause model trained with the model in ``models_dir``, checked against the digest
+    its run record holds; None if it was trained without one."""
+    record = json.loads((models_dir / RUN_RECORD).read_text(encoding="utf-8"))
+    return _checked_cause_model(models_dir / CAUSE_MODEL, record.get(CAUSE_DIGEST_TAG))
+
+
+def _checked_cause_model(path: Path, expected_digest: str | None) -> CauseModel | None:
+    if expected_digest is None:
+        return None
+    actual = cause_model_digest(path) if path.is_file() else "missing"
+    if actual != expected_digest:
+        raise UnsafeModel(
+            f"{path}: SHA-256 {actual[:12]}... is not the {expected_digest} recorded at "
+            "training; the file was changed, replaced or removed. Retrain (dvc repro) or restore it"
+        )
+    return CauseModel.from_json(path.read_text(encoding="utf-8"))
 
 
 def save_model(model: CalibratedClassifierCV, form: ModelFormat, models_dir: Path) -> str:
@@ -156,6 +181,7 @@ class ScoringModel:
     uri: str
     signature: ModelSignature
     drift_reference: dict
+    cause_model: CauseModel | None
 
     @property
     def columns(self) -> list[str]:
@@ -194,6 +220,7 @@ def _from_pipeline(models_dir: Path) -> ScoringModel:
         uri,
         _signature(uri),
         reference,
+        load_cause_model(models_dir),
     )
 
 
@@ -230,7 +257,20 @@ def _from_registry(tracking: TrackingConfig, pinned: str | None) -> ScoringModel
         uri,
         _signature(uri),
         reference,
+        _registered_cause_model(version.run_id, version.tags.get(CAUSE_DIGEST_TAG)),
     )
+
+
+def _registered_cause_model(run_id: str, expected_digest: str | None) -> CauseModel | None:
+    """The cause model logged with a registered version's run, checked against the digest
+    its version tags hold; None for a version trained without one."""
+    if expected_digest is None:
+        return None
+    with tempfile.TemporaryDirectory() as scratch:
+        local = mlflow.artifacts.download_artifacts(
+            f"runs:/{run_id}/{CAUSE_MODEL}", dst_path=scratch
+        )
+        return _checked_cause_model(Path(local), expected_digest)
 
 
 def _signature(uri: str) -> ModelSignature:

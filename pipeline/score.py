@@ -6,17 +6,18 @@
         paths.allow_outside_repository=true
 
 Inputs: the validated tables (`paths.validated_dir`) and the model `scoring.model_source`
-names (pipeline/registry.py). For every customer active at the as-of date the run
-computes the point-in-time features with the training code, checks them against the
-model's signature and the drift reference of its training rows, predicts the calibrated
-churn probability, values and tiers the customer, explains the candidates by cause (exact
-TreeSHAP, models/explain.py), picks the playbook action and keeps those worth acting on
-(scoring/). Features, probabilities and purchase summaries are computed range by range of
-customer ids (`engine.customer_cutoffs_per_query` customers each), so the memory a run
-needs is bounded at any number of customers: only the inputs of the customers at risk are
-kept for the explanations. With `engine=spark` the features are typed and predicted on
-Spark's executors (scoring/spark.py), so only probabilities, those inputs and the drift
-counts reach the driver.
+names (pipeline/registry.py). For every customer active at the as-of date the run computes
+the point-in-time features with the training code, checks them against the model's
+signature and the drift reference of its training rows, predicts the calibrated churn
+probability, values and tiers the customer, names the candidates' churn causes (by the
+cause model trained with it where the data have stated reasons, else by exact TreeSHAP;
+models/explain.py) with the evidence behind them, picks the playbook action and keeps
+those worth acting on (scoring/). Features, probabilities and purchase summaries are
+computed range by range of customer ids (`engine.customer_cutoffs_per_query` customers
+each), so the memory a run needs is bounded at any number of customers: only the inputs of
+the customers at risk are kept for the explanations. With `engine=spark` the features are
+typed and predicted on Spark's executors (scoring/spark.py), so only probabilities, those
+inputs and the drift counts reach the driver.
 
 Outputs, in `paths.retention_dir`/<as_of>/: the lists per tier and team, the win-back list
 (lapsed customers, scoring/lapsed.py), the excluded customers with their reason, the drift
@@ -45,6 +46,7 @@ from features.feature_table import observed_until
 from features.history import CustomerHistory, customer_ranges
 from models.drift import EXEMPT, REFUSE, WARN, drift_table
 from models.evidence import evidence
+from models.explain import CAUSE_MODEL, SHAP
 from pipeline.artifacts import (
     COLUMNS,
     DRIFT_REPORT,
@@ -76,6 +78,7 @@ from pipeline.tracking import (
 from scoring.causes import explain_causes
 from scoring.errors import DriftRefused
 from scoring.export import (
+    Labels,
     column_dictionary,
     describe,
     excluded_table,
@@ -166,6 +169,7 @@ def _score(cfg: Config, history: CustomerHistory) -> None:
             summary["counts"]["win_back"] = win_back
             summary["unseen_categories"] = unseen
             summary |= _provenance(cfg, scorer, day, data_end)
+            summary["causes_named_by"] = SHAP if scorer.cause_model is None else CAUSE_MODEL
             summary |= {"timings": timings.seconds, "scoring_run_id": run_id}
             write_json(summary, out / MANIFEST)
             log_scoring_run(summary, [out / MANIFEST, out / DRIFT_REPORT])
@@ -205,8 +209,7 @@ def decide(
         customers = customers_to_decide(scored, outlook, scoring.value, fraud_flag)
     with timings.step("screen"):
         screened, thresholds = screen(customers, actions, cfg.scoring)
-    labels = {name: cause.label for name, cause in cfg.causes.items()}
-    labels_zh = {name: cause.label_zh for name, cause in cfg.causes.items()}
+    labels = Labels.of(cfg.causes, cfg.scoring)
     with timings.step("explain"):
         candidates = screened["exclusion"].isna().to_numpy()
         explained = scored.at_risk.loc[np.flatnonzero(candidates)]  # candidates are at risk
@@ -214,23 +217,25 @@ def decide(
         causes_of = assign_causes(scorer.columns, patterns, list(cfg.causes))
         causes = explain_causes(
             scorer.model,
-            explained,
+            scorer.cause_model,
             explained[scorer.columns],
+            screened["churn_probability"].to_numpy()[candidates],
             causes_of,
+            cfg.explain.context_causes,
             cfg.explain.top_causes,
             cfg.scoring.explain_batch_rows,
         )
-        rules = cfg.explain.evidence
-        causes["evidence"] = evidence(explained, causes, rules, labels, "text")
-        causes["evidence_zh"] = evidence(explained, causes, rules, labels_zh, "text_zh")
+        rules, context = cfg.explain.evidence, cfg.explain.context_causes
+        causes["evidence"] = evidence(explained, causes, rules, labels.causes, "text", context)
+        causes["evidence_zh"] = evidence(
+            explained, causes, rules, labels.causes_zh, "text_zh", context
+        )
         screened = screened.join(causes.set_axis(screened.index[candidates]))
         screened["explained"] = candidates
     with timings.step("actions"):
         decided = choose_actions(screened, actions, cfg.scoring)
     day = str(scored.as_of.date())
-    described = describe(
-        decided, labels, labels_zh, cfg.explain.top_causes, day, scorer.name, scorer.version
-    )
+    described = describe(decided, labels, cfg.explain.top_causes, day, scorer.name, scorer.version)
     return described, thresholds
 
 

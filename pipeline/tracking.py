@@ -232,7 +232,9 @@ def log_explanations(
     with mlflow.start_run(run_id=run_id):
         mlflow.log_metrics(_explain_metrics(report))
         mlflow.log_metrics({f"explain.{name}": value for name, value in speed.items()})
-        mlflow.set_tag("explain.scale", report["scale"])
+        mlflow.set_tags(
+            {"explain.scale": report["scale"], "explain.causes_named_by": report["causes_named_by"]}
+        )
         mlflow.log_artifacts(str(plots), artifact_path="explain")
 
 

@@ -4,13 +4,17 @@ Inputs: `paths.features_dir` (features and catalogue) and the validated transact
 main model (`model`) and the baselines (`training.baselines`) are fitted on the training
 cutoffs, calibrated on held-out customers of the validation cutoff and scored on the test
 cutoff (models/split.py); on snapshot data (`data.snapshot`) they are cross-validated
-instead and scored out of fold (models/crossval.py). A baseline whose feature families the
+instead and scored out of fold (models/crossval.py). Where the data have stated churn
+reasons (the `churn_reasons` table), the cause model (models/cause_model.py) is fitted on
+the training cutoffs' churners that stated one, stopped early on the validation cutoff's
+and measured against the test cutoff's. A baseline whose feature families the
 data lack is left out. The BG/NBD model (models/btyd.py), fitted on the purchases before
 the test cutoff, is scored beside them: its P(no purchase in the horizon). On simulated
 data the oracle (simulator/oracle.py) is scored too, and the labels and every model's
 scores are checked against true churn (`label_vs_truth`, `true_churn` in the report).
 
-Outputs: `paths.models_dir` with the calibrated main model in MLflow format, the
+Outputs: `paths.models_dir` with the calibrated main model in MLflow format, the cause
+model (if any), the
 test-cutoff predictions of every model, the MLflow run and registry record and the
 training rows' feature profile that scoring checks drift against (models/drift.py; file
 names in pipeline/artifacts.py); `paths.train_report` (DVC metrics) and
@@ -29,17 +33,23 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from contract.reasons import reason_causes
 from features.columns import LABEL
 from models.btyd import BGNBD, activity_reliability, btyd_forecast, purchases_in_horizon
+from models.cause_model import DIGEST_TAG as CAUSE_DIGEST_TAG
+from models.cause_model import CauseModel, fit_cause_model, stated_fit
+from models.cause_model import digest as cause_model_digest
 from models.crossval import CrossValidation, cross_validate
 from models.drift import reference_profile
 from models.estimators import best_iteration, labels, model_inputs
 from models.figures import reliability_figure, training_plots
 from models.fit import ORACLE, TrainedModel, candidate_models, prediction_table, train_candidates
 from models.metrics import evaluate_models
+from models.reasons import stated_causes
 from models.split import Split, out_of_time_parts
 from pipeline.artifacts import (
     CATALOGUE,
+    CAUSE_MODEL,
     DRIFT_REFERENCE,
     FEATURES,
     PREDICTIONS,
@@ -90,6 +100,10 @@ class Evaluated:
     metrics: dict[str, dict[str, float]]
     # On simulated data: the labels and the risk scores against true churn.
     against_truth: dict[str, dict[str, dict[str, float]]]
+    # The cause model of stated reasons (None without enough of them) and, out of time,
+    # how well it names the causes stated on the test cutoff.
+    cause_model: CauseModel | None
+    cause_fit: dict[str, float | int]
 
     @property
     def test(self) -> pd.DataFrame:
@@ -123,7 +137,8 @@ def run(cfg: Config) -> None:
         against_truth = _against_truth(truth, rows, test, scores, cfg.simulator, label.horizon_days)
     evaluation, y = cfg.training.evaluation, labels(test)
     metrics = evaluate_models(y, scores, evaluation.top_fractions, evaluation.calibration_bins)
-    result = Evaluated(split, parts, trained, metrics, against_truth)
+    cause_model, cause_fit = _cause_model(cfg, parts, main.columns)
+    result = Evaluated(split, parts, trained, metrics, against_truth, cause_model, cause_fit)
 
     targets = (Path(cfg.paths.models_dir), Path(cfg.paths.train_plots))
     with atomic_directories(*targets) as (out, plots):
@@ -137,8 +152,13 @@ def run(cfg: Config) -> None:
         form = ModelFormat.of(main.model, model_inputs(test, main.columns))
         training_rows = model_inputs(parts["train"], main.columns)
         write_json(reference_profile(training_rows, cfg.training.drift_bins), out / DRIFT_REFERENCE)
-        record = _track(cfg, result, form, out, plots)
+        cause_digest = {}
+        if cause_model is not None:
+            (out / CAUSE_MODEL).write_text(cause_model.to_json(), encoding="utf-8")
+            cause_digest = {CAUSE_DIGEST_TAG: cause_model_digest(out / CAUSE_MODEL)}
+        record = _track(cfg, result, form, out, plots, cause_digest)
         record[DIGEST_TAG] = save_model(main.model, form, out)
+        record |= cause_digest
         write_json(record, out / RUN_RECORD)
     write_json(_report(cfg, result), Path(cfg.paths.train_report))
 
@@ -164,6 +184,39 @@ def _bgnbd(cfg: Config, test: pd.DataFrame) -> tuple[np.ndarray | None, pd.DataF
     return activity["p_no_purchase"].to_numpy(), reliability
 
 
+def _cause_model(
+    cfg: Config, parts: dict[str, pd.DataFrame], columns: list[str]
+) -> tuple[CauseModel | None, dict[str, float | int]]:
+    """The cause model of the churners' stated reasons and its out-of-time fit to the
+    test cutoff's (none on snapshot data, whose test rows are the training rows). None and
+    no fit without a ``churn_reasons`` table or with too few reasons."""
+    path = validated_paths(cfg.paths.validated_dir, cfg.data).get("churn_reasons")
+    if path is None:
+        log.info("no churn_reasons table: SHAP values name the causes")
+        return None, {}
+    names = list(cfg.causes)
+    reasons = read_table(path)
+    reasons["cause"] = reason_causes(reasons, dict(cfg.data.reason_causes), names)
+    label = cfg.features.label
+    window = label.horizon_days + label.confirmation_days  # what the label waits for
+
+    def stated(rows: pd.DataFrame) -> pd.Series:
+        return stated_causes(rows, reasons, window).where(rows[LABEL] == 1)
+
+    validation = pd.concat([parts["early_stopping"], parts["calibration"]])
+    model = fit_cause_model(
+        (parts["train"], stated(parts["train"])),
+        (validation, stated(validation)),
+        columns,
+        cfg.explain.cause_model,
+        cfg.seed,
+    )
+    if model is None or cfg.data.snapshot is not None:
+        return model, {}
+    test = parts["test"]
+    return model, stated_fit(model, test, stated(test), names, cfg.explain.top_causes)
+
+
 def _against_truth(
     truth: GroundTruth,
     rows: pd.DataFrame,
@@ -185,8 +238,16 @@ def _against_truth(
     }
 
 
-def _track(cfg: Config, result: Evaluated, form: ModelFormat, out: Path, plots: Path) -> dict:
-    """Log the run to MLflow and register the main model; returns the run record."""
+def _track(
+    cfg: Config,
+    result: Evaluated,
+    form: ModelFormat,
+    out: Path,
+    plots: Path,
+    cause_digest: dict[str, str],
+) -> dict:
+    """Log the run to MLflow and register the main model, with the cause model (if any) as
+    a file of the run whose digest the version's tags hold; returns the run record."""
     main_name, split = cfg.model.name, result.split
     features_dir = Path(cfg.paths.features_dir)
     described = {k: str(v) for k, v in split.as_dict().items() if not isinstance(v, list)}
@@ -197,12 +258,15 @@ def _track(cfg: Config, result: Evaluated, form: ModelFormat, out: Path, plots: 
         "model": main_name,
         "config_hash": config_hash(cfg),
         **described,
+        **cause_digest,
     }
     name = run_name(cfg)
     described = _description(cfg, result, name, tags)
     with training_run(cfg.tracking, name) as (tracking_uri, run_id):
         files = [features_dir / CATALOGUE, out / PREDICTIONS, out / DRIFT_REFERENCE]
+        files += [out / CAUSE_MODEL] if cause_digest else []
         flat = _flat_metrics(main_name, result.metrics, result.trained, result.against_truth)
+        flat |= {f"cause_model.{name}": value for name, value in result.cause_fit.items()}
         # The run's description in the MLflow UI is the note tag.
         noted = {**tags, "mlflow.note.content": described.version}
         log_training_run(cfg, noted, flat, files, plots, split.as_dict())
@@ -291,6 +355,8 @@ def _report(cfg: Config, result: Evaluated) -> dict:
             }
             for check, by_definition in result.against_truth.items()
         },
+        # Out of time, against the reasons churners of the test cutoff stated.
+        "cause_model": {k: round(v, 6) for k, v in result.cause_fit.items()} or None,
     }
 
 

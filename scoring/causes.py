@@ -1,39 +1,54 @@
-"""The churn causes behind each candidate's risk, explained in batches for the lists."""
+"""The churn causes named for each candidate, in batches for the lists."""
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 from sklearn.calibration import CalibratedClassifierCV
 from tqdm import tqdm
 
-from features.columns import KEYS
-from models.explain import cause_contributions, ranked_causes, shap_values, top_causes
+from models.cause_model import CauseModel
+from models.explain import cause_contributions, cause_points, named_causes, shap_values
 
 
 def explain_causes(
     model: CalibratedClassifierCV,
-    rows: pd.DataFrame,
+    cause_model: CauseModel | None,
     features: pd.DataFrame,
+    probability: np.ndarray,
     causes_of: dict[str, str],
+    context_causes: list[str],
     n_causes: int,
     batch_rows: int,
 ) -> pd.DataFrame:
-    """The ``n_causes`` top risk causes and their shares of each row (``risk_cause_1``,
-    ``risk_share_1``, ...), explained in batches of ``batch_rows``."""
-    keys = rows[list(KEYS)].reset_index(drop=True)
+    """The ``n_causes`` causes named for each row of ``features`` (the model's inputs;
+    ``probability``, their churn probabilities) with their percentage points of churn
+    probability (``risk_cause_1``, ``risk_points_1``, ...), in batches of ``batch_rows``:
+    by ``cause_model`` when there is one, else by exact TreeSHAP without the context
+    causes (models/explain.py)."""
     features = features.reset_index(drop=True)
+    cause_names = list(dict.fromkeys(causes_of.values()))
+    if cause_model is not None:
+        cause_names = list(dict.fromkeys([*cause_names, *cause_model.causes]))
     parts = []
-    starts = range(0, len(rows), batch_rows)
-    for start in tqdm(starts, desc="explaining", unit="batch", disable=len(starts) < 2):
-        window = slice(start, start + batch_rows)
-        contributions = shap_values(model, features.iloc[window])
-        by_cause = cause_contributions(contributions.by_feature, causes_of)
-        ranked = ranked_causes(keys.iloc[window], by_cause)
-        parts.append(top_causes(ranked, keys.iloc[window], n_causes))
+    starts = range(0, len(features), batch_rows)
+    for start in tqdm(starts, desc="naming causes", unit="batch", disable=len(starts) < 2):
+        window = features.iloc[start : start + batch_rows]
+
+        def contributions(rows: pd.DataFrame = window) -> tuple[np.ndarray, pd.DataFrame]:
+            values = shap_values(model, rows)
+            return values.raw_score, cause_contributions(values.by_feature, causes_of)
+
+        points = cause_points(
+            model,
+            cause_model,
+            window,
+            probability[start : start + batch_rows],
+            contributions,
+            cause_names,
+            context_causes,
+        )
+        parts.append(named_causes(points.reset_index(drop=True), n_causes))
     if not parts:
-        columns = [
-            f"risk_{kind}_{rank}" for rank in range(1, n_causes + 1) for kind in ("cause", "share")
-        ]
-        return pd.DataFrame(columns=columns)
-    explained = pd.concat(parts, ignore_index=True).drop(columns=list(KEYS))
-    return explained.loc[:, [c for c in explained if c.startswith("risk_")]]
+        return named_causes(pd.DataFrame(columns=cause_names, dtype=float), n_causes)
+    return pd.concat(parts, ignore_index=True)

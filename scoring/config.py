@@ -78,6 +78,7 @@ class PairDelivery(Delivery):
 class PlaybookConfig:
     tiers: dict[str, Delivery] = MISSING
     content: dict[str, str] = MISSING
+    content_zh: dict[str, str] = MISSING
     content_needs: dict[str, list[str]] = MISSING
     pairs: list[PairDelivery] = MISSING
 
@@ -133,6 +134,7 @@ class ScoringConfig:
     purchase_model_fit_customers: int | None = MISSING
     lapsed: LapsedConfig = MISSING
     tiers: dict[str, float] = MISSING
+    tier_labels_zh: dict[str, str] = MISSING
     no_action_causes: list[str] = MISSING
     risk_threshold: float = MISSING
     playbook: PlaybookConfig = MISSING
@@ -173,10 +175,27 @@ class ScoringConfig:
             )
         if "default" not in self.playbook.content:
             raise ConfigError("scoring.playbook.content needs a `default` entry")
+        _check_same_keys(
+            "scoring.tier_labels_zh",
+            self.tier_labels_zh,
+            [*WORTH_RETAINING_TIERS, NOT_WORTH_RETAINING],
+        )
+        _check_same_keys(
+            "scoring.playbook.content_zh", self.playbook.content_zh, self.playbook.content
+        )
         if not 0 <= self.risk_threshold < 1:
             raise ConfigError(
                 f"scoring.risk_threshold must be in [0, 1), got {self.risk_threshold}"
             )
+
+
+def _check_same_keys(name: str, given: dict[str, str], wanted: list[str] | dict) -> None:
+    """Labels in another language: one for each of ``wanted``, and no other."""
+    missing, unknown = sorted(set(wanted) - set(given)), sorted(set(given) - set(wanted))
+    if missing or unknown:
+        raise ConfigError(
+            f"{name}: give one for each of {list(wanted)}; missing {missing}, unknown {unknown}"
+        )
 
 
 def _check_date(as_of: str | None) -> None:

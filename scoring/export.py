@@ -14,7 +14,12 @@ The stage writes them (pipeline/score.py, file names in pipeline/artifacts.py).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pandas as pd
+
+from contract.config import CauseConfig
+from scoring.config import ScoringConfig
 
 CSV_ROUNDING = {
     "churn_probability": 4,
@@ -32,7 +37,7 @@ def list_columns(top_causes: int) -> list[str]:
     causes = [
         column
         for rank in range(1, top_causes + 1)
-        for column in (f"risk_cause_{rank}", f"risk_share_{rank}")
+        for column in (f"risk_cause_{rank}", f"risk_points_{rank}")
     ]
     return [
         "customer_id",
@@ -40,6 +45,7 @@ def list_columns(top_causes: int) -> list[str]:
         "list_rank",
         "churn_probability",
         "tier",
+        "tier_zh",
         "customer_value",
         *causes,
         "reasons",
@@ -48,6 +54,7 @@ def list_columns(top_causes: int) -> list[str]:
         "evidence_zh",
         "lifecycle_stage",
         "action",
+        "action_zh",
         "channel",
         "team",
         "action_cost",
@@ -62,6 +69,7 @@ WIN_BACK_COLUMNS = [
     "customer_id",
     "as_of",
     "tier",
+    "tier_zh",
     "customer_value",
     "p_alive",
     "churn_probability",
@@ -75,6 +83,7 @@ EXCLUDED_COLUMNS = [
     "as_of",
     "churn_probability",
     "tier",
+    "tier_zh",
     "customer_value",
     "exclusion",
     "exclusion_detail",
@@ -85,7 +94,7 @@ EXCLUDED_COLUMNS = [
 
 
 # What each exported column means, for the dictionary written beside the lists; the
-# ranked cause columns (risk_cause_<k>, risk_share_<k>) are described by ``_meaning``.
+# ranked cause columns (risk_cause_<k>, risk_points_<k>) are described by ``_meaning``.
 COLUMN_MEANINGS = {
     "customer_id": "the customer, as in the input data",
     "as_of": "the date the customers were scored as of (data up to the day before)",
@@ -94,15 +103,17 @@ COLUMN_MEANINGS = {
     "churn_probability": "calibrated probability that the customer churns within the "
     "label horizon after as_of",
     "tier": "value tier: vip, major, ordinary, small or not_worth_retaining",
+    "tier_zh": "the tier in Chinese (scoring.tier_labels_zh)",
     "customer_value": "what the customer is worth: a weighted sum of past margin and "
     "expected future value (scoring.value), in the currency of the playbook's costs",
-    "reasons": "the strongest risk causes with their shares, in English",
+    "reasons": "the named risk causes with their percentage points, in English",
     "reasons_zh": "the same in Chinese (causes.<cause>.label_zh)",
-    "evidence": "facts from the customer's own data behind each named risk cause, to say "
-    "on the phone (explain.evidence)",
+    "evidence": "facts from the customer's own data behind each named risk cause, then "
+    "behind their situation (explain.context_causes), to say on the phone (explain.evidence)",
     "evidence_zh": "the same in Chinese",
     "lifecycle_stage": "lifecycle stage as of as_of (domain.md, section 3)",
     "action": "what to offer or do, by tier and strongest risk cause (the playbook)",
+    "action_zh": "the same in Chinese (scoring.playbook.content_zh)",
     "channel": "how to reach the customer",
     "team": "the team that acts on this list",
     "action_cost": "the action's cost per customer",
@@ -116,9 +127,12 @@ COLUMN_MEANINGS = {
     "exclusion_detail": "more on the exclusion (the rule or threshold it met)",
 }
 RANKED_MEANINGS = {
-    "risk_cause": "the documented churn cause ranked {rank} by its push on the risk",
-    "risk_share": "its share of the risk causes' total push, as SHAP values sum on the "
-    "log-odds scale (not a probability)",
+    "risk_cause": "the documented churn cause ranked {rank} by its points (1: the most)",
+    "risk_points": "percentage points of churn probability the cause accounts for. Where "
+    "the data have stated churn reasons: P(churn) x P(this cause | churn) by the cause "
+    "model, so a customer's points over all causes sum to their churn probability. "
+    "Otherwise: how far the churn probability would fall without the cause's push on the "
+    "model's score (its SHAP values)",
 }
 
 
@@ -146,35 +160,64 @@ def column_dictionary(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     )
 
 
-def reasons(customers: pd.DataFrame, labels: dict[str, str], top_causes: int) -> pd.Series:
-    """The top risk causes as one readable text: "Poor service 52%; Payment lapse 30%"."""
+UNITS = {"en": "pp", "zh": "个百分点"}
+
+
+def reasons(
+    customers: pd.DataFrame, labels: dict[str, str], top_causes: int, unit: str
+) -> pd.Series:
+    """The named risk causes as one readable text: "Poor service 12.3 pp; Payment lapse
+    4.1 pp" (``unit``: what follows the points)."""
     text = pd.Series("", index=customers.index, dtype="string")
     for rank in range(1, top_causes + 1):
-        percent = (customers[f"risk_share_{rank}"] * 100).round().astype("Int64")
+        points = customers[f"risk_points_{rank}"].astype(float).map("{:.1f}".format)
         part = customers[f"risk_cause_{rank}"].map(labels).astype("string") + " "
-        part = part + percent.astype("string") + "%"
+        part = part + points.astype("string") + " " + unit
         separator = text.mask(text != "", "; ")
         text = text + (separator + part).fillna("")
     return text
 
 
+@dataclass(frozen=True)
+class Labels:
+    """What a reader sees for the config's keys: each cause's label in English and
+    Chinese, each tier in Chinese, and each playbook content (the English action) in
+    Chinese."""
+
+    causes: dict[str, str]
+    causes_zh: dict[str, str]
+    tiers_zh: dict[str, str]
+    actions_zh: dict[str, str]
+
+    @classmethod
+    def of(cls, causes: dict[str, CauseConfig], scoring: ScoringConfig) -> Labels:
+        content, content_zh = scoring.playbook.content, scoring.playbook.content_zh
+        return cls(
+            {name: cause.label for name, cause in causes.items()},
+            {name: cause.label_zh for name, cause in causes.items()},
+            dict(scoring.tier_labels_zh),
+            {content[key]: content_zh[key] for key in content},
+        )
+
+
 def describe(
     decided: pd.DataFrame,
-    labels: dict[str, str],
-    labels_zh: dict[str, str],
+    labels: Labels,
     top_causes: int,
     as_of: str,
     model_name: str,
     model_version: str,
 ) -> pd.DataFrame:
     """Add what a reader of the lists needs: readable reasons (in English and Chinese),
-    the date and the model."""
+    the tier and action in Chinese, the date and the model."""
     listed = decided["exclusion"].isna()
-    text = reasons(decided[listed], labels, top_causes)
-    text_zh = reasons(decided[listed], labels_zh, top_causes)
+    text = reasons(decided[listed], labels.causes, top_causes, UNITS["en"])
+    text_zh = reasons(decided[listed], labels.causes_zh, top_causes, UNITS["zh"])
     return decided.assign(
+        tier_zh=decided["tier"].astype(object).map(labels.tiers_zh),
         reasons=text.reindex(decided.index),
         reasons_zh=text_zh.reindex(decided.index),
+        action_zh=decided["action"].map(labels.actions_zh),
         as_of=as_of,
         model_name=model_name,
         model_version=model_version,
@@ -210,11 +253,11 @@ def excluded_table(excluded: pd.DataFrame) -> pd.DataFrame:
 
 
 def for_people(frame: pd.DataFrame) -> pd.DataFrame:
-    """The CSV a team reads: money to cents, probabilities and shares to a few digits, and
+    """The CSV a team reads: money to cents, probabilities and points to a few digits, and
     text that a spreadsheet would run as a formula (a customer id ``=HYPERLINK(...)``)
     escaped with a leading apostrophe, which spreadsheets show as text."""
     rounding = {k: v for k, v in CSV_ROUNDING.items() if k in frame}
-    rounding |= {name: 3 for name in frame if name.startswith("risk_share_")}
+    rounding |= {name: 2 for name in frame if name.startswith("risk_points_")}
     rounded = frame.round(rounding)
     text = [
         name

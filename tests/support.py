@@ -45,7 +45,12 @@ TRAINABLE_DATA = (
     "features.label.confirmation_days=15",
     "scoring.drift.refuse_psi=0.5",
 )
-TRAINABLE = (*TRAINABLE_DATA, "model.params.n_estimators=300")
+# The cause model (stated reasons, models/cause_model.py) needs fewer reasons than default.
+TRAINABLE = (
+    *TRAINABLE_DATA,
+    "model.params.n_estimators=300",
+    "explain.cause_model.min_reasons=50",
+)
 
 
 def compose_config(workdir: Path, *overrides: str) -> Config:

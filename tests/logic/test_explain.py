@@ -12,7 +12,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from contract.errors import ConfigError
-from models.config import EvidenceRule, ExplainConfig
+from models.config import CauseModelConfig, EvidenceRule, ExplainConfig
 from models.evidence import evidence
 from models.explain import (
     cause_contributions,
@@ -215,12 +215,12 @@ def test_evidence_states_the_rules_that_hold_for_the_named_causes_in_rank_order(
     causes = pd.DataFrame(
         {
             "risk_cause_1": ["poor_service", "unresolved_complaint", "unresolved_complaint", None],
-            "risk_share_1": [0.6, 1.0, 0.5, None],
+            "risk_points_1": [6.0, 10.0, 5.0, None],
             "risk_cause_2": ["unresolved_complaint", None, "payment_lapse", None],
         },
         index=[0, 1, 2, 3],
     )
-    said = evidence(features, causes, RULES, LABELS, "text")
+    said = evidence(features, causes, RULES, LABELS, "text", [])
     assert said.index.tolist() == [0, 1, 2, 3]
     assert said.tolist() == [
         "Service: survey 4/10; Complaint: 2 open, the oldest 41 days",
@@ -229,27 +229,39 @@ def test_evidence_states_the_rules_that_hold_for_the_named_causes_in_rank_order(
         "",
     ]
     chinese = {cause: f"<{cause}>" for cause in LABELS}
-    assert evidence(features, causes, RULES, chinese, "text_zh")[0] == (
+    assert evidence(features, causes, RULES, chinese, "text_zh", [])[0] == (
         "<poor_service>: 满意度 4; <unresolved_complaint>: 2 个未解决, 最早 41 天"
     )
+    # A context cause's evidence follows the named causes', unless it is named itself.
+    with_context = evidence(features, causes, RULES, LABELS, "text", ["poor_service"])
+    assert with_context.tolist() == [
+        said[0],
+        "",  # survey 9/10: nothing to say
+        "Complaint: 1 open, the oldest 3 days; Service: survey 5/10",
+        "Service: survey 3/10",
+    ]
 
 
 def test_evidence_for_an_undocumented_cause_or_of_a_text_feature_is_a_config_error():
     with pytest.raises(ConfigError, match=r"explain.evidence: \['boredom'\]"):
-        evidence(pd.DataFrame(), pd.DataFrame(), {"boredom": []}, LABELS, "text")
+        evidence(pd.DataFrame(), pd.DataFrame(), {"boredom": []}, LABELS, "text", [])
     features = pd.DataFrame({"survey": ["good"]})
     causes = pd.DataFrame({"risk_cause_1": ["poor_service"]})
     with pytest.raises(ConfigError, match=r"feature 'survey' is .*, not a number"):
-        evidence(features, causes, RULES, LABELS, "text")
+        evidence(features, causes, RULES, LABELS, "text", [])
 
 
 def test_an_evidence_rule_with_a_wrong_key_names_the_cause_and_the_keys():
     with pytest.raises(ConfigError, match=r"explain.evidence.poor_service: .*\['minimum'\]"):
         ExplainConfig(
-            3,
-            0.1,
-            100,
-            {"poor_service": [{"feature": "x", "text": "t", "text_zh": "t", "minimum": 1}]},
+            top_causes=3,
+            top_risk_share=0.1,
+            plot_rows=100,
+            cause_model=CauseModelConfig(1, 1, {}),
+            context_causes=[],
+            evidence={
+                "poor_service": [{"feature": "x", "text": "t", "text_zh": "t", "minimum": 1}]
+            },
         )
 
 

@@ -20,7 +20,14 @@ from scoring.config import (
     PlaybookConfig,
     ScoringConfig,
 )
-from scoring.export import column_dictionary, for_people, reasons, win_back_list
+from scoring.export import (
+    Labels,
+    column_dictionary,
+    describe,
+    for_people,
+    reasons,
+    win_back_list,
+)
 from scoring.lapsed import lapsed
 from scoring.playbook import NO_CAUSE, Action, action_for, action_table
 from scoring.population import scoring_date
@@ -58,6 +65,7 @@ PLAYBOOK = PlaybookConfig(
         "ordinary": Delivery("e-mail", "crm", 2.0, 0.1),
     },
     content={"competitor_price": "value offer", "default": "check-in"},
+    content_zh={"competitor_price": "价值优惠", "default": "回访"},
     content_needs={"competitor_price": ["discount_share_*"]},
     pairs=[
         PairDelivery(team="customer_service", cost=150.0, tier="vip", cause="unresolved_complaint")
@@ -445,38 +453,43 @@ def test_as_of_after_the_data_is_refused_and_a_malformed_one_stops_the_config():
             load_config(REPO / "params.yaml", [f"scoring.as_of={as_of}"])
 
 
-def test_reasons_read_in_the_labels_given_with_their_shares():
+def test_reasons_read_in_the_labels_given_with_their_points():
     customers = pd.DataFrame(
         {
             "risk_cause_1": ["poor_service", "payment_lapse"],
-            "risk_share_1": [0.523, 1.0],
+            "risk_points_1": [12.34, 40.0],
             "risk_cause_2": ["natural", None],
-            "risk_share_2": [0.3, None],
+            "risk_points_2": [0.96, None],
         }
     )
     english = {"poor_service": "Poor service", "natural": "Natural", "payment_lapse": "Payment"}
     chinese = {"poor_service": "服务质量差", "natural": "自然流失", "payment_lapse": "付款中断"}
-    assert reasons(customers, english, 2).tolist() == [
-        "Poor service 52%; Natural 30%",
-        "Payment 100%",
+    assert reasons(customers, english, 2, "pp").tolist() == [
+        "Poor service 12.3 pp; Natural 1.0 pp",
+        "Payment 40.0 pp",
     ]
-    assert reasons(customers, chinese, 2).tolist() == [
-        "服务质量差 52%; 自然流失 30%",
-        "付款中断 100%",
+    assert reasons(customers, chinese, 2, "个百分点").tolist() == [
+        "服务质量差 12.3 个百分点; 自然流失 1.0 个百分点",
+        "付款中断 40.0 个百分点",
     ]
 
 
 def test_the_column_dictionary_describes_every_column_once_with_the_tables_that_have_it():
     tables = {
-        "vip__key_accounts": pd.DataFrame(columns=["customer_id", "risk_cause_1", "risk_share_1"]),
+        "vip__key_accounts": pd.DataFrame(columns=["customer_id", "risk_cause_1", "risk_points_1"]),
         "excluded": pd.DataFrame(columns=["customer_id", "exclusion", "risk_cause_1"]),
     }
     dictionary = column_dictionary(tables).set_index("column")
-    assert dictionary.index.tolist() == ["customer_id", "risk_cause_1", "risk_share_1", "exclusion"]
+    assert dictionary.index.tolist() == [
+        "customer_id",
+        "risk_cause_1",
+        "risk_points_1",
+        "exclusion",
+    ]
     assert dictionary.loc["customer_id", "in"] == "vip__key_accounts excluded"
-    assert dictionary.loc["risk_share_1", "in"] == "vip__key_accounts"
+    assert dictionary.loc["risk_points_1", "in"] == "vip__key_accounts"
     assert "ranked 1" in dictionary.loc["risk_cause_1", "meaning"]
-    assert "not a probability" in dictionary.loc["risk_share_1", "meaning"]
+    assert "percentage points of churn probability" in dictionary.loc["risk_points_1", "meaning"]
     with pytest.raises(KeyError, match="mystery"):
         column_dictionary({"a_list": pd.DataFrame(columns=["mystery"])})
 
@@ -514,6 +527,7 @@ def test_win_back_list_keeps_the_win_back_tiers_most_valuable_first():
             "customer_id": [4, 1, 2, 3],
             "as_of": "2025-01-01",
             "tier": ["major", "small", "vip", "major"],
+            "tier_zh": ["主要客户", "小客户", "VIP 客户", "主要客户"],
             "customer_value": [900.0, 50.0, 3000.0, 900.0],
             "p_alive": [0.2, 0.1, 0.3, 0.4],
             "churn_probability": [0.6, 0.7, 0.5, 0.6],
@@ -524,8 +538,8 @@ def test_win_back_list_keeps_the_win_back_tiers_most_valuable_first():
     )
     win_back = win_back_list(lapsed_customers, ["vip", "major"])
     assert win_back["customer_id"].tolist() == [2, 3, 4]  # ties by customer id
-    assert win_back.columns[:5].tolist() == [
-        "customer_id", "as_of", "tier", "customer_value", "p_alive"
+    assert win_back.columns[:6].tolist() == [
+        "customer_id", "as_of", "tier", "tier_zh", "customer_value", "p_alive"
     ]  # fmt: skip
 
 
@@ -534,3 +548,29 @@ def test_lapsed_config_is_checked(tmp_path):
         compose_config(tmp_path, "scoring.lapsed.win_back_tiers=[vip,gold]")
     with pytest.raises(ConfigError, match=r"p_alive_below: 1\.5 is not a probability"):
         compose_config(tmp_path, "scoring.lapsed.p_alive_below=1.5")
+
+
+def test_tiers_and_actions_are_described_in_chinese_too():
+    cfg = load_config(REPO / "params.yaml")
+    decided = pd.DataFrame(
+        {
+            "tier": pd.Categorical(["vip", "not_worth_retaining"]),
+            "exclusion": [None, "not_worth_retaining"],
+            "action": [cfg.scoring.playbook.content["poor_service"], None],
+            "risk_cause_1": ["poor_service", None],
+            "risk_points_1": [12.0, None],
+        }
+    )
+    described = describe(decided, Labels.of(cfg.causes, cfg.scoring), 1, "2025-01-01", "m", "1")
+    assert described["tier_zh"].tolist() == ["VIP 客户", "不值得挽留"]
+    assert described.loc[0, "action_zh"] == cfg.scoring.playbook.content_zh["poor_service"]
+    assert pd.isna(described.loc[1, "action_zh"]) and pd.isna(described.loc[1, "reasons"])
+    label = cfg.causes["poor_service"].label_zh
+    assert described.loc[0, "reasons_zh"] == f"{label} 12.0 个百分点"
+
+
+def test_a_missing_or_unknown_chinese_label_stops_the_config(tmp_path):
+    with pytest.raises(ConfigError, match=r"content_zh: .*missing \['default'\]"):
+        compose_config(tmp_path, "~scoring.playbook.content_zh.default")
+    with pytest.raises(ConfigError, match=r"tier_labels_zh: .*unknown \['gold'\]"):
+        compose_config(tmp_path, "+scoring.tier_labels_zh.gold=gold")

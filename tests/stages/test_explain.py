@@ -32,6 +32,7 @@ from pipeline.artifacts import (
     SHAP_VALUES,
 )
 from pipeline.config import Config
+from pipeline.registry import load_model
 from tests.support import files_in, outputs_in, tracking_server_down
 
 
@@ -181,6 +182,33 @@ def test_report_has_scale_and_fidelity_next_to_the_constant_guess(explained):
     }
 
 
+def test_the_cause_model_names_causes_in_points_that_split_the_churn_probability(explained):
+    report = _report(explained)
+    assert report["causes_named_by"] == "cause model"
+    customers = _explained(explained)["customers"]
+    points = customers.filter(regex=r"^risk_points_").fillna(0)
+    assert (points.diff(axis=1).iloc[:, 1:] <= 1e-12).all().all()  # most points first
+    # The points of every cause sum to the churn probability; the named ones to no more.
+    assert (points.sum(axis=1) <= 100 * customers["churn_probability"] + 1e-9).all()
+    assert (points["risk_points_1"] > 0).all()
+
+
+def test_without_stated_reasons_shap_names_the_causes_leaving_out_the_context(explained):
+    model = load_model(Path(explained.paths.models_dir))
+    keys = pd.read_parquet(Path(explained.paths.models_dir) / PREDICTIONS)
+    rows = explain._test_rows(Path(explained.paths.features_dir), keys[["customer_id", "cutoff"]])
+    shap_named, _ = explain.explain_with_truth(explained, model, None, rows)
+    assert shap_named.method == "SHAP"
+    named = shap_named.risk_causes
+    assert not named.isin(explained.explain.context_causes).any().any()
+    assert named["risk_cause_1"].notna().mean() > 0.9
+    customers = shap_named.customers
+    points = customers["risk_points_1"].dropna()
+    # Taking a cause's push away lowers the probability by its points, never below zero.
+    assert (points > 0).all()
+    assert (points <= 100 * customers.loc[points.index, "churn_probability"]).all()
+
+
 def test_metrics_and_figures_go_to_the_models_mlflow_run(explained):
     run_id = json.loads((Path(explained.paths.models_dir) / RUN_RECORD).read_text())["run_id"]
     run = MlflowClient().get_run(run_id)
@@ -189,6 +217,8 @@ def test_metrics_and_figures_go_to_the_models_mlflow_run(explained):
     assert "explain.fidelity.top_risk.non_contractual.within_top_3" in run.data.metrics
     assert any(".all.recall." in name for name in run.data.metrics)
     assert run.data.tags["explain.scale"].startswith("raw log-odds")
+    assert run.data.tags["explain.causes_named_by"] == "cause model"
+    assert run.data.metrics["explain.naming_rows_per_second"] > 0
     artifacts = {a.path for a in MlflowClient().list_artifacts(run_id, "explain")}
     assert "explain/beeswarm.png" in artifacts and "explain/waterfall.png" in artifacts
 

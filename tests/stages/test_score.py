@@ -60,18 +60,33 @@ def test_stage_lists_every_customer_once_with_action_and_reasons(scored):
     assert (listed["churn_probability"] >= scored.scoring.risk_threshold).all()
     assert (listed["expected_net_value"] > 0).all()
     assert listed["tier"].isin(["vip", "major", "ordinary", "small"]).all()
-    assert listed[["action", "channel", "team", "reasons", "lifecycle_stage"]].notna().all().all()
-    # The reasons in Chinese name the same causes, in the same order, with the same shares.
+    described = ["action", "action_zh", "tier_zh", "channel", "team", "reasons", "lifecycle_stage"]
+    assert listed[described].notna().all().all()
+    # Named by the cause model: points of churn probability, most first, summing to no
+    # more than the probability; the reasons in English and Chinese say the same.
+    assert manifest["causes_named_by"] == "cause model"
+    points = listed.filter(regex=r"^risk_points_").fillna(0)
+    assert (points["risk_points_1"] > 0).all()
+    assert (points.diff(axis=1).iloc[:, 1:] <= 1e-12).all().all()
+    assert (points.sum(axis=1) <= 100 * listed["churn_probability"] + 1e-9).all()
+    first = listed["risk_points_1"].map("{:.1f}".format)
+    labels = {name: cause.label for name, cause in scored.causes.items()}
+    assert (
+        listed["reasons"].str.split("; ").str[0]
+        == (listed["risk_cause_1"].map(labels) + " " + first + " pp")
+    ).all()
     labels_zh = {cause.label_zh: name for name, cause in scored.causes.items()}
-    first_zh = listed["reasons_zh"].str.split(";").str[0].str.rsplit(" ", n=1).str[0]
+    first_zh = listed["reasons_zh"].str.split(";").str[0].str.rsplit(" ", n=2).str[0]
     assert first_zh.map(labels_zh).tolist() == listed["risk_cause_1"].tolist()
-    # Evidence for most listed customers, each part behind the label of a cause they name.
+    # Evidence for most listed customers, each part behind the label of a cause they name
+    # or of a context cause (their situation).
     said = listed["evidence"].fillna("")
     assert (said != "").mean() > 0.5
     ranks = [column for column in listed if column.startswith("risk_cause_")]
+    context = {scored.causes[cause].label for cause in scored.explain.context_causes}
     for text, causes in zip(said, listed[ranks].itertuples(index=False), strict=True):
         named = {scored.causes[cause].label for cause in causes if isinstance(cause, str)}
-        assert {part.split(": ")[0] for part in text.split("; ") if part} <= named
+        assert {part.split(": ")[0] for part in text.split("; ") if part} <= named | context
     # Beside the lists: every column of every exported table, once, with its meaning.
     dictionary = pd.read_csv(out / COLUMNS).set_index("column")
     win_back = pd.read_parquet(out / f"{WIN_BACK}.parquet")

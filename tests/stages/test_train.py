@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -14,10 +16,13 @@ from mlflow import MlflowClient
 
 from contract.errors import ConfigError
 from features.columns import LABEL
+from models.cause_model import DIGEST_TAG as CAUSE_DIGEST_TAG
 from models.estimators import model_inputs
 from pipeline import promote, tracking, train, tune
-from pipeline.artifacts import MODEL_DIR, PREDICTIONS, RUN_RECORD
+from pipeline.artifacts import CAUSE_MODEL, MODEL_DIR, PREDICTIONS, RUN_RECORD
 from pipeline.config import Config
+from pipeline.model_file import UnsafeModel
+from pipeline.registry import load_cause_model
 from pipeline.tracking import use_tracking_store
 from tests.support import (
     TINY,
@@ -171,6 +176,32 @@ def test_registered_version_has_a_description_tags_and_loads_by_alias(trained):
     np.testing.assert_allclose(np.asarray(pyfunc.predict(inputs))[:, 1], expected, rtol=1e-12)
     local = mlflow.sklearn.load_model(str(Path(trained.paths.models_dir) / MODEL_DIR))
     np.testing.assert_allclose(local.predict_proba(inputs)[:, 1], expected, rtol=1e-12)
+
+
+def test_the_cause_model_is_kept_with_the_model_and_measured_out_of_time(trained, tmp_path):
+    """Trained on the stated reasons, stored beside the model and with its registered
+    version under a digest, measured on the test cutoff's stated reasons; a changed file
+    is refused."""
+    fit = _report(trained)["cause_model"]
+    assert fit["rows"] > 0 and 0 <= fit["agreement"] <= fit["within_top_3"] <= 1
+    assert 0 < fit["most_frequent_guess"] <= fit["most_frequent_3_guess"] <= 1
+    assert fit["log_loss"] > 0
+    models_dir = Path(trained.paths.models_dir)
+    record = _record(trained)
+    digest = hashlib.sha256((models_dir / CAUSE_MODEL).read_bytes()).hexdigest()
+    assert record[CAUSE_DIGEST_TAG] == digest
+    client = MlflowClient()
+    version = client.get_model_version(trained.tracking.registry.model_name, record["version"])
+    assert version.tags[CAUSE_DIGEST_TAG] == digest
+    run = client.get_run(record["run_id"])
+    assert run.data.metrics["cause_model.agreement"] == pytest.approx(fit["agreement"], abs=1e-6)
+    assert load_cause_model(models_dir).causes == sorted(load_cause_model(models_dir).causes)
+    changed = tmp_path / "models"
+    shutil.copytree(models_dir, changed)
+    text = (changed / CAUSE_MODEL).read_text().replace('"causes": [', '"causes": ["natural", ', 1)
+    (changed / CAUSE_MODEL).write_text(text)
+    with pytest.raises(UnsafeModel, match=r"cause_model\.json: SHA-256"):
+        load_cause_model(changed)
 
 
 def _champion(cfg: Config) -> str:
