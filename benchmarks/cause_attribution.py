@@ -7,17 +7,20 @@ dominant cause (top-1) and how often it is among the first three (top-3), next t
 constant answers (simulator/fidelity.py: ``agreement``), and how many rows per second each
 candidate explains. Candidates:
 
-- ``path SHAP``: today's explanations, LightGBM's path-dependent TreeSHAP summed per cause
-  (models/explain.py); the reference is the average training row.
-- ``path SHAP, structural as context``: the same without ``low_switching_cost`` (contract,
-  renewal timing, tenure, memberships) among the causes named.
+- ``path SHAP``: the explanations before the cause model, LightGBM's path-dependent
+  TreeSHAP summed per cause (models/explain.py); the reference is the average training row.
+- ``path SHAP, structural as context``: the pipeline's fallback without stated reasons,
+  the same without ``low_switching_cost`` (contract, renewal timing, tenure, memberships)
+  among the causes named.
 - ``path SHAP centred by definition``: each cause's contribution minus its mean over the
   rows of the same churn definition (contract type).
 - ``interventional SHAP against retained peers``: shap's interventional TreeExplainer with
   50 training rows of the same churn definition that did not churn as the reference: what
   makes this customer riskier than a peer who stayed.
-- ``cause model``: competing risks. A multiclass LightGBM on the model's features predicts
-  the cause the training cutoffs' churners said they left for, P(cause | x, churn);
+- ``cause model``: competing risks, as the pipeline names causes (models/cause_model.py,
+  ``explain.cause_model``). A multiclass LightGBM on the model's features predicts the
+  cause the training cutoffs' churners said they left for, P(cause | x, churn), stopped
+  early on the validation cutoff's;
   ranking by it ranks P(churn by cause | x) = P(churn | x) P(cause | x, churn). The
   reasons come from the data's ``churn_reasons`` table (models/reasons.py), which the
   simulator writes for half of its churners with a fifth of them wrong
@@ -35,17 +38,17 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import lightgbm as lgb
 import numpy as np
 import pandas as pd
 import shap
 from default_data import ground_truth, split_features
 
 from contract.reasons import reason_causes
+from models.cause_model import fit_cause_model
 from models.estimators import model_inputs
 from models.explain import cause_contributions, tree_parts
 from models.reasons import stated_causes
-from pipeline.config import load_config
+from pipeline.config import Config, load_config
 from pipeline.explain import explain_with_truth
 from pipeline.registry import load_model
 from simulator.fidelity import fidelity_report, true_causes
@@ -64,27 +67,18 @@ def ranked(scores: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(names, columns=[f"risk_cause_{i + 1}" for i in range(TOP)])
 
 
-def cause_classifier(inputs: pd.DataFrame, causes: np.ndarray, names: list[str], seed: int):
-    """A multiclass LightGBM of ``causes`` (names) on ``inputs``: a function of encoded
-    rows that gives rows x causes probabilities."""
-    codes = pd.Categorical(causes, categories=names).codes
-    model = lgb.LGBMClassifier(
-        objective="multiclass",
-        n_estimators=200,
-        learning_rate=0.05,
-        num_leaves=15,
-        random_state=seed,
-        n_jobs=2,
-        verbose=-1,
-    )
-    model.fit(inputs, codes)
-
-    def probabilities(rows: pd.DataFrame) -> pd.DataFrame:
-        scores = pd.DataFrame(0.0, index=range(len(rows)), columns=names)
-        scores.iloc[:, model.classes_] = model.predict_proba(rows)
-        return scores
-
-    return probabilities
+def cause_classifier(
+    train: tuple[pd.DataFrame, pd.Series],
+    validation: tuple[pd.DataFrame, pd.Series],
+    columns: list[str],
+    cfg: Config,
+) -> Callable[[pd.DataFrame], pd.DataFrame]:
+    """The pipeline's cause model (``explain.cause_model``, models/cause_model.py) of the
+    causes of ``train`` (rows, cause or NaN), stopped early on ``validation``'s: a function
+    of feature rows that gives rows x causes probabilities."""
+    model = fit_cause_model(train, validation, columns, cfg.explain.cause_model, cfg.seed)
+    names = list(cfg.causes)
+    return lambda rows: model.probabilities(rows, names).reset_index(drop=True)
 
 
 def timed(candidate: Callable[[], pd.DataFrame]) -> tuple[pd.DataFrame, float]:
@@ -126,8 +120,8 @@ def main() -> None:
         rows = definition == kind
         centred.loc[rows] -= centred.loc[rows].mean()
     candidates = {
-        "path SHAP (today)": (path, explained.seconds),
-        "path SHAP, structural as context": (path.drop(columns=STRUCTURAL), None),
+        "path SHAP (before the cause model)": (path, explained.seconds),
+        "path SHAP, structural as context (the fallback)": (path.drop(columns=STRUCTURAL), None),
         "path SHAP centred by definition": (centred, None),
         "interventional SHAP against retained peers": timed(interventional),
     }
@@ -146,20 +140,28 @@ def main() -> None:
             churned & true_churn(train, churners, horizon).to_numpy()
         ),
     }
+    validation = pd.concat([parts["early_stopping"], parts["calibration"]]).reset_index(drop=True)
+    validation_churned = (validation["churned"] == 1).to_numpy()
+    validation_truth = validation[["customer_id"]].merge(churners, on="customer_id", how="left")
+    validation_labels = {
+        "the data's churn_reasons": stated_causes(validation, reasons, window).where(
+            validation_churned
+        ),
+        "every churner's true cause": validation_truth["churn_cause"].where(
+            validation_churned & true_churn(validation, churners, horizon).to_numpy()
+        ),
+    }
     for label, causes in labels.items():
-        known = causes.notna().to_numpy()
         probabilities = cause_classifier(
-            encoded_train[known], causes[known].to_numpy(), names, cfg.seed
+            (train, causes), (validation, validation_labels[label]), columns, cfg
         )
-        scores, seconds = timed(lambda p=probabilities: p(encoded_test))
-        candidates[f"cause model, {label} ({known.sum():,} rows)"] = (scores, seconds)
+        scores, seconds = timed(lambda p=probabilities: p(test))
+        candidates[f"cause model, {label} ({causes.notna().sum():,} rows)"] = (scores, seconds)
 
-    dominant = true_causes(simulated_truth, train, horizon)["true_cause"].to_numpy()
-    probe = cause_classifier(encoded_train, dominant, names, cfg.seed)
-    candidates["probe: trained on every row's true cause (cannot ship)"] = (
-        probe(encoded_test),
-        None,
-    )
+    dominant = true_causes(simulated_truth, train, horizon)["true_cause"]
+    validation_dominant = true_causes(simulated_truth, validation, horizon)["true_cause"]
+    probe = cause_classifier((train, dominant), (validation, validation_dominant), columns, cfg)
+    candidates["probe: trained on every row's true cause (cannot ship)"] = (probe(test), None)
 
     records = []
     for name, (scores, seconds) in candidates.items():
