@@ -153,6 +153,15 @@ def calibrated_probability(model: CalibratedClassifierCV, raw_score: np.ndarray)
     return calibrated.reshape(raw.shape)
 
 
+def check_context_causes(context_causes: list[str], cause_names: list[str]) -> None:
+    """Every context cause (``explain.context_causes``) is a documented cause."""
+    unknown = sorted(set(context_causes) - set(cause_names))
+    if unknown:
+        raise ConfigError(
+            f"explain.context_causes: {unknown} are not documented causes (`causes`: {cause_names})"
+        )
+
+
 def shap_points(
     model: CalibratedClassifierCV,
     raw_score: np.ndarray,
@@ -283,9 +292,7 @@ def explain_rows(
     ``top_risk_share`` of rows of highest churn probability."""
     columns = list(tree_parts(model)[0].feature_names_in_)
     causes_of = assign_causes(columns, cause_patterns, cause_names)
-    unknown = sorted(set(context_causes) - set(cause_names))
-    if unknown:
-        raise ConfigError(f"explain.context_causes: {unknown} are not documented causes")
+    check_context_causes(context_causes, cause_names)
     inputs = model_inputs(rows, columns)
     started = time.perf_counter()
     contributions = shap_values(model, inputs)

@@ -46,7 +46,7 @@ from features.feature_table import observed_until
 from features.history import CustomerHistory, customer_ranges
 from models.drift import EXEMPT, REFUSE, WARN, drift_table
 from models.evidence import evidence
-from models.explain import CAUSE_MODEL, SHAP
+from models.explain import CAUSE_MODEL, SHAP, check_context_causes
 from pipeline.artifacts import (
     COLUMNS,
     DRIFT_REPORT,
@@ -116,7 +116,9 @@ class Timings:
 
 
 def run(cfg: Config) -> None:
-    check_playbook(cfg.scoring.playbook, list(cfg.causes))  # a bad playbook stops the run first
+    # A bad playbook or context cause stops the run first.
+    check_playbook(cfg.scoring.playbook, list(cfg.causes))
+    check_context_causes(cfg.explain.context_causes, list(cfg.causes))
     with validated_history(cfg) as history:
         _score(cfg, history)
 

@@ -10,9 +10,15 @@ from sklearn.calibration import CalibratedClassifierCV
 from sklearn.frozen import FrozenEstimator
 from sklearn.pipeline import Pipeline
 
+from contract.errors import ConfigError
 from models.cause_model import CauseModel, fit_cause_model, risk_points, stated_fit
 from models.config import CauseModelConfig
-from models.explain import calibrated_probability, named_causes, shap_points
+from models.explain import (
+    calibrated_probability,
+    check_context_causes,
+    named_causes,
+    shap_points,
+)
 
 CONFIG = CauseModelConfig(
     min_reasons=50,
@@ -135,3 +141,9 @@ def test_shap_points_are_how_far_the_probability_falls_without_a_causes_push(cal
     assert points.loc[0, "complaint"] == pytest.approx(expected[0])
     assert points.loc[0, "complaint"] > points.loc[0, "service"] > 0
     assert points.loc[1, "complaint"] == 0  # protective: no points
+
+
+def test_a_context_cause_that_is_not_documented_is_a_config_error():
+    with pytest.raises(ConfigError, match=r"explain.context_causes: \['boredom'\]"):
+        check_context_causes(["boredom", "natural"], NAMES)
+    check_context_causes(["natural"], NAMES)

@@ -142,12 +142,16 @@ def test_tidy_table_ranks_each_direction_and_shares_sum_to_one(explained):
     np.testing.assert_allclose(groups["share"].sum(), 1.0)
     assert (groups["rank"].max() == groups.size()).all()
     assert not causes.duplicated(["customer_id", "cause"]).any()
+    # The customers table's protective causes are the tidy table's; its risk causes are
+    # named by the cause model (test below), not by the SHAP values.
     customers = _explained(explained)["customers"]
-    first = causes.query("direction == 'risk' and rank == 1").set_index("customer_id")["cause"]
+    first = causes.query("direction == 'protective' and rank == 1").set_index("customer_id")
     assert (
-        customers.set_index("customer_id")["risk_cause_1"]
+        customers.set_index("customer_id")["protective_cause_1"]
         .dropna()
-        .equals(first.reindex(customers["customer_id"]).dropna().rename("risk_cause_1"))
+        .equals(
+            first["cause"].reindex(customers["customer_id"]).dropna().rename("protective_cause_1")
+        )
     )
 
 
