@@ -21,7 +21,7 @@ from sklearn.metrics import roc_auc_score
 from features.columns import DEFINITION, LABEL
 from models.btyd import btyd_forecast
 from models.fit import train_model
-from models.split import out_of_time_parts
+from models.split import plan_split, split_rows
 from pipeline.config import load_config
 from pipeline.io import read_feature_table, read_table, validated_paths
 from simulator.truth import true_churn
@@ -44,9 +44,9 @@ def main() -> None:
         {"name": name, "family": "btyd", "dtype": "float32", "cause": "lifecycle_decline"}
         for name in BTYD_FEATURES.values()
     ]
-    _, parts = out_of_time_parts(
-        rows, cfg.features.label.lookahead_days, cfg.training.split, cfg.seed
-    )
+    labelled = list(rows.loc[rows[LABEL].notna(), "cutoff"].unique())
+    split = plan_split(labelled, cfg.features.label.lookahead_days, cfg.training.split)
+    parts = split_rows(rows, split, cfg.training.split.calibration_share, cfg.seed)
     truth = ground_truth(cfg)
     table = {}
     for name, specs in (

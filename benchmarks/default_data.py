@@ -7,19 +7,19 @@ from pathlib import Path
 
 import pandas as pd
 
-from models.split import Split, out_of_time_parts
+from models.split import Split
 from pipeline.config import Config
-from pipeline.io import read_feature_table, read_ground_truth
+from pipeline.feature_rows import read_split
+from pipeline.io import read_catalogue, read_ground_truth
 from simulator.truth import GroundTruth
 
 
 def split_features(cfg: Config) -> tuple[list[dict], Split, dict[str, pd.DataFrame]]:
     """The feature catalogue, the train stage's out-of-time split and each part's rows."""
-    rows, catalogue = read_feature_table(cfg.paths.features_dir)
-    split, parts = out_of_time_parts(
-        rows, cfg.features.label.lookahead_days, cfg.training.split, cfg.seed
+    split, parts = read_split(
+        cfg.paths.features_dir, cfg.features.label.lookahead_days, cfg.training.split, cfg.seed
     )
-    return catalogue, split, parts
+    return read_catalogue(cfg.paths.features_dir), split, parts
 
 
 def ground_truth(cfg: Config) -> GroundTruth:

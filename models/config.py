@@ -85,11 +85,17 @@ class TrainingConfig:
     evaluation: EvaluationConfig = MISSING
     drift_bins: int = MISSING
     tuning: TuningConfig = MISSING
+    max_training_rows: int | None = MISSING
 
     def __post_init__(self) -> None:
         if self.calibration not in CALIBRATION_METHODS:
             raise ConfigError(
                 f"training.calibration: {self.calibration!r} is not one of {CALIBRATION_METHODS}"
+            )
+        if self.max_training_rows is not None and self.max_training_rows < 1:
+            raise ConfigError(
+                f"training.max_training_rows: {self.max_training_rows}; set a positive row "
+                "count, or null for every row"
             )
 
 

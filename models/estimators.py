@@ -110,13 +110,16 @@ def fit_model(
     early_stopping: tuple[pd.DataFrame, np.ndarray],
     categorical: list[str],
     seed: int,
+    weight: np.ndarray | None = None,
 ) -> Pipeline:
-    """Fit the estimator ``cfg`` names on the training rows; LightGBM stops early on
-    ``early_stopping`` (rows of the validation cutoff)."""
+    """Fit the estimator ``cfg`` names on the training rows (``weight``: each row's
+    weight, None for equal); LightGBM stops early on ``early_stopping`` (rows of the
+    validation cutoff). Categories may come as strings or as pandas categories."""
     if cfg.name == "lightgbm":
-        return _fit_lightgbm(cfg, train, y_train, early_stopping, categorical, seed)
+        return _fit_lightgbm(cfg, train, y_train, early_stopping, categorical, seed, weight)
     if cfg.name == "logreg":
-        return _logreg(cfg, train, categorical, seed).fit(train, y_train)
+        model = _logreg(cfg, train, categorical, seed)
+        return model.fit(train, y_train, model__sample_weight=weight)
     params = dict(cfg.params)
     if params.get("monetary") not in train:
         params["monetary"] = None  # no amounts in the data: the rule is recency and frequency
@@ -130,12 +133,39 @@ def _fit_lightgbm(
     early_stopping: tuple[pd.DataFrame, np.ndarray],
     categorical: list[str],
     seed: int,
+    weight: np.ndarray | None,
 ) -> Pipeline:
+    encode = category_encoder(train, categorical)
+    booster = lgb.LGBMClassifier(**cfg.params, class_weight=cfg.class_weight, random_state=seed)
+    stop_x, stop_y = early_stopping
+    callbacks = []
+    if cfg.early_stopping_rounds:
+        callbacks.append(lgb.early_stopping(cfg.early_stopping_rounds, verbose=False))
+    if cfg.log_every_trees:
+        callbacks.append(lgb.log_evaluation(cfg.log_every_trees))
+    booster.fit(
+        encoded_matrix(train, encode),
+        y_train,
+        sample_weight=weight,
+        eval_X=encoded_matrix(stop_x, encode),
+        eval_y=stop_y,
+        categorical_feature=categorical,
+        callbacks=callbacks,
+    )
+    return Pipeline([("encode", encode), ("model", booster)])
+
+
+def category_encoder(train: pd.DataFrame, categorical: list[str]) -> ColumnTransformer:
+    """The model's first step: categories to their rank among the training rows' values
+    (sorted; unknown and missing: NaN), every other column passed through. Fitted on
+    one row, with the categories given: fitting on all rows would copy them as float64."""
+    present = [_present_categories(train[name]) for name in categorical]
     encode = ColumnTransformer(
         [
             (
                 "categories",
                 OrdinalEncoder(
+                    categories=present,
                     handle_unknown="use_encoded_value",
                     unknown_value=np.nan,
                     encoded_missing_value=np.nan,
@@ -146,27 +176,40 @@ def _fit_lightgbm(
         remainder="passthrough",
         verbose_feature_names_out=False,
     ).set_output(transform="pandas")
-    encode.fit(train)
-    booster = lgb.LGBMClassifier(**cfg.params, class_weight=cfg.class_weight, random_state=seed)
-    stop_x, stop_y = early_stopping
-    callbacks = []
-    if cfg.early_stopping_rounds:
-        callbacks.append(lgb.early_stopping(cfg.early_stopping_rounds, verbose=False))
-    if cfg.log_every_trees:
-        callbacks.append(lgb.log_evaluation(cfg.log_every_trees))
-    booster.fit(
-        encode.transform(train),
-        y_train,
-        eval_X=encode.transform(stop_x),
-        eval_y=stop_y,
-        categorical_feature=categorical,
-        callbacks=callbacks,
-    )
-    return Pipeline([("encode", encode), ("model", booster)])
+    return encode.fit(model_inputs(train.iloc[:1], list(train.columns)))
+
+
+def _present_categories(column: pd.Series) -> list[str]:
+    """The values a column has, sorted (as the encoder sorts them), without a string copy
+    of a categorical column."""
+    return sorted(_as_categories(column).cat.remove_unused_categories().cat.categories)
+
+
+def _as_categories(column: pd.Series) -> pd.Series:
+    return column if isinstance(column.dtype, pd.CategoricalDtype) else column.astype("category")
+
+
+def encoded_matrix(rows: pd.DataFrame, encode: ColumnTransformer) -> pd.DataFrame:
+    """``rows`` as ``encode`` passes them to LightGBM, in one float32 array whose columns
+    are contiguous (LightGBM reads it without a copy): half the memory of the encoder's
+    own output, which is float64 for the categories and so for the whole array."""
+    ordinal = encode.named_transformers_["categories"]
+    categories = dict(zip(encode.transformers_[0][2], ordinal.categories_, strict=True))
+    names = list(encode.get_feature_names_out())
+    matrix = np.empty((len(rows), len(names)), dtype=np.float32, order="F")
+    for j, name in enumerate(names):
+        if name in categories:
+            codes = _as_categories(rows[name]).cat.set_categories(categories[name]).cat.codes
+            matrix[:, j] = np.where(codes < 0, np.nan, codes)
+        else:
+            matrix[:, j] = rows[name].to_numpy(dtype=np.float32, na_value=np.nan)
+    return pd.DataFrame(matrix, columns=names, copy=False)
 
 
 def _logreg(cfg: ModelConfig, train: pd.DataFrame, categorical: list[str], seed: int) -> Pipeline:
     numeric = [name for name in train.columns if name not in categorical]
+    # float32 throughout (the features are float32): float64 one-hot columns would turn
+    # every column float64 and double the memory of the design matrix.
     prepare = ColumnTransformer(
         [
             (
@@ -180,7 +223,7 @@ def _logreg(cfg: ModelConfig, train: pd.DataFrame, categorical: list[str], seed:
                 "categories",
                 make_pipeline(
                     SimpleImputer(strategy="constant", fill_value="missing"),
-                    OneHotEncoder(handle_unknown="ignore"),
+                    OneHotEncoder(handle_unknown="ignore", dtype=np.float32),
                 ),
                 categorical,
             ),

@@ -20,7 +20,6 @@ from models.estimators import (
     feature_columns,
     fit_model,
     labels,
-    model_inputs,
 )
 
 log = logging.getLogger(__name__)
@@ -32,23 +31,31 @@ ORACLE = "oracle"
 
 @dataclass
 class ModelData:
-    """Each part's model inputs and labels for one feature selection."""
+    """Each part's model inputs and labels for one feature selection, and the training
+    rows' weights (None: equal)."""
 
     columns: list[str]
     categorical: list[str]
     inputs: dict[str, pd.DataFrame]
     labels: dict[str, np.ndarray]
+    weight: np.ndarray | None = None
 
 
 def model_data(
-    parts: dict[str, pd.DataFrame], catalogue: list[dict], families: list[str] | None
+    parts: dict[str, pd.DataFrame],
+    catalogue: list[dict],
+    families: list[str] | None,
+    weight: np.ndarray | None = None,
 ) -> ModelData:
+    """The parts' feature columns as they are (no copy: categories stay pandas
+    categories, which every estimator's first step reads as it reads strings)."""
     columns = feature_columns(catalogue, families)
     return ModelData(
         columns,
         categorical_columns(catalogue, columns),
-        {name: model_inputs(rows, columns) for name, rows in parts.items()},
+        {name: rows[columns] for name, rows in parts.items()},
         {name: labels(rows) for name, rows in parts.items()},
+        weight,
     )
 
 
@@ -61,6 +68,7 @@ def fit_uncalibrated(cfg: ModelConfig, data: ModelData, seed: int) -> Pipeline:
         (data.inputs["early_stopping"], data.labels["early_stopping"]),
         data.categorical,
         seed,
+        data.weight,
     )
 
 
@@ -79,11 +87,12 @@ def train_model(
     catalogue: list[dict],
     calibration_method: str,
     seed: int,
+    weight: np.ndarray | None = None,
 ) -> TrainedModel:
-    """Fit on the training part (early stopping on its own part), calibrate on the
-    calibration part and predict the test part."""
+    """Fit on the training part (``weight``: its rows' weights; early stopping on its own
+    part), calibrate on the calibration part and predict the test part."""
     started = time.perf_counter()
-    data = model_data(parts, catalogue, cfg.families)
+    data = model_data(parts, catalogue, cfg.families, weight)
     _check_both_classes(data.labels)
     calibrated = calibrate(
         fit_uncalibrated(cfg, data, seed),
@@ -115,10 +124,11 @@ def train_candidates(
     catalogue: list[dict],
     calibration_method: str,
     seed: int,
+    weight: np.ndarray | None = None,
 ) -> dict[str, TrainedModel]:
     trained = {}
     for name, cfg in candidates.items():
-        trained[name] = train_model(cfg, parts, catalogue, calibration_method, seed)
+        trained[name] = train_model(cfg, parts, catalogue, calibration_method, seed, weight)
         log.info("%s: fitted and calibrated in %.1f s", name, trained[name].seconds)
     return trained
 

@@ -92,27 +92,56 @@ def split_rows(
 ) -> dict[str, pd.DataFrame]:
     """The labelled rows of each part, keyed by PARTS."""
     labelled = rows[rows[LABEL].notna()]
-    validation = labelled[labelled["cutoff"] == split.validation_cutoff]
+    early_stopping, calibration = split_validation(
+        labelled[labelled["cutoff"] == split.validation_cutoff], calibration_share, seed
+    )
+    return {
+        "train": labelled[labelled["cutoff"].isin(split.train_cutoffs)],
+        "early_stopping": early_stopping,
+        "calibration": calibration,
+        "test": labelled[labelled["cutoff"] == split.test_cutoff],
+    }
+
+
+def split_validation(
+    validation: pd.DataFrame, calibration_share: float, seed: int
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The validation cutoff's rows split by customer: early stopping's, calibration's."""
     customers = np.sort(validation["customer_id"].unique())
     rng = np.random.default_rng(seed)
     calibration_customers = rng.choice(
         customers, size=round(len(customers) * calibration_share), replace=False
     )
     for_calibration = validation["customer_id"].isin(calibration_customers)
-    return {
-        "train": labelled[labelled["cutoff"].isin(split.train_cutoffs)],
-        "early_stopping": validation[~for_calibration],
-        "calibration": validation[for_calibration],
-        "test": labelled[labelled["cutoff"] == split.test_cutoff],
-    }
+    return validation[~for_calibration], validation[for_calibration]
 
 
-def out_of_time_parts(
-    rows: pd.DataFrame, lookahead_days: int, cfg: SplitConfig, seed: int
-) -> tuple[Split, dict[str, pd.DataFrame]]:
-    """The out-of-time split of the feature table's labelled cutoffs and each part's rows."""
-    labelled_cutoffs = list(rows.loc[rows[LABEL].notna(), "cutoff"].unique())
-    split = plan_split(labelled_cutoffs, lookahead_days, cfg)
-    parts = split_rows(rows, split, cfg.calibration_share, seed)
-    log.info("split: %s; rows %s", split.as_dict(), {k: len(v) for k, v in parts.items()})
-    return split, parts
+def sample_stayers(
+    train: pd.DataFrame, max_rows: int | None, seed: int
+) -> tuple[pd.DataFrame, np.ndarray | None]:
+    """At most ``max_rows`` training rows: every churner, and stayers drawn at random to
+    fill the rest, each weighing (stayers) / (stayers drawn), so that the weighted rows
+    keep the natural churn rate and the fitted scores their calibration. Fewer rows than
+    ``max_rows``, or None: every row, equal weights (None)."""
+    if max_rows is None or len(train) <= max_rows:
+        return train, None
+    churned = train[LABEL].to_numpy() == 1
+    churners, stayers = int(churned.sum()), int((~churned).sum())
+    if churners >= max_rows:
+        raise ConfigError(
+            f"training.max_training_rows: {max_rows:,} rows cannot hold the {churners:,} "
+            "churners of the training cutoffs, which are all kept; raise it (or null: every row)"
+        )
+    drawn = max_rows - churners
+    rng = np.random.default_rng(seed)
+    kept = churned.copy()
+    kept[rng.choice(np.flatnonzero(~churned), size=drawn, replace=False)] = True
+    log.info(
+        "training rows: every churner (%d) and %d of %d stayers, weighing %.3g each "
+        "(training.max_training_rows)",
+        churners,
+        drawn,
+        stayers,
+        stayers / drawn,
+    )
+    return train[kept], np.where(churned[kept], 1.0, stayers / drawn)

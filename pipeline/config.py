@@ -124,6 +124,7 @@ class TrackingConfig:
 @dataclass
 class Config:
     seed: int = MISSING
+    n_jobs: int | None = MISSING
     paths: PathsConfig = MISSING
     data: DataConfig = MISSING
     simulator: SimulatorConfig = MISSING
@@ -136,6 +137,12 @@ class Config:
     explain: ExplainConfig = MISSING
     scoring: ScoringConfig = MISSING
     tracking: TrackingConfig = MISSING
+
+    def __post_init__(self) -> None:
+        if self.n_jobs is not None and self.n_jobs < 1:
+            raise ConfigError(
+                f"n_jobs: {self.n_jobs} threads; set 1 or more, or null for one per core"
+            )
 
 
 def composed(config_dir: Path = CONF_DIR, overrides: list[str] | None = None) -> DictConfig:

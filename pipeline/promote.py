@@ -30,10 +30,9 @@ from features.columns import KEYS, LABEL
 from models.comparison import Decision, paired_bootstrap
 from models.estimators import labels, model_inputs
 from models.metrics import higher_is_better
-from models.split import out_of_time_parts
 from pipeline.artifacts import PREDICTIONS, RUN_RECORD
 from pipeline.config import Config
-from pipeline.io import read_feature_table
+from pipeline.feature_rows import read_split
 from pipeline.model_file import UnsafeModel
 from pipeline.registry import ScoringModel, champion_version, load_scoring_model, move_alias
 from pipeline.stage import run_stage
@@ -115,9 +114,8 @@ def _held_out_predictions(
     """Which rows, their labels and each version's churn probabilities on them."""
     if cfg.data.snapshot is not None:
         return _out_of_fold(cfg, candidate, champion)
-    rows, _ = read_feature_table(cfg.paths.features_dir)
-    split, parts = out_of_time_parts(
-        rows, cfg.features.label.lookahead_days, cfg.training.split, cfg.seed
+    split, parts = read_split(
+        cfg.paths.features_dir, cfg.features.label.lookahead_days, cfg.training.split, cfg.seed
     )
     test, test_cutoff = parts["test"], str(split.test_cutoff.date())
     probabilities = {}

@@ -45,7 +45,7 @@ from pipeline.model_file import (
     registered_digest,
     untrusted_types,
 )
-from pipeline.tracking import redacted, use_tracking_store
+from pipeline.tracking import frame_schema, redacted, use_tracking_store
 from scoring.errors import SchemaMismatch
 
 log = logging.getLogger(__name__)
@@ -69,8 +69,9 @@ class ModelFormat:
                 f"the model holds types pipeline/model_file.py does not trust: {unknown}; "
                 "add them to TRUSTED_TYPES if they are this pipeline's own"
             )
-        signature = infer_signature(inputs, model.predict_proba(inputs))
-        return cls(signature, inputs.head(5))
+        example = inputs.head(5)
+        outputs = infer_signature(example, model.predict_proba(example)).outputs
+        return cls(ModelSignature(frame_schema(inputs), outputs), example)
 
     @property
     def arguments(self) -> dict[str, Any]:

@@ -31,9 +31,6 @@ with the model version it used.
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 
@@ -66,7 +63,7 @@ from pipeline.io import (
     write_parquet_and_csv,
 )
 from pipeline.registry import ScoringModel, load_scoring_model
-from pipeline.stage import run_stage
+from pipeline.stage import Timings, run_stage
 from pipeline.tracking import (
     fingerprint,
     git_commit,
@@ -99,20 +96,6 @@ from scoring.population import (
 from scoring.selection import LAPSED, choose_actions, screen
 
 log = logging.getLogger(__name__)
-
-
-class Timings:
-    """Seconds per step of the run, for the manifest and MLflow."""
-
-    def __init__(self) -> None:
-        self.seconds: dict[str, float] = {}
-
-    @contextmanager
-    def step(self, name: str) -> Iterator[None]:
-        started = time.perf_counter()
-        yield
-        self.seconds[name] = round(time.perf_counter() - started, 3)
-        log.info("%s: %.1f s", name, self.seconds[name])
 
 
 def run(cfg: Config) -> None:

@@ -6,7 +6,10 @@ import errno
 import logging
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from threadpoolctl import threadpool_limits
 
 from contract.errors import UserError
 from pipeline.config import Config, config_from_cli
@@ -37,14 +40,31 @@ def configure_logging() -> None:
         lightgbm.register_logger(logging.getLogger("lightgbm"))
 
 
+class Timings:
+    """Seconds per step of a stage's run, for its record and MLflow."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def step(self, name: str) -> Iterator[None]:
+        started = time.perf_counter()
+        yield
+        self.seconds[name] = round(time.perf_counter() - started, 3)
+        log.info("%s: %.1f s", name, self.seconds[name])
+
+
 def run_stage(
     run: Callable[[Config], None], description: str, shorthands: dict[str, str] | None = None
 ) -> None:
-    """Parse the command line, load the config, run the stage and time it."""
+    """Parse the command line, load the config, run the stage and time it, with the BLAS
+    and OpenMP pools of the process held to ``n_jobs`` threads (None: one per core)."""
     configure_logging()
     started = time.perf_counter()
     try:
-        run(config_from_cli(description, shorthands))
+        cfg = config_from_cli(description, shorthands)
+        with threadpool_limits(limits=cfg.n_jobs):
+            run(cfg)
     except USER_ERRORS as err:
         log.error("%s", err)
         sys.exit(1)

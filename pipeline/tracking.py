@@ -19,6 +19,7 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -26,6 +27,10 @@ from urllib.parse import urlsplit, urlunsplit
 import mlflow
 import pandas as pd
 from mlflow import MlflowClient
+from mlflow.data.dataset_source_registry import resolve_dataset_source
+from mlflow.data.pandas_dataset import PandasDataset
+from mlflow.types import ColSpec, Schema
+from mlflow.types.utils import _infer_schema
 from pandas.errors import Pandas4Warning
 
 from models.comparison import Decision
@@ -35,6 +40,7 @@ from pipeline.io import process_alive
 log = logging.getLogger(__name__)
 
 SQLITE = "sqlite:///"
+SCHEMA_ROWS = 1000  # rows a logged dataset's schema is inferred from
 PROCESS_HOST, PROCESS_PID = "process.host", "process.pid"
 PARAM_NAME_FORBIDDEN = re.compile(r"[^\w\-. :/]")
 
@@ -186,6 +192,29 @@ def training_run(cfg: TrackingConfig, name: str) -> Iterator[tuple[str, str]]:
     log.info("MLflow run %r: %s", name, ui_link(cfg, run.info.experiment_id, run.info.run_id))
 
 
+def frame_schema(rows: pd.DataFrame) -> Schema:
+    """MLflow's schema of ``rows``: each column's type inferred from the first rows, and
+    required unless some row misses it. MLflow's own inference visits every value in
+    Python: 111 of the 209 s of the train stage at 100k customers."""
+    with warnings.catch_warnings():
+        # Ids are integers and never missing: MLflow's hint that integers cannot be is noise.
+        warnings.filterwarnings("ignore", "Hint: Inferred schema contains integer")
+        # The inference PandasDataset itself uses (infer_signature gives up on datetimes).
+        sampled = _infer_schema(rows.head(SCHEMA_ROWS))
+    missing = rows.isna().any()
+    return Schema(
+        [ColSpec(spec.type, spec.name, required=not missing[spec.name]) for spec in sampled]
+    )
+
+
+class _FeatureRows(PandasDataset):
+    """Rows of the feature table as an MLflow dataset, with ``frame_schema``."""
+
+    @cached_property
+    def schema(self) -> Schema:
+        return frame_schema(self.df)
+
+
 def log_datasets(
     parts: dict[str, pd.DataFrame], source: Path, name: str, target: str, digest: str
 ) -> None:
@@ -198,8 +227,14 @@ def log_datasets(
             # digest calls a pandas function with positional arguments pandas 3 deprecates.
             warnings.filterwarnings("ignore", "The specified dataset source can be interpreted")
             warnings.filterwarnings("ignore", category=Pandas4Warning, module="mlflow.data")
-            dataset = mlflow.data.from_pandas(
-                rows, source=str(source.resolve()), targets=target, name=f"{name}-{context}"
+            dataset = _FeatureRows(
+                rows,
+                source=resolve_dataset_source(str(source.resolve())),
+                targets=target,
+                name=f"{name}-{context}",
+                # The table's fingerprint stands for the rows: MLflow's digest maps every
+                # value of the part through Python.
+                digest=hashlib.sha256(f"{digest}:{context}:{len(rows)}".encode()).hexdigest()[:8],
             )
         mlflow.log_input(dataset, context=context, tags={"data_fingerprint": digest})
 

@@ -34,19 +34,20 @@ import numpy as np
 import pandas as pd
 
 from contract.reasons import reason_causes
-from features.columns import LABEL
+from features.columns import DEFINITION, KEYS, LABEL
 from models.btyd import BGNBD, activity_reliability, btyd_forecast, purchases_in_horizon
 from models.cause_model import DIGEST_TAG as CAUSE_DIGEST_TAG
 from models.cause_model import CauseModel, fit_cause_model, stated_fit
 from models.cause_model import digest as cause_model_digest
+from models.config import ModelConfig
 from models.crossval import CrossValidation, cross_validate
 from models.drift import reference_profile
-from models.estimators import best_iteration, labels, model_inputs
+from models.estimators import best_iteration, feature_columns, labels, model_inputs
 from models.figures import reliability_figure, training_plots
 from models.fit import ORACLE, TrainedModel, candidate_models, prediction_table, train_candidates
 from models.metrics import evaluate_models
 from models.reasons import stated_causes
-from models.split import Split, out_of_time_parts
+from models.split import Split, sample_stayers
 from pipeline.artifacts import (
     CATALOGUE,
     CAUSE_MODEL,
@@ -57,8 +58,10 @@ from pipeline.artifacts import (
     ground_truth_dir,
 )
 from pipeline.config import Config
+from pipeline.feature_rows import read_labels, read_split
 from pipeline.io import (
     atomic_directories,
+    read_catalogue,
     read_feature_table,
     read_ground_truth,
     read_table,
@@ -68,7 +71,7 @@ from pipeline.io import (
 )
 from pipeline.model_file import DIGEST_TAG
 from pipeline.registry import ModelFormat, VersionDescription, register_version, save_model
-from pipeline.stage import run_stage
+from pipeline.stage import Timings, run_stage
 from pipeline.tracking import (
     config_hash,
     fingerprint,
@@ -77,14 +80,13 @@ from pipeline.tracking import (
     run_name,
     training_run,
 )
-from simulator.config import SimulatorConfig
 from simulator.oracle import (
     OBSERVABLE_ORACLE,
     observable_churn_probability,
     oracle_probability,
     true_churn_probability,
 )
-from simulator.truth import GroundTruth, label_agreement, true_churn_ranking
+from simulator.truth import label_agreement, true_churn_ranking
 
 log = logging.getLogger(__name__)
 
@@ -111,56 +113,95 @@ class Evaluated:
 
 
 def run(cfg: Config) -> None:
-    rows, catalogue = read_feature_table(cfg.paths.features_dir)
+    timings = Timings()
+    catalogue = read_catalogue(cfg.paths.features_dir)
     candidates = candidate_models(cfg.model, cfg.training.baselines, catalogue)
-    if cfg.data.snapshot is None:
-        split, parts = out_of_time_parts(
-            rows, cfg.features.label.lookahead_days, cfg.training.split, cfg.seed
-        )
-        calibration = cfg.training.calibration
-        trained = train_candidates(candidates, parts, catalogue, calibration, cfg.seed)
-    else:
-        split, parts, trained = cross_validate(candidates, rows, catalogue, cfg.training, cfg.seed)
+    split, parts, trained, drift_reference = _fit(cfg, candidates, catalogue, timings)
+    for name, model in trained.items():
+        timings.seconds[f"fit {name}"] = round(model.seconds, 3)
     main, test = trained[cfg.model.name], parts["test"]
     scores = {name: model.test_probability for name, model in trained.items()}
     label = cfg.features.label
-    bgnbd, reliability = _bgnbd(cfg, test)
+    with timings.step("BG/NBD"):
+        bgnbd, reliability = _bgnbd(cfg, test)
     if bgnbd is not None:
         scores[BGNBD] = bgnbd
-    truth_dir = ground_truth_dir(cfg.paths.ground_truth_dir, cfg.data)
-    against_truth = {}
-    if truth_dir is not None:
-        truth = read_ground_truth(truth_dir)
-        scores[ORACLE] = oracle_probability(
-            truth, test, cfg.simulator, label.horizon_days, label.confirmation_days
-        )
-        against_truth = _against_truth(truth, rows, test, scores, cfg.simulator, label.horizon_days)
+    with timings.step("against the truth"):
+        scores, against_truth = _with_truth(cfg, test, scores)
     evaluation, y = cfg.training.evaluation, labels(test)
     metrics = evaluate_models(y, scores, evaluation.top_fractions, evaluation.calibration_bins)
-    cause_model, cause_fit = _cause_model(cfg, parts, main.columns)
+    with timings.step("cause model"):
+        cause_model, cause_fit = _cause_model(cfg, parts, main.columns)
     result = Evaluated(split, parts, trained, metrics, against_truth, cause_model, cause_fit)
 
     targets = (Path(cfg.paths.models_dir), Path(cfg.paths.train_plots))
     with atomic_directories(*targets) as (out, plots):
-        prediction_table(test, scores).to_parquet(out / PREDICTIONS, index=False)
-        bins = evaluation.calibration_bins
-        tables, figures = training_plots(y, scores, cfg.model.name, main.model, bins)
-        if reliability is not None:
-            tables["activity_reliability"] = reliability
-            figures["activity_reliability"] = reliability_figure(reliability, label.horizon_days)
-        write_plots(plots, tables, figures)
+        with timings.step("plots"):
+            prediction_table(test, scores).to_parquet(out / PREDICTIONS, index=False)
+            bins = evaluation.calibration_bins
+            tables, figures = training_plots(y, scores, cfg.model.name, main.model, bins)
+            if reliability is not None:
+                tables["activity_reliability"] = reliability
+                figures["activity_reliability"] = reliability_figure(
+                    reliability, label.horizon_days
+                )
+            write_plots(plots, tables, figures)
         form = ModelFormat.of(main.model, model_inputs(test, main.columns))
-        training_rows = model_inputs(parts["train"], main.columns)
-        write_json(reference_profile(training_rows, cfg.training.drift_bins), out / DRIFT_REFERENCE)
+        write_json(drift_reference, out / DRIFT_REFERENCE)
         cause_digest = {}
         if cause_model is not None:
             (out / CAUSE_MODEL).write_text(cause_model.to_json(), encoding="utf-8")
             cause_digest = {CAUSE_DIGEST_TAG: cause_model_digest(out / CAUSE_MODEL)}
-        record = _track(cfg, result, form, out, plots, cause_digest)
-        record[DIGEST_TAG] = save_model(main.model, form, out)
+        with timings.step("track and register"):
+            record = _track(cfg, result, form, out, plots, cause_digest)
+            record[DIGEST_TAG] = save_model(main.model, form, out)
         record |= cause_digest
+        # Where the stage spent its time: `make bench-train` reads it.
+        record["seconds"] = timings.seconds
         write_json(record, out / RUN_RECORD)
     write_json(_report(cfg, result), Path(cfg.paths.train_report))
+
+
+def _fit(
+    cfg: Config, candidates: dict[str, ModelConfig], catalogue: list[dict], timings: Timings
+) -> tuple[Split | CrossValidation, dict[str, pd.DataFrame], dict[str, TrainedModel], dict]:
+    """Read the rows training needs, profile the training rows for drift checks, then fit
+    and calibrate every candidate out of time (on the kept training rows, weighted: see
+    ``training.max_training_rows``) or, on snapshot data, cross-validate them."""
+    features_dir, main_columns = (
+        cfg.paths.features_dir,
+        feature_columns(catalogue, cfg.model.families),
+    )
+    with timings.step("read"):
+        if cfg.data.snapshot is not None:
+            rows, _ = read_feature_table(features_dir)
+            drift_reference = reference_profile(
+                rows.loc[rows[LABEL].notna(), main_columns], cfg.training.drift_bins
+            )
+            return (
+                *cross_validate(candidates, rows, catalogue, cfg.training, cfg.seed),
+                drift_reference,
+            )
+        columns = _columns_read(candidates, catalogue)
+        lookahead = cfg.features.label.lookahead_days
+        split, parts = read_split(features_dir, lookahead, cfg.training.split, cfg.seed, columns)
+    with timings.step("drift reference"):
+        drift_reference = reference_profile(parts["train"][main_columns], cfg.training.drift_bins)
+    parts["train"], weight = sample_stayers(
+        parts["train"], cfg.training.max_training_rows, cfg.seed
+    )
+    calibration = cfg.training.calibration
+    trained = train_candidates(candidates, parts, catalogue, calibration, cfg.seed, weight)
+    return split, parts, trained, drift_reference
+
+
+def _columns_read(candidates: dict[str, ModelConfig], catalogue: list[dict]) -> list[str]:
+    """The feature table's columns training needs: keys, definition, label and the
+    features of every candidate, in catalogue order."""
+    used = {
+        name for cfg in candidates.values() for name in feature_columns(catalogue, cfg.families)
+    }
+    return [*KEYS, DEFINITION, LABEL, *(spec["name"] for spec in catalogue if spec["name"] in used)]
 
 
 def _bgnbd(cfg: Config, test: pd.DataFrame) -> tuple[np.ndarray | None, pd.DataFrame | None]:
@@ -217,24 +258,26 @@ def _cause_model(
     return model, stated_fit(model, test, stated(test), names, cfg.explain.top_causes)
 
 
-def _against_truth(
-    truth: GroundTruth,
-    rows: pd.DataFrame,
-    test: pd.DataFrame,
-    scores: dict[str, np.ndarray],
-    sim: SimulatorConfig,
-    horizon_days: int,
-) -> dict:
-    """How the labels of every labelled row, and each model's test scores, agree with
-    true churn; the oracles here are the oracles of true churn, not of the label: one that
-    knows who has already left, one that sees only what the data show."""
-    labelled = rows[rows[LABEL].notna()]
-    models = {name: score for name, score in scores.items() if name != ORACLE}
-    models[ORACLE] = true_churn_probability(truth, test, horizon_days)
-    models[OBSERVABLE_ORACLE] = observable_churn_probability(truth, test, sim, horizon_days)
-    return {
-        "label_vs_truth": label_agreement(labelled, truth.customers, horizon_days),
-        "true_churn": true_churn_ranking(test, models, truth.customers, horizon_days),
+def _with_truth(
+    cfg: Config, test: pd.DataFrame, scores: dict[str, np.ndarray]
+) -> tuple[dict[str, np.ndarray], dict]:
+    """On simulated data, the scores with the oracle's, and how the labels of every
+    labelled row and each model's test scores agree with true churn; the oracles there
+    are the oracles of true churn, not of the label: one that knows who has already
+    left, one that sees only what the data show. Elsewhere the scores and nothing."""
+    truth_dir = ground_truth_dir(cfg.paths.ground_truth_dir, cfg.data)
+    if truth_dir is None:
+        return scores, {}
+    truth, sim, label = read_ground_truth(truth_dir), cfg.simulator, cfg.features.label
+    horizon = label.horizon_days
+    oracle = oracle_probability(truth, test, sim, horizon, label.confirmation_days)
+    models = dict(scores)
+    models[ORACLE] = true_churn_probability(truth, test, horizon)
+    models[OBSERVABLE_ORACLE] = observable_churn_probability(truth, test, sim, horizon)
+    labelled = read_labels(cfg.paths.features_dir)
+    return {**scores, ORACLE: oracle}, {
+        "label_vs_truth": label_agreement(labelled, truth.customers, horizon),
+        "true_churn": true_churn_ranking(test, models, truth.customers, horizon),
     }
 
 

@@ -21,9 +21,10 @@ from models.config import SearchRange
 from models.estimators import best_iteration_of
 from models.fit import fit_uncalibrated, model_data
 from models.metrics import evaluate
-from models.split import out_of_time_parts
+from models.split import sample_stayers
 from pipeline.config import Config
-from pipeline.io import read_feature_table
+from pipeline.feature_rows import read_split
+from pipeline.io import read_catalogue
 from pipeline.stage import run_stage
 from pipeline.tracking import log_metrics, log_params, trial_run, tuning_run
 
@@ -48,10 +49,11 @@ def run(cfg: Config) -> None:
     unknown = sorted(set(cfg.training.tuning.search_space) - set(cfg.model.params))
     if unknown:
         raise ConfigError(f"training.tuning.search_space: {unknown} are not in model.params")
-    rows, catalogue = read_feature_table(cfg.paths.features_dir)
+    catalogue = read_catalogue(cfg.paths.features_dir)
     lookahead = cfg.features.label.lookahead_days
-    _, parts = out_of_time_parts(rows, lookahead, cfg.training.split, cfg.seed)
-    data = model_data(parts, catalogue, cfg.model.families)
+    _, parts = read_split(cfg.paths.features_dir, lookahead, cfg.training.split, cfg.seed)
+    train, weight = sample_stayers(parts["train"], cfg.training.max_training_rows, cfg.seed)
+    data = model_data({**parts, "train": train}, catalogue, cfg.model.families, weight)
     evaluation, metric = cfg.training.evaluation, cfg.tracking.promotion.metric
 
     def objective(trial: optuna.Trial) -> float:

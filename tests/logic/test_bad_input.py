@@ -13,6 +13,7 @@ import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -458,7 +459,7 @@ def test_a_read_only_output_folder_is_a_clear_error(tmp_path, monkeypatch, caplo
         raise PermissionError(errno.EACCES, "Permission denied", str(tmp_path / "out"))
 
     monkeypatch.setattr(sys, "argv", ["stage"])
-    monkeypatch.setattr("pipeline.stage.config_from_cli", lambda *args: None)
+    monkeypatch.setattr("pipeline.stage.config_from_cli", lambda *args: SimpleNamespace(n_jobs=1))
     caplog.set_level(logging.ERROR)
     with pytest.raises(SystemExit) as exited:
         run_stage(run, "a stage")

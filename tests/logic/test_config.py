@@ -47,6 +47,15 @@ def _params_with(tmp_path, old: str, new: str):
             "data.format must be 'parquet' or 'csv'",
             id="format",
         ),
+        pytest.param(
+            "\nn_jobs: null\n", "\nn_jobs: 0\n", "n_jobs: 0 threads; set 1 or more", id="threads"
+        ),
+        pytest.param(
+            "  max_training_rows: 2000000",
+            "  max_training_rows: 0",
+            "training.max_training_rows: 0; set a positive row count",
+            id="max_training_rows",
+        ),
     ],
 )
 def test_bad_params_fail_naming_the_key(tmp_path, old, new, message):

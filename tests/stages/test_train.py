@@ -267,6 +267,29 @@ def test_same_inputs_and_config_give_the_same_predictions_and_report(trained, tm
     assert _report(again) == _report(trained)
 
 
+def test_a_row_budget_fits_fewer_rows_and_never_samples_the_held_out_parts(trained, tmp_path):
+    full = _report(trained)["split"]["rows"]
+    budget = full["train"] * 2 // 3
+    sampled = replace(
+        trained,
+        paths=outputs_in(trained.paths, tmp_path, "train"),
+        training=replace(trained.training, max_training_rows=budget),
+    )
+    train.run(sampled)
+    kept = _report(sampled)["split"]["rows"]
+    assert kept["train"] == budget
+    assert {k: v for k, v in kept.items() if k != "train"} == {
+        k: v for k, v in full.items() if k != "train"
+    }
+    # Weighted back to the natural churn rate, the probabilities stay calibrated.
+    metrics = _report(sampled)["metrics"]["lightgbm"]
+    assert metrics["calibration_error"] < 0.05
+    # Where the time went, step by step, for `make bench-train`.
+    steps = _record(sampled)["seconds"]
+    assert {"read", "fit lightgbm", "fit logreg", "track and register"} <= set(steps)
+    assert all(seconds >= 0 for seconds in steps.values())
+
+
 def test_failed_run_keeps_the_previous_model_and_plots(trained, monkeypatch):
     models_before = files_in(Path(trained.paths.models_dir))
     plots_before = files_in(Path(trained.paths.train_plots))

@@ -1,0 +1,76 @@
+"""Reading the feature table for training: only the rows of the cutoffs a split uses and
+the columns its models use, in the types featurize stored (numbers as float32, categories
+as pandas categories). At 1M customers the table holds 14M rows; a split reads the
+4.8M it fits and tests on, and never the cutoffs whose label windows are still open."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from features.columns import DEFINITION, KEYS, LABEL
+from models.config import SplitConfig
+from models.split import Split, plan_split, split_validation
+from pipeline.artifacts import FEATURES
+
+log = logging.getLogger(__name__)
+
+
+def read_labels(features_dir: str | Path) -> pd.DataFrame:
+    """The keys, churn definition and label of every labelled row of the feature table."""
+    table = pq.read_table(
+        Path(features_dir) / FEATURES,
+        columns=[*KEYS, DEFINITION, LABEL],
+        filters=pc.field(LABEL).is_valid(),
+    )
+    return table.to_pandas()
+
+
+def read_labelled_rows(
+    features_dir: str | Path, cutoffs: Sequence[pd.Timestamp], columns: list[str] | None
+) -> pd.DataFrame:
+    """The labelled rows of ``cutoffs`` with ``columns`` (all when None), in the types
+    featurize stored: numbers as float32, categories as pandas categories. Only those
+    rows are read, and Arrow's buffers are freed as pandas takes them, so memory holds
+    one copy of the rows."""
+    wanted = pa.array([pd.Timestamp(c) for c in cutoffs], type=pa.timestamp("ns"))
+    table = pq.read_table(
+        Path(features_dir) / FEATURES,
+        columns=columns,
+        filters=pc.field("cutoff").isin(wanted) & pc.field(LABEL).is_valid(),
+    )
+    return table.to_pandas(split_blocks=True, self_destruct=True)
+
+
+def read_split(
+    features_dir: str | Path,
+    lookahead_days: int,
+    cfg: SplitConfig,
+    seed: int,
+    columns: list[str] | None = None,
+) -> tuple[Split, dict[str, pd.DataFrame]]:
+    """The out-of-time split of the feature table's labelled cutoffs (models/split.py) and
+    each part's rows with ``columns`` (all when None); cutoffs no part uses are not read."""
+    labelled = pq.read_table(
+        Path(features_dir) / FEATURES, columns=["cutoff"], filters=pc.field(LABEL).is_valid()
+    )
+    split = plan_split(list(pd.unique(labelled.column("cutoff").to_pandas())), lookahead_days, cfg)
+    early_stopping, calibration = split_validation(
+        read_labelled_rows(features_dir, [split.validation_cutoff], columns),
+        cfg.calibration_share,
+        seed,
+    )
+    parts = {
+        "train": read_labelled_rows(features_dir, split.train_cutoffs, columns),
+        "early_stopping": early_stopping,
+        "calibration": calibration,
+        "test": read_labelled_rows(features_dir, [split.test_cutoff], columns),
+    }
+    log.info("split: %s; rows %s", split.as_dict(), {k: len(v) for k, v in parts.items()})
+    return split, parts
