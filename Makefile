@@ -14,7 +14,7 @@ export MLFLOW_DISABLE_TELEMETRY := true
 
 .PHONY: setup repro test test-fast params lock lint format bench bench-featurize bench-scale simulator-summary \
 	features-vs-truth labels-vs-truth model-vs-oracle bench-explain explain-fidelity cause-attribution bench-score \
-	value-at-risk value-vs-truth lapsed-vs-truth btyd-features score promote promotions tune ui screenshots \
+	bench-train value-at-risk value-vs-truth lapsed-vs-truth btyd-features score promote promotions tune ui screenshots \
 	clean own-data-demo
 
 setup: $(VENV)/.installed
@@ -96,6 +96,11 @@ model-vs-oracle: setup
 ## Explained rows per second (LightGBM vs shap, tree sizes) and fidelity per tree size.
 bench-explain: setup
 	python benchmarks/bench_explain.py
+
+## Time and peak memory of the train stage at 100k and 1M customers: the steps, the fits'
+## share, other row budgets and the previous implementation side by side (results in the README).
+bench-train: setup
+	PYTHONPATH=. python benchmarks/bench_train.py
 
 ## Why the explanations name the true cause as often as they do (simulated data).
 explain-fidelity: setup

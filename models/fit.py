@@ -94,6 +94,7 @@ def train_model(
     started = time.perf_counter()
     data = model_data(parts, catalogue, cfg.families, weight)
     _check_both_classes(data.labels)
+    log.info("%s: fitting on %d rows x %d features", cfg.name, *data.inputs["train"].shape)
     calibrated = calibrate(
         fit_uncalibrated(cfg, data, seed),
         data.inputs["calibration"],

@@ -51,7 +51,7 @@ def _params_with(tmp_path, old: str, new: str):
             "\nn_jobs: null\n", "\nn_jobs: 0\n", "n_jobs: 0 threads; set 1 or more", id="threads"
         ),
         pytest.param(
-            "  max_training_rows: 2000000",
+            "  max_training_rows: 1000000",
             "  max_training_rows: 0",
             "training.max_training_rows: 0; set a positive row count",
             id="max_training_rows",
