@@ -168,25 +168,26 @@ def _fit(
     """Read the rows training needs, profile the training rows for drift checks, then fit
     and calibrate every candidate out of time (on the kept training rows, weighted: see
     ``training.max_training_rows``) or, on snapshot data, cross-validate them."""
-    features_dir, main_columns = (
-        cfg.paths.features_dir,
-        feature_columns(catalogue, cfg.model.families),
-    )
+    main_columns, bins = feature_columns(catalogue, cfg.model.families), cfg.training.drift_bins
+    if cfg.data.snapshot is not None:
+        with timings.step("read"):
+            rows, _ = read_feature_table(cfg.paths.features_dir)
+        with timings.step("drift reference"):
+            drift_reference = reference_profile(rows.loc[rows[LABEL].notna(), main_columns], bins)
+        return (
+            *cross_validate(candidates, rows, catalogue, cfg.training, cfg.seed),
+            drift_reference,
+        )
     with timings.step("read"):
-        if cfg.data.snapshot is not None:
-            rows, _ = read_feature_table(features_dir)
-            drift_reference = reference_profile(
-                rows.loc[rows[LABEL].notna(), main_columns], cfg.training.drift_bins
-            )
-            return (
-                *cross_validate(candidates, rows, catalogue, cfg.training, cfg.seed),
-                drift_reference,
-            )
-        columns = _columns_read(candidates, catalogue)
-        lookahead = cfg.features.label.lookahead_days
-        split, parts = read_split(features_dir, lookahead, cfg.training.split, cfg.seed, columns)
+        split, parts = read_split(
+            cfg.paths.features_dir,
+            cfg.features.label.lookahead_days,
+            cfg.training.split,
+            cfg.seed,
+            _columns_read(candidates, catalogue),
+        )
     with timings.step("drift reference"):
-        drift_reference = reference_profile(parts["train"][main_columns], cfg.training.drift_bins)
+        drift_reference = reference_profile(parts["train"][main_columns], bins)
     parts["train"], weight = sample_stayers(
         parts["train"], cfg.training.max_training_rows, cfg.seed
     )
