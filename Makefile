@@ -98,7 +98,8 @@ bench-explain: setup
 	python benchmarks/bench_explain.py
 
 ## Time and peak memory of the train stage at 100k and 1M customers: the steps, the fits'
-## share, other row budgets and the previous implementation side by side (results in the README).
+## share, other row budgets and the previous implementation side by side; and every stage of
+## dvc repro at both sizes (results in the README).
 bench-train: setup
 	PYTHONPATH=. python benchmarks/bench_train.py
 

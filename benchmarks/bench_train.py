@@ -1,15 +1,18 @@
-"""Time and peak memory of the `train` stage at 100k and 1M customers, and how it scales.
+"""Time and peak memory of the `train` stage at 100k and 1M customers, how it scales, and
+the whole pipeline end to end.
 
 For each size, simulated data is generated, validated and featurized at the default
-monthly cutoffs (not timed; with ``--keep``, a size whose features are already there is
-reused). Then the real `train` entry point runs in a fresh process, and its run record
-(data/models/run.json) gives the time of each of its steps: reading the features, the
-fits of the main model and of each baseline, the cause model, the oracle and the
-tracking. Up to ``--baseline-max`` customers the previous implementation (git revision
-``--baseline``, in a temporary worktree) trains on the same features in the same run,
-and both its time and its out-of-time metrics stand beside this revision's. The last row
-is the scaling from the smallest to the largest size. Results go to
-benchmarks/results/train.md.
+monthly cutoffs (with ``--keep``, a size whose features are already there is reused, with
+the times recorded when it was made). Then the real `train` entry point runs in a fresh
+process, and its run record (data/models/run.json) gives the time of each of its steps:
+reading the features, the fits of the main model and of each baseline, the cause model,
+the oracle and the tracking. Up to ``--baseline-max`` customers the previous
+implementation (git revision ``--baseline``, in a temporary worktree) trains on the same
+features in the same run, and both its time and its out-of-time metrics stand beside this
+revision's. The last row is the scaling from the smallest to the largest size. The second
+table is `dvc repro` at each size: every stage of dvc.yaml in its order, each in a fresh
+process as DVC runs them (`explain` and `score` after this revision's `train`), with its
+time, its peak and their total and maximum. Results go to benchmarks/results/train.md.
 
     make bench-train                                                # 100k and 1M customers
     PYTHONPATH=. python benchmarks/bench_train.py --sizes 20000     # a quick check
@@ -41,6 +44,10 @@ RESULTS = Path(__file__).parent / "results" / "train.md"
 BASELINE = "cf64d5c"  # the last revision that trained on every feature row in pandas
 BASELINE_MAX = 100_000
 BUDGETS = ["null", "200000"]  # other row budgets run at each size
+DATA_STAGES = ("generate", "validate", "featurize")  # dvc.yaml's stages before train ...
+AFTER_TRAIN = ("explain", "score")  # ... and after it
+PIPELINE = (*DATA_STAGES, "train", *AFTER_TRAIN)
+DATA_TIMES = "data_stages.json"  # the data stages' seconds and peaks, kept with the data
 
 
 def overrides(workdir: Path, n_customers: int, name: str) -> list[str]:
@@ -53,21 +60,28 @@ def overrides(workdir: Path, n_customers: int, name: str) -> list[str]:
         f"paths.validated_dir={workdir}/validated",
         f"paths.features_dir={workdir}/features",
         f"paths.models_dir={workdir}/models-{name}",
+        f"paths.explanations_dir={workdir}/explanations-{name}",
+        f"paths.retention_dir={workdir}/retention-{name}",
         f"paths.reports_dir={workdir}/reports-{name}",
+        "scoring.model_source=pipeline",  # the model this train run wrote, as in dvc.yaml
         f"tracking.tracking_uri=sqlite:///{workdir}/mlruns-{name}/mlflow.db",
         "paths.allow_outside_repository=true",  # a temporary folder, on purpose
     ]
 
 
-def prepare(workdir: Path, n_customers: int) -> Path:
-    """The features of ``n_customers`` simulated customers; the params file of this revision."""
+def prepare(workdir: Path, n_customers: int) -> tuple[Path, dict[str, list[float]]]:
+    """The features of ``n_customers`` simulated customers; the params file of this
+    revision; the seconds and peak (GiB) of each stage that made the data, when known."""
     params = workdir / "params-this.yaml"
     write_params(params, compose_params(overrides=overrides(workdir, n_customers, "this")))
+    times = workdir / DATA_TIMES
     if not (workdir / "features" / FEATURES).exists():
-        for stage in ("generate", "validate", "featurize"):
-            seconds, gib = run_stage(f"pipeline.{stage}", params)
-            print(f"{n_customers:,}: {stage} {seconds:.0f} s, {gib:.2f} GiB", flush=True)
-    return params
+        stages = {}
+        for stage in DATA_STAGES:
+            stages[stage] = list(run_stage(f"pipeline.{stage}", params))
+            print(f"{n_customers:,}: {stage} {stages[stage][0]:.0f} s", flush=True)
+        times.write_text(json.dumps(stages))
+    return params, json.loads(times.read_text()) if times.exists() else {}
 
 
 def metrics(reports: Path) -> dict[str, float]:
@@ -106,13 +120,17 @@ def measure(params: Path, workdir: Path, name: str) -> dict:
 
 def bench(
     n_customers: int, workdir: Path, baseline: Path, baseline_max: int, budgets: list[int | None]
-) -> list[dict]:
+) -> tuple[list[dict], dict]:
     """The default settings; each other row budget (training.max_training_rows) that
-    changes the rows fitted; the previous implementation up to ``baseline_max``."""
-    params = prepare(workdir, n_customers)
+    changes the rows fitted; the previous implementation up to ``baseline_max``. And the
+    pipeline end to end with the default settings."""
+    params, data_stages = prepare(workdir, n_customers)
     rows = pq.ParquetFile(workdir / "features" / FEATURES).metadata.num_rows
     size = {"customers": f"{n_customers:,}", "feature rows": f"{rows:,}"}
     default = measure(params, workdir, "this")
+    stages = {**data_stages, "train": [default["train (s)"], default["peak (GiB)"]]}
+    for stage in AFTER_TRAIN:
+        stages[stage] = list(run_stage(f"pipeline.{stage}", params))
     results = [{**size, "run": "this revision", **default}]
     available = training_rows(workdir)
     for budget in budgets:
@@ -139,7 +157,24 @@ def bench(
                 **{key: f"{value:.4f}" for key, value in before.items()},
             }
         )
-    return results
+    return results, {**size, **stages}
+
+
+def pipeline_table(pipelines: list[dict]) -> str:
+    """Each stage's seconds and peak per size, the total time and the largest peak; a
+    stage whose data were kept from a run that did not time them is blank, and so is the
+    total."""
+    rows = []
+    for pipeline in pipelines:
+        timed = {name: pipeline[name] for name in PIPELINE if name in pipeline}
+        row = {"customers": pipeline["customers"], "feature rows": pipeline["feature rows"]}
+        for name in PIPELINE:
+            row[name] = f"{timed[name][0]:.0f} s, {timed[name][1]:.2f} GiB" if name in timed else ""
+        total = sum(seconds for seconds, _ in timed.values())
+        row["dvc repro"] = f"{total / 60:.1f} min" if len(timed) == len(PIPELINE) else ""
+        row["largest peak"] = f"{max(gib for _, gib in timed.values()):.2f} GiB"
+        rows.append(row)
+    return pd.DataFrame(rows).to_markdown(index=False)
 
 
 def table(results: list[dict]) -> str:
@@ -189,21 +224,23 @@ def main() -> None:
     args = parser.parse_args()
     baseline = Path(tempfile.mkdtemp(prefix="train-baseline-"))
     subprocess.run(["git", "worktree", "add", "--detach", str(baseline), args.baseline], check=True)
-    results = []
+    results, pipelines = [], []
     try:
         for size in args.sizes:
             with tempfile.TemporaryDirectory(prefix="train-") as temporary:
                 workdir = Path(temporary) if args.keep is None else args.keep / str(size)
                 workdir.mkdir(parents=True, exist_ok=True)
-                runs = bench(size, workdir, baseline, args.baseline_max, args.budgets)
+                runs, pipeline = bench(size, workdir, baseline, args.baseline_max, args.budgets)
                 results += runs
-                print(*runs, sep="\n", flush=True)
+                pipelines.append(pipeline)
+                print(*runs, pipeline, sep="\n", flush=True)
     finally:
         subprocess.run(["git", "worktree", "remove", "--force", str(baseline)], check=True)
     machine = f"{os.cpu_count()} cores, Python {platform.python_version()}"
     command = " ".join(sys.argv)
     text = f"Measured {time.strftime('%Y-%m-%d')} on {machine} with `{command}`.\n\n"
-    RESULTS.write_text(text + table(results) + "\n")
+    end_to_end = "The pipeline end to end, stage by stage (seconds, peak):\n\n"
+    RESULTS.write_text(f"{text}{table(results)}\n\n{end_to_end}{pipeline_table(pipelines)}\n")
     print(RESULTS.read_text())
 
 

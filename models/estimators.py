@@ -215,7 +215,7 @@ def _logreg(cfg: ModelConfig, train: pd.DataFrame, categorical: list[str], seed:
             (
                 "numbers",
                 make_pipeline(
-                    SimpleImputer(strategy="median", add_indicator=True), StandardScaler()
+                    SimpleImputer(strategy="mean", add_indicator=True), StandardScaler()
                 ),
                 numeric,
             ),
