@@ -214,9 +214,7 @@ def _logreg(cfg: ModelConfig, train: pd.DataFrame, categorical: list[str], seed:
         [
             (
                 "numbers",
-                make_pipeline(
-                    SimpleImputer(strategy="mean", add_indicator=True), StandardScaler()
-                ),
+                make_pipeline(SimpleImputer(strategy="mean", add_indicator=True), StandardScaler()),
                 numeric,
             ),
             (
