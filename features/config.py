@@ -48,9 +48,13 @@ class LifecycleRulesConfig:
     growth_days: int = MISSING
 
 
+CUTOFF_SETS = ("split", "all")
+
+
 @dataclass
 class FeaturesConfig:
     observed_until: str | None = MISSING
+    cutoffs: str = MISSING
     label: LabelConfig = MISSING
     windows_days: list[int] = MISSING
     trend_windows_days: list[int] = MISSING
@@ -59,6 +63,8 @@ class FeaturesConfig:
     causes: dict[str, str] = MISSING
 
     def __post_init__(self) -> None:
+        if self.cutoffs not in CUTOFF_SETS:
+            raise ConfigError(f"features.cutoffs: use one of {CUTOFF_SETS}, got {self.cutoffs!r}")
         if not self.windows_days or min(self.windows_days) <= 0:
             raise ConfigError("features.windows_days: give at least one window, each > 0 days")
         if self.lifecycle.trend_window_days not in self.trend_windows_days:

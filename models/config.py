@@ -129,6 +129,7 @@ class ExplainConfig:
     top_causes: int = MISSING
     top_risk_share: float = MISSING
     plot_rows: int = MISSING
+    max_rows: int | None = MISSING
     cause_model: CauseModelConfig = MISSING
     context_causes: list[str] = MISSING
     evidence: dict[str, list[EvidenceRule]] = MISSING
@@ -145,6 +146,8 @@ class ExplainConfig:
             raise ConfigError(
                 f"explain.top_risk_share must be in (0, 1], got {self.top_risk_share}"
             )
+        if self.max_rows is not None and self.max_rows < 1:
+            raise ConfigError(f"explain.max_rows must be at least 1 or null, got {self.max_rows}")
 
 
 def _evidence_rule(cause: str, rule: EvidenceRule | dict) -> EvidenceRule:

@@ -40,6 +40,11 @@ class Split:
             "test_cutoff": str(self.test_cutoff.date()),
         }
 
+    @property
+    def cutoffs(self) -> list[pd.Timestamp]:
+        """Every cutoff the split reads, oldest first."""
+        return [*self.train_cutoffs, self.validation_cutoff, self.test_cutoff]
+
 
 def plan_split(
     labelled_cutoffs: list[pd.Timestamp], lookahead_days: int, cfg: SplitConfig
@@ -63,6 +68,18 @@ def plan_split(
             f"cutoff {validation.date()}; add earlier cutoffs (data.cutoffs) or move it"
         )
     return Split(tuple(train), validation, test)
+
+
+def split_cutoffs(
+    cutoffs: list[pd.Timestamp], data_end: pd.Timestamp, lookahead_days: int, cfg: SplitConfig
+) -> list[pd.Timestamp]:
+    """The cutoffs among ``cutoffs`` that the split of their feature rows reads: the
+    labelled ones are those whose label window closes by ``data_end`` (features/labels.py),
+    and ``plan_split`` chooses among them."""
+    lookahead = pd.Timedelta(days=lookahead_days)
+    return plan_split(
+        [c for c in cutoffs if c + lookahead <= data_end], lookahead_days, cfg
+    ).cutoffs
 
 
 def _last(candidates: list[pd.Timestamp], test: pd.Timestamp) -> pd.Timestamp:

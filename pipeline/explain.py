@@ -2,10 +2,11 @@
 
 Inputs: `paths.models_dir` (the trained model, the cause model if the data have stated
 reasons, the test-cutoff predictions and run record) and `paths.features_dir`. Every row
-the train stage scored on the test cutoff is explained with exact TreeSHAP; the values are
-on the booster's raw log-odds scale (models/explain.py) and are summed per cause with
-`features.causes`. Each row's causes are named in percentage points of churn probability:
-by the cause model where there is one, else by the SHAP values (models/explain.py).
+the train stage scored on the test cutoff (at most `explain.max_rows`, drawn at random
+beyond it) is explained with exact TreeSHAP; the values are on the booster's raw log-odds
+scale (models/explain.py) and are summed per cause with `features.causes`. Each row's
+causes are named in percentage points of churn probability: by the cause model where there
+is one, else by the SHAP values (models/explain.py).
 
 Outputs, in `paths.explanations_dir`: the SHAP values (keys and one column per feature),
 the tidy causes table of the SHAP values (customer_id, cutoff, cause, direction, rank,
@@ -62,10 +63,14 @@ def run(cfg: Config) -> None:
     models_dir = Path(cfg.paths.models_dir)
     record = json.loads((models_dir / RUN_RECORD).read_text(encoding="utf-8"))
     model, cause_model = load_model(models_dir), load_cause_model(models_dir)
-    keys = pd.read_parquet(models_dir / PREDICTIONS, columns=list(KEYS))
+    test_keys = pd.read_parquet(models_dir / PREDICTIONS, columns=list(KEYS))
+    keys = sample_keys(test_keys, cfg.explain.max_rows, cfg.seed)
     rows = _test_rows(Path(cfg.paths.features_dir), keys)
     explained, truth = explain_with_truth(cfg, model, cause_model, rows)
-    report = _report(explained, truth, read_catalogue(cfg.paths.features_dir))
+    report = {
+        "test_rows": len(test_keys),
+        **_report(explained, truth, read_catalogue(cfg.paths.features_dir)),
+    }
 
     labels = {name: cause.label for name, cause in cfg.causes.items()}
     tables, figures = explanation_plots(explained, labels, cfg.seed, cfg.explain.plot_rows)
@@ -113,6 +118,16 @@ def explain_with_truth(
         return explained, None
     horizon = cfg.features.label.horizon_days
     return explained, true_causes(read_ground_truth(truth_dir), rows, horizon)
+
+
+def sample_keys(keys: pd.DataFrame, max_rows: int | None, seed: int) -> pd.DataFrame:
+    """``keys`` when there are at most ``max_rows`` of them (or it is None), else that many
+    drawn at random with ``seed``, in their order."""
+    if max_rows is None or len(keys) <= max_rows:
+        return keys
+    drawn = np.sort(np.random.default_rng(seed).permutation(len(keys))[:max_rows])
+    log.info("explaining %d of the test cutoff's %d rows, drawn at random", max_rows, len(keys))
+    return keys.iloc[drawn].reset_index(drop=True)
 
 
 def _test_rows(features_dir: Path, keys: pd.DataFrame) -> pd.DataFrame:

@@ -1,13 +1,15 @@
-"""Stage `featurize`: point-in-time features and churn labels for every cutoff.
+"""Stage `featurize`: point-in-time features and churn labels at the cutoffs training reads.
 
 Inputs: the validated tables (`paths.validated_dir`), queried in place by the configured
-engine (`engine`, DuckDB by default). The customers are cut into ranges of ids small
-enough for one query to compute every cutoff's rows of a range
-(`engine.customer_cutoffs_per_query`). Outputs, in `paths.features_dir`:
-`features.parquet`, one row per active customer per cutoff keyed by (customer_id,
-cutoff), ordered by range of ids, cutoff and customer_id, with the features,
-`lifecycle_stage`, `churn_definition` and the label `churned` (empty when the label
-window runs past the data: scoring rows); and `catalogue.json`, each feature's
+engine (`engine`, DuckDB by default). The cutoffs are those of `data.cutoffs` that the
+out-of-time split reads (`features.cutoffs: split`, with `training.split`), or every one
+(`all`). The customers are cut into ranges of ids small enough for one query to compute
+every cutoff's rows of a range (`engine.customer_cutoffs_per_query`).
+
+Outputs, in `paths.features_dir`: `features.parquet`, one row per active customer per
+cutoff keyed by (customer_id, cutoff), ordered by range of ids, cutoff and customer_id,
+with the features, `lifecycle_stage`, `churn_definition` and the label `churned` (empty
+when the label window runs past the data); and `catalogue.json`, each feature's
 description, family, dtype and churn cause. Rows and label rates per cutoff go to
 `paths.features_report` (DVC metrics).
 """
@@ -33,6 +35,7 @@ from features.feature_table import (
     snapshot,
 )
 from features.history import CustomerHistory, customer_ranges
+from models.split import split_cutoffs
 from pipeline.artifacts import CATALOGUE, FEATURES
 from pipeline.config import Config
 from pipeline.engine import validated_history
@@ -54,7 +57,7 @@ def _write_features(cfg: Config, history: CustomerHistory) -> dict:
     for family, missing in plan.absent.items():
         log.warning("feature family %r left out: %s absent", family, ", ".join(missing))
     data_end = observed_until(history)
-    cutoffs = cutoff_dates(history, data_end)
+    cutoffs = _cutoffs(cfg, history, data_end)
     log.info(
         "%d features from %d families at %d cutoffs; data observed until %s",
         len(plan.catalogue),
@@ -93,6 +96,18 @@ def _write_features(cfg: Config, history: CustomerHistory) -> dict:
         "absent_families": plan.absent,
         "cutoffs": _summary(pd.concat(counts)),
     }
+
+
+def _cutoffs(cfg: Config, history: CustomerHistory, data_end: pd.Timestamp) -> list[pd.Timestamp]:
+    """The cutoffs that get feature rows: every configured one, or (``features.cutoffs:
+    split``) those the out-of-time split reads."""
+    cutoffs = cutoff_dates(history, data_end)
+    if cfg.features.cutoffs == "all" or cfg.data.snapshot is not None:
+        return cutoffs
+    lookahead = cfg.features.label.lookahead_days
+    chosen = split_cutoffs(cutoffs, data_end, lookahead, cfg.training.split)
+    log.info("the split reads %d of the %d cutoffs: features for those", len(chosen), len(cutoffs))
+    return chosen
 
 
 def _counts(rows: pd.DataFrame) -> pd.DataFrame:

@@ -257,11 +257,25 @@ def test_an_evidence_rule_with_a_wrong_key_names_the_cause_and_the_keys():
             top_causes=3,
             top_risk_share=0.1,
             plot_rows=100,
+            max_rows=None,
             cause_model=CauseModelConfig(1, 1, {}),
             context_causes=[],
             evidence={
                 "poor_service": [{"feature": "x", "text": "t", "text_zh": "t", "minimum": 1}]
             },
+        )
+
+
+def test_a_row_cap_below_one_is_refused():
+    with pytest.raises(ConfigError, match=r"explain\.max_rows must be at least 1 or null"):
+        ExplainConfig(
+            top_causes=3,
+            top_risk_share=0.1,
+            plot_rows=100,
+            max_rows=0,
+            cause_model=CauseModelConfig(1, 1, {}),
+            context_causes=[],
+            evidence={},
         )
 
 

@@ -26,7 +26,7 @@ from models.metrics import (
     top_k_mask,
 )
 from models.reasons import stated_causes
-from models.split import plan_split, split_rows
+from models.split import plan_split, split_cutoffs, split_rows
 from pipeline.artifacts import TRUTH_HAZARDS, ground_truth_dir
 from pipeline.config import load_config
 from simulator.oracle import (
@@ -78,6 +78,23 @@ def test_no_training_label_window_reaches_the_validation_or_test_cutoff(
     assert split.validation_cutoff + window <= split.test_cutoff
     assert all(c + window <= split.validation_cutoff for c in split.train_cutoffs)
     assert train_cutoffs is None or len(split.train_cutoffs) <= train_cutoffs
+
+
+def test_the_cutoffs_to_featurize_are_the_splits_among_the_closed_label_windows():
+    # The data end on 2025-07-15: with 90 days, labels up to the 2025-04-01 cutoff (04-16
+    # would be the last day); the test cutoff is 04-01, validation 01-01, training to 10-01.
+    chosen = split_cutoffs(MONTHLY, pd.Timestamp("2025-07-15"), 90, AUTO)
+    assert [c.strftime("%Y-%m") for c in chosen] == [
+        *(c.strftime("%Y-%m") for c in pd.date_range("2024-01-01", "2024-10-01", freq="MS")),
+        "2025-01",
+        "2025-04",
+    ]
+    assert (
+        chosen
+        == plan_split(MONTHLY[: MONTHLY.index(pd.Timestamp("2025-04-01")) + 1], 90, AUTO).cutoffs
+    )
+    two = split_cutoffs(MONTHLY, pd.Timestamp("2025-07-15"), 90, replace(AUTO, train_cutoffs=2))
+    assert [c.strftime("%Y-%m") for c in two] == ["2024-09", "2024-10", "2025-01", "2025-04"]
 
 
 def test_split_errors_name_the_problem():

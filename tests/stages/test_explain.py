@@ -108,6 +108,7 @@ def test_stage_explains_every_test_row_and_causes_add_up(explained):
         customers["churn_probability"], predictions["probability_lightgbm"], rtol=1e-12
     )
     report = _report(explained)
+    assert report["rows"] == report["test_rows"] == len(predictions)
     features = tables["shap"].drop(columns=["customer_id", "cutoff"])
     np.testing.assert_allclose(
         report["expected_value"] + features.sum(axis=1), customers["raw_score"], atol=1e-5
@@ -238,6 +239,32 @@ def test_a_feature_missing_from_the_cause_mapping_stops_the_stage(explained, tmp
     with pytest.raises(ConfigError, match="credit_score: matches no pattern"):
         explain.run(cfg)
     assert not (tmp_path / "explanations").exists()
+
+
+def test_beyond_max_rows_a_seeded_sample_is_explained_as_in_full(explained, tmp_path):
+    """A capped run explains a random subset of the test rows, in their order, the same
+    subset for the same seed, and each sampled row exactly as the full run does."""
+    full = _explained(explained)
+    n_test = len(full["customers"])
+    capped = replace(
+        explained,
+        explain=replace(explained.explain, max_rows=n_test // 3),
+        paths=outputs_in(explained.paths, tmp_path, "explain"),
+    )
+    explain.run(capped)
+    sample = _explained(capped)
+    report = _report(capped)
+    assert report["rows"] == len(sample["customers"]) == n_test // 3
+    assert report["test_rows"] == n_test
+    keys = ["customer_id", "cutoff"]
+    position = full["customers"].reset_index().merge(sample["customers"][keys], on=keys)
+    assert len(position) == n_test // 3 and position["index"].is_monotonic_increasing
+    assert not position["index"].equals(pd.RangeIndex(n_test // 3))  # drawn, not the first rows
+    again = explain.sample_keys(full["customers"][keys], n_test // 3, explained.seed)
+    pd.testing.assert_frame_equal(again, sample["customers"][keys])
+    in_full = full["shap"].merge(sample["shap"][keys], on=keys)
+    pd.testing.assert_frame_equal(in_full, sample["shap"], atol=1e-9)
+    assert report["fidelity"] is not None
 
 
 def test_same_model_and_rows_give_the_samefiles_in(explained, tmp_path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -12,8 +13,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from contract.errors import ConfigError
+from features.columns import KEYS
 from pipeline import featurize
 from pipeline.artifacts import CATALOGUE, FEATURES
+from pipeline.feature_rows import read_split
 from pipeline.io import TableWriter
 from simulator.truth import true_churn
 from tests.engines import TemporaryPostgres
@@ -51,6 +54,33 @@ def test_cutoffs_whose_window_passes_the_data_end_are_unlabelled(tiny_features):
     ]  # fmt: skip
     assert list(unlabelled[unlabelled].index.strftime("%Y-%m")) == ["2024-08", "2024-09", "2024-10"]
     assert report["cutoffs"]["2024-10-01"]["churn_rate"] is None
+
+
+def test_by_default_only_the_cutoffs_the_split_reads_get_rows(trainable: Simulated, tmp_path):
+    """The trainable data's split reads six of the eight cutoffs (07-01 lies between the
+    training and validation cutoffs, 09-01 between validation and test): featurize computes
+    those six, each with the rows a run over every cutoff gives it."""
+    cfg = trainable.cfg
+    features = pd.read_parquet(Path(cfg.paths.features_dir) / FEATURES)
+    split, _ = read_split(cfg.paths.features_dir, 45, cfg.training.split, cfg.seed, list(KEYS))
+    assert sorted(features["cutoff"].unique()) == split.cutoffs
+    assert [c.strftime("%m-%d") for c in split.cutoffs] == [
+        "03-01", "04-01", "05-01", "06-01", "08-01", "10-01"
+    ]  # fmt: skip
+    every = replace(
+        cfg,
+        features=replace(cfg.features, cutoffs="all"),
+        paths=replace(
+            cfg.paths,
+            features_dir=str(tmp_path / "features"),
+            features_report=str(tmp_path / "features.json"),
+        ),
+    )
+    featurize.run(every)
+    all_rows = pd.read_parquet(tmp_path / "features" / FEATURES)
+    assert all_rows["cutoff"].nunique() == 8
+    kept = all_rows[all_rows["cutoff"].isin(split.cutoffs)].reset_index(drop=True)
+    pd.testing.assert_frame_equal(kept, features)
 
 
 def test_same_inputs_give_identical_files(tmp_path, tiny: Simulated, tiny_features):
