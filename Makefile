@@ -81,7 +81,8 @@ features-vs-truth: setup
 	python benchmarks/features_vs_truth.py
 
 ## Non-contractual churn label candidates against the simulator's truth, and the model
-## trained on each ranking true churn (benchmarks/results/labels_vs_truth.md).
+## trained on each ranking true churn (benchmarks/results/labels_vs_truth.md). Needs
+## every cutoff's features: `dvc exp run -S features.cutoffs=all` first.
 labels-vs-truth: setup
 	python benchmarks/labels_vs_truth.py
 

@@ -23,6 +23,10 @@ that sees only the silence), and its difference from the model trained on the fi
 candidate with a 95% paired bootstrap interval over the test rows.
 
     python benchmarks/labels_vs_truth.py
+
+Each look-ahead has its own split, so the feature table must hold every cutoff: run
+`dvc exp run -S features.cutoffs=all` first (by default featurize computes only the
+cutoffs of the configured label's split).
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ from sklearn.metrics import roc_auc_score
 
 from features import events as ev
 from features.columns import DEFINITION, LABEL
-from features.feature_table import observed_until
+from features.feature_table import cutoff_dates, observed_until
 from features.history import CustomerHistory
 from features.labels import churn_label
 from models.btyd import fit_btyd, forecast, purchase_summary
@@ -197,6 +201,13 @@ def main() -> None:
     cfg = load_config()
     rows, catalogue = read_feature_table(cfg.paths.features_dir)
     with validated_history(cfg) as history:
+        missing = set(cutoff_dates(history, observed_until(history))) - set(rows["cutoff"])
+        if missing:
+            raise SystemExit(
+                f"{cfg.paths.features_dir} lacks {len(missing)} of the configured cutoffs; "
+                "each look-ahead needs its own split: run `dvc exp run -S "
+                "features.cutoffs=all` first"
+            )
         truth = ground_truth(cfg)
         horizon = cfg.features.label.horizon_days
         candidates = candidate_labels(cfg, history, rows)

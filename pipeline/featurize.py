@@ -25,6 +25,7 @@ from pathlib import Path
 import pandas as pd
 from tqdm import tqdm
 
+from contract.errors import ConfigError
 from features.catalogue import catalogue_records
 from features.columns import LABEL
 from features.feature_table import (
@@ -105,7 +106,13 @@ def _cutoffs(cfg: Config, history: CustomerHistory, data_end: pd.Timestamp) -> l
     if cfg.features.cutoffs == "all" or cfg.data.snapshot is not None:
         return cutoffs
     lookahead = cfg.features.label.lookahead_days
-    chosen = split_cutoffs(cutoffs, data_end, lookahead, cfg.training.split)
+    try:
+        chosen = split_cutoffs(cutoffs, data_end, lookahead, cfg.training.split)
+    except ConfigError as err:
+        raise ConfigError(
+            f"{err}. features.cutoffs=split computes the cutoffs of that split; "
+            "features.cutoffs=all computes every cutoff (the train stage still needs a split)"
+        ) from err
     log.info("the split reads %d of the %d cutoffs: features for those", len(chosen), len(cutoffs))
     return chosen
 

@@ -83,6 +83,16 @@ def test_by_default_only_the_cutoffs_the_split_reads_get_rows(trainable: Simulat
     pd.testing.assert_frame_equal(kept, features)
 
 
+def test_without_a_split_the_error_says_how_to_featurize_every_cutoff(
+    tiny: Simulated, tiny_features
+):
+    """The tiny data's 120-day look-ahead leaves no training cutoff before a validation
+    one: a split needs more cutoffs, and featurize says so before computing any."""
+    cfg = replace(tiny.cfg, features=replace(tiny.cfg.features, cutoffs="split"))
+    with pytest.raises(ConfigError, match=r"no cutoff.s 120-day label window .*cutoffs=all"):
+        featurize.run(cfg)
+
+
 def test_same_inputs_give_identical_files(tmp_path, tiny: Simulated, tiny_features):
     again = simulate(tmp_path, *TINY)
     featurize_simulated(again)
