@@ -14,7 +14,7 @@ export MLFLOW_DISABLE_TELEMETRY := true
 
 .PHONY: setup repro test test-fast params lock lint format bench bench-featurize bench-scale simulator-summary \
 	features-vs-truth labels-vs-truth model-vs-oracle bench-explain explain-fidelity cause-attribution bench-score \
-	bench-train value-at-risk value-vs-truth lapsed-vs-truth btyd-features score promote promotions tune ui screenshots \
+	bench-train bench-boosting value-at-risk value-vs-truth lapsed-vs-truth btyd-features score promote promotions tune ui screenshots \
 	clean own-data-demo
 
 setup: $(VENV)/.installed
@@ -103,6 +103,11 @@ bench-explain: setup
 ## dvc repro at both sizes (results in the README).
 bench-train: setup
 	PYTHONPATH=. python benchmarks/bench_train.py
+
+## LightGBM's learning rate and early-stopping patience: trees, fit time and test metrics
+## over three seeds, on the data of params.yaml (PARAMS=... for a kept bench-train size).
+bench-boosting: setup
+	python benchmarks/boosting_rate.py --params $(or $(PARAMS),params.yaml)
 
 ## Why the explanations name the true cause as often as they do (simulated data).
 explain-fidelity: setup
