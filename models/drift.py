@@ -29,16 +29,14 @@ def reference_profile(rows: pd.DataFrame, bins: int) -> dict:
     for name in rows.columns:
         column = rows[name]
         if pd.api.types.is_numeric_dtype(column):
-            values = column.to_numpy(dtype=float, na_value=np.nan)
-            finite = values[~np.isnan(values)]
-            quantiles = np.linspace(0, 1, bins + 1)[1:-1]
-            edges = np.unique(np.quantile(finite, quantiles)) if len(finite) else np.array([])
-            features[name] = {"edges": edges.tolist(), "shares": _numeric_shares(values, edges)}
+            edges, counts = _deciles(column.to_numpy(dtype=float, na_value=np.nan), bins)
+            features[name] = {"edges": edges.tolist(), "shares": _shares(counts, len(column))}
         else:
-            categories = sorted(column.dropna().astype(str).unique())
+            counts = _text_counts(column)
+            categories = sorted(counts.index)
             features[name] = {
                 "categories": categories,
-                "shares": _category_shares(column, categories),
+                "shares": _shares(_category_counts(counts, categories, len(column)), len(column)),
             }
     return {"bins": bins, "rows": len(rows), "features": features}
 
@@ -70,9 +68,10 @@ class DriftCounts:
                 values = column.to_numpy(dtype=float, na_value=np.nan)
                 self.bins[name] += _numeric_counts(values, np.asarray(reference["edges"]))
             else:
-                self.bins[name] += _category_counts(column, reference["categories"])
-                text = column.astype("string").dropna()
-                new = text[~text.isin(reference["categories"])].value_counts()
+                counts = _text_counts(column)
+                categories = reference["categories"]
+                self.bins[name] += _category_counts(counts, categories, len(column))
+                new = counts[~counts.index.isin(categories)]
                 self.unseen[name] = self.unseen[name].add(new, fill_value=0).astype("int64")
 
     def merge(self, other: DriftCounts) -> None:
@@ -134,16 +133,22 @@ def drift_table(
     )
 
 
-def _numeric_shares(values: np.ndarray, edges: np.ndarray) -> list[float]:
-    return _shares(_numeric_counts(values, edges), len(values))
-
-
-def _category_shares(column: pd.Series, categories: list[str]) -> list[float]:
-    return _shares(_category_counts(column, categories), len(column))
+def _deciles(values: np.ndarray, bins: int) -> tuple[np.ndarray, np.ndarray]:
+    """The inner edges of ``bins`` quantile bins of the finite ``values`` (ties merged)
+    and the counts as ``_numeric_counts`` gives them, read off the sorted values: at a
+    million customers sorting once took half the time of a quantile and a bin search."""
+    ordered = np.sort(values)  # NaN last
+    finite = ordered[: len(values) - int(np.isnan(values).sum())]
+    if not len(finite):
+        return np.array([]), np.array([0, len(values)])
+    edges = np.unique(np.quantile(finite, np.linspace(0, 1, bins + 1)[1:-1]))
+    below = np.searchsorted(finite, edges, side="left")  # rows under each edge
+    return edges, np.diff([0, *below, len(finite), len(values)])
 
 
 def _numeric_counts(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
-    """Counts per decile bin (``len(edges) + 1`` bins), then of missing values."""
+    """Counts per decile bin (``len(edges) + 1`` bins; a value equal to an edge falls in
+    the bin above it), then of missing values."""
     missing = np.isnan(values)
     counts = np.bincount(
         np.searchsorted(edges, values[~missing], side="right"), minlength=len(edges) + 1
@@ -151,13 +156,20 @@ def _numeric_counts(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
     return np.append(counts, missing.sum())
 
 
-def _category_counts(column: pd.Series, categories: list[str]) -> np.ndarray:
-    """Counts per training category, then of categories unseen in training, then missing."""
-    text = column.astype("string")
-    counts = text.value_counts()
+def _text_counts(column: pd.Series) -> pd.Series:
+    """Rows per value of ``column`` as text (missing values left out): counted on the
+    column itself, so a categorical column's codes are counted, not millions of strings."""
+    counts = column.value_counts(sort=False)
+    counts.index = counts.index.astype(str)
+    return counts[counts > 0].groupby(level=0).sum()
+
+
+def _category_counts(counts: pd.Series, categories: list[str], rows: int) -> np.ndarray:
+    """Counts per training category, then of categories unseen in training, then missing,
+    of ``rows`` rows whose values' ``counts`` (``_text_counts``) are given."""
     known = [int(counts.get(category, 0)) for category in categories]
-    missing = int(text.isna().sum())
-    return np.array([*known, len(column) - sum(known) - missing, missing], dtype=np.int64)
+    present = int(counts.sum())
+    return np.array([*known, present - sum(known), rows - present], dtype=np.int64)
 
 
 def _shares(counts: np.ndarray, total: int) -> list[float]:

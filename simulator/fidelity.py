@@ -20,21 +20,19 @@ import numpy as np
 import pandas as pd
 
 from simulator.causes import CAUSES
-from simulator.truth import GroundTruth, true_churn
+from simulator.truth import GroundTruth, hazard_records, true_churn
 
 
 def true_causes(truth: GroundTruth, rows: pd.DataFrame, horizon_days: int) -> pd.DataFrame:
     """Per row of ``rows`` (customer_id, cutoff, churn_definition): ``true_cause``,
     ``true_hazard`` (weekly, all causes; infinite for a customer who already left) and
     ``truly_churned`` (the customer truly churns within ``horizon_days``)."""
-    hazards = truth.hazards[["customer_id", "cutoff", "dominant_cause", "hazard_total"]]
     customers = truth.customers[["customer_id", "churn_time", "churn_cause"]]
-    state = (
-        rows[["customer_id", "cutoff", "churn_definition"]]
-        .reset_index(drop=True)
-        .merge(hazards, on=["customer_id", "cutoff"], how="left")
-        .merge(customers[["customer_id", "churn_cause"]], on="customer_id", how="left")
-    )
+    recorded = hazard_records(truth.hazards, rows, ["dominant_cause", "hazard_total"])
+    state = pd.concat(
+        [rows[["customer_id", "cutoff", "churn_definition"]].reset_index(drop=True), recorded],
+        axis=1,
+    ).merge(customers[["customer_id", "churn_cause"]], on="customer_id", how="left")
     return pd.DataFrame(
         {
             "true_cause": state["dominant_cause"].fillna(state["churn_cause"]).astype(object),

@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 
 from simulator.config import SimulatorConfig
-from simulator.truth import GroundTruth
+from simulator.truth import GroundTruth, hazard_records
 
 WEEK_DAYS = 7
 OBSERVABLE_ORACLE = "observable_oracle"
@@ -112,32 +112,27 @@ def observable_gone_probability(
 
 
 def _last_recorded_state(truth: GroundTruth, rows: pd.DataFrame) -> pd.DataFrame:
-    """Per row, the customer's state at the latest cutoff at or before the row's that the
-    simulator recorded (the cutoff itself unless they had left), and purchase rate."""
-    hazards = truth.hazards[["customer_id", "cutoff", "stage", "hazard_total"]]
-    keys = rows[["customer_id", "cutoff"]].reset_index(drop=True)
-    keys["order"] = np.arange(len(keys))
-    recorded = hazards.rename(columns={"cutoff": "recorded"}).sort_values("recorded")
-    state = pd.merge_asof(
-        keys.sort_values("cutoff"),
-        recorded,
-        left_on="cutoff",
-        right_on="recorded",
-        by="customer_id",
-    )
-    customers = truth.customers[["customer_id", "purchase_rate"]]
-    state = state.merge(customers, on="customer_id", how="left")
-    return state.sort_values("order").reset_index(drop=True)
+    """Per row, the cutoff, the customer's state at the latest cutoff at or before the
+    row's that the simulator recorded (the cutoff itself unless they had left), and
+    purchase rate."""
+    return _with_rate(truth, rows, ["cutoff"], latest=True)
 
 
 def _true_state(truth: GroundTruth, rows: pd.DataFrame) -> pd.DataFrame:
-    hazards = truth.hazards[["customer_id", "cutoff", "stage", "hazard_total"]]
-    customers = truth.customers[["customer_id", "purchase_rate"]]
-    return (
-        rows[["customer_id", "cutoff", "churn_definition"]]
-        .merge(hazards, on=["customer_id", "cutoff"], how="left")
-        .merge(customers, on="customer_id", how="left")
-    )
+    """Per row, its cutoff and churn definition, the customer's state at the cutoff
+    (missing once they had left) and purchase rate."""
+    return _with_rate(truth, rows, ["cutoff", "churn_definition"], latest=False)
+
+
+def _with_rate(
+    truth: GroundTruth, rows: pd.DataFrame, kept: list[str], latest: bool
+) -> pd.DataFrame:
+    """``kept`` columns of ``rows``, the stage and hazard of their hazard record
+    (``hazard_records``) and the customer's purchase rate, in row order."""
+    state = hazard_records(truth.hazards, rows, ["stage", "hazard_total"], latest)
+    rates = truth.customers.set_index("customer_id")["purchase_rate"]
+    state["purchase_rate"] = rates.reindex(rows["customer_id"].to_numpy()).to_numpy()
+    return pd.concat([rows[kept].reset_index(drop=True), state], axis=1)
 
 
 def _mean_seasons(starts: pd.Series, days: int, sim: SimulatorConfig) -> pd.Series:

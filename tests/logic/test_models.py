@@ -34,7 +34,7 @@ from simulator.oracle import (
     oracle_probability,
     true_churn_probability,
 )
-from simulator.truth import GroundTruth, label_agreement, true_churn_ranking
+from simulator.truth import GroundTruth, hazard_records, label_agreement, true_churn_ranking
 from tests.support import REPO
 
 AUTO = SplitConfig(
@@ -258,6 +258,45 @@ def test_observable_oracle_weighs_the_silence_against_the_true_rates():
     # Ten weeks without a purchase at about one a week: almost surely gone, bought or not.
     assert probability[3] == pytest.approx(probability[4]) and probability[4] > 0.95
     assert true_churn_probability(truth, rows, horizon_days=28)[2] == 1.0  # the other oracle
+
+
+def test_hazard_records_find_each_rows_record_in_any_order():
+    """The record at the row's cutoff, or the latest at or before it; missing where the
+    customer has none, whatever order the records and rows come in, as pandas' merge and
+    merge_asof give them."""
+    may, june, july = (pd.Timestamp(f"2024-{month:02d}-01") for month in (5, 6, 7))
+    hazards = pd.DataFrame(
+        {
+            "customer_id": [2, 1, 2, 1, 3, 5],
+            "cutoff": [june, june, may, may, july, may],
+            "stage": ["growth", "maturity", "onboarding", "growth", "decline", "decline"],
+            "hazard_total": np.array([0.2, 0.1, 0.3, 0.4, 0.5, 0.6], dtype=np.float32),
+        }
+    )
+    rows = pd.DataFrame(
+        {  # customer 4 has no record; customer 3 none until July; 5 left after May
+            "customer_id": [5, 1, 2, 3, 4, 2, 1],
+            "cutoff": [june, july, june, june, june, may, may],
+        },
+        index=[10, 11, 12, 13, 14, 15, 16],
+    )
+    columns = ["stage", "hazard_total"]
+    exact = hazard_records(hazards, rows, columns)
+    merged = rows.merge(hazards, on=["customer_id", "cutoff"], how="left")[columns]
+    pd.testing.assert_frame_equal(exact, merged)
+    assert exact["stage"].tolist()[:3] == [np.nan, np.nan, "growth"]
+    latest = hazard_records(hazards, rows, columns, latest=True)
+    assert latest["stage"].tolist() == [
+        "decline",
+        "maturity",
+        "growth",
+        np.nan,
+        np.nan,
+        "onboarding",
+        "growth",
+    ]
+    assert latest["hazard_total"].dtype == np.float32
+    assert hazard_records(hazards.iloc[:0], rows, columns)["stage"].isna().all()
 
 
 def test_labels_and_scores_are_checked_against_true_churn():

@@ -393,6 +393,32 @@ def test_psi_is_zero_for_the_same_population_and_matches_the_formula():
     assert psi["x"] > 0.25 and psi["kind"] > 1  # an unseen category is its own bin
 
 
+def test_the_reference_profile_counts_its_rows_as_scoring_counts_them():
+    """Ties on the decile edges, missing values and a categorical column's unused
+    categories: the profile's shares are what counting the same rows gives."""
+    rng = np.random.default_rng(2)
+    counts = rng.poisson(2.0, 10_000).astype("float32")
+    rows = pd.DataFrame(
+        {
+            "purchases": np.where(rng.random(10_000) < 0.2, np.nan, counts),
+            "empty": np.full(10_000, np.nan),
+            "tier": pd.Categorical(
+                rng.choice(["gold", "silver", None], 10_000), ["gold", "silver", "bronze"]
+            ),
+        }
+    )
+    profile = reference_profile(rows, bins=10)
+    purchases = profile["features"]["purchases"]
+    assert purchases["edges"] == sorted(set(purchases["edges"]))  # ties merged
+    assert purchases["shares"][-1] == pytest.approx(rows["purchases"].isna().mean())
+    assert profile["features"]["empty"] == {"edges": [], "shares": [0.0, 1.0]}
+    assert profile["features"]["tier"]["categories"] == ["gold", "silver"]
+    counted = _drift(profile, rows)
+    for name, reference in profile["features"].items():
+        assert reference["shares"] == pytest.approx(counted.bins[name] / len(rows))
+    assert counted.psi().max() == pytest.approx(0.0)
+
+
 def test_drift_counted_in_parts_is_the_drift_of_the_whole():
     rng = np.random.default_rng(1)
     rows = pd.DataFrame(

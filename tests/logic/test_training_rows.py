@@ -5,6 +5,8 @@ schema of a part is right without visiting every value."""
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -112,11 +114,19 @@ def test_a_model_fitted_on_categories_scores_strings_the_same(table):
     np.testing.assert_array_equal(model.predict_proba(rows), model.predict_proba(as_strings))
 
 
-def test_a_row_budget_keeps_every_churner_and_the_natural_churn_rate(table):
+def test_a_row_budget_keeps_every_churner_and_the_natural_churn_rate(table, caplog):
     train = table[table["churned"].notna()]
     churned = train["churned"].to_numpy() == 1
     budget = churned.sum() + 300
-    kept, weight = sample_stayers(train, budget, seed=5)
+    with caplog.at_level(logging.WARNING, logger="models.split"):
+        kept, weight = sample_stayers(train, budget, seed=5)
+    # Fewer stayers than churners: told, with the budget that draws as many.
+    assert f"300 stayers drawn against {churned.sum()} churners" in caplog.text
+    assert f"at least {2 * churned.sum()} rows" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="models.split"):
+        sample_stayers(train, 2 * churned.sum(), seed=5)
+    assert not caplog.records
     assert len(kept) == budget
     assert (kept["churned"] == 1).sum() == churned.sum()
     stayers = kept["churned"].to_numpy() == 0
