@@ -6,13 +6,16 @@ monthly cutoffs (with ``--keep``, a size whose features are already there is reu
 the times recorded when it was made). Then the real `train` entry point runs in a fresh
 process, and its run record (data/models/run.json) gives the time of each of its steps:
 reading the features, the fits of the main model and of each baseline, the cause model,
-the oracle and the tracking. Up to ``--baseline-max`` customers the previous
-implementation (git revision ``--baseline``, in a temporary worktree) trains on the same
-features in the same run, and both its time and its out-of-time metrics stand beside this
-revision's. The last row is the scaling from the smallest to the largest size. The second
-table is `dvc repro` at each size: every stage of dvc.yaml in its order, each in a fresh
-process as DVC runs them (`explain` and `score` after this revision's `train`), with its
-time, its peak and their total and maximum. Results go to benchmarks/results/train.md.
+the oracle and the tracking. The BG/NBD baseline, which the previous implementation fitted
+in its train stage, is a stage of its own (`btyd`), run once per size before train: "train
++ btyd" is what compares with the previous implementation. Up to ``--baseline-max``
+customers the previous implementation (git revision ``--baseline``, in a temporary
+worktree) trains on the same features in the same run, and both its time and its
+out-of-time metrics stand beside this revision's. The last row is the scaling from the
+smallest to the largest size. The second table is `dvc repro` at each size: every stage of
+dvc.yaml in its order, each in a fresh process as DVC runs them (`explain` and `score`
+after this revision's `train`), with its time, its peak and their total and maximum.
+Results go to benchmarks/results/train.md.
 
     make bench-train                                                # 100k and 1M customers
     PYTHONPATH=. python benchmarks/bench_train.py --sizes 20000     # a quick check
@@ -44,16 +47,19 @@ RESULTS = Path(__file__).parent / "results" / "train.md"
 BASELINE = "cf64d5c"  # the last revision that trained on every feature row in pandas
 BASELINE_MAX = 100_000
 BUDGETS = ["null", "200000"]  # other row budgets run at each size
-DATA_STAGES = ("generate", "validate", "featurize")  # dvc.yaml's stages before train ...
-AFTER_TRAIN = ("explain", "score")  # ... and after it
-PIPELINE = (*DATA_STAGES, "train", *AFTER_TRAIN)
+DATA_STAGES = ("generate", "validate", "featurize")  # dvc.yaml's stages that make the data ...
+AFTER_TRAIN = ("explain", "score")  # ... and those after train
+PIPELINE = (*DATA_STAGES, "btyd", "train", *AFTER_TRAIN)
 DATA_TIMES = "data_stages.json"  # the data stages' seconds and peaks, kept with the data
 
 
 def overrides(workdir: Path, n_customers: int, name: str) -> list[str]:
     """Simulated data of ``n_customers`` in ``workdir``; models, reports and MLflow runs
     of the implementation ``name`` in folders of their own."""
+    # The previous implementation has no btyd stage: its config has no such path.
+    btyd = [] if name == "previous" else [f"paths.btyd_dir={workdir}/btyd"]
     return [
+        *btyd,
         f"simulator.n_customers={n_customers}",
         f"paths.simulated_dir={workdir}/simulated",
         f"paths.ground_truth_dir={workdir}/ground_truth",
@@ -103,14 +109,16 @@ def training_rows(workdir: Path) -> int:
     return int(pc.sum(labelled).as_py())
 
 
-def measure(params: Path, workdir: Path, name: str) -> dict:
-    """One run of this revision's train stage: time, peak memory, steps and metrics."""
+def measure(params: Path, workdir: Path, name: str, btyd_seconds: float) -> dict:
+    """One run of this revision's train stage: time (alone and with the btyd stage's
+    ``btyd_seconds``), peak memory, steps and metrics."""
     seconds, gib = run_stage("pipeline.train", params)
     steps = json.loads((workdir / f"models-{name}" / RUN_RECORD).read_text())["seconds"]
     fits = sum(value for step, value in steps.items() if step.startswith("fit "))
     return {
         "rows fitted": f"{fitted_rows(workdir / f'reports-{name}'):,}",
         "train (s)": seconds,
+        "train + btyd (s)": seconds + btyd_seconds,
         "peak (GiB)": gib,
         "fits' share": f"{fits / seconds:.0%}",
         "steps (s)": ", ".join(f"{step} {value:.0f}" for step, value in steps.items()),
@@ -127,8 +135,10 @@ def bench(
     params, data_stages = prepare(workdir, n_customers)
     rows = pq.ParquetFile(workdir / "features" / FEATURES).metadata.num_rows
     size = {"customers": f"{n_customers:,}", "feature rows": f"{rows:,}"}
-    default = measure(params, workdir, "this")
-    stages = {**data_stages, "train": [default["train (s)"], default["peak (GiB)"]]}
+    # The BG/NBD forecast depends on the data alone: every train run below reads this one.
+    btyd = list(run_stage("pipeline.btyd", params))
+    default = measure(params, workdir, "this", btyd[0])
+    stages = {**data_stages, "btyd": btyd, "train": [default["train (s)"], default["peak (GiB)"]]}
     for stage in AFTER_TRAIN:
         stages[stage] = list(run_stage(f"pipeline.{stage}", params))
     results = [{**size, "run": "this revision", **default}]
@@ -142,7 +152,9 @@ def bench(
         params = workdir / f"params-{name}.yaml"
         write_params(params, compose_params(overrides=settings))
         label = "every row" if budget == "null" else f"at most {int(budget):,} rows"
-        results.append({**size, "run": f"this revision, {label}", **measure(params, workdir, name)})
+        results.append(
+            {**size, "run": f"this revision, {label}", **measure(params, workdir, name, btyd[0])}
+        )
     if n_customers <= baseline_max:
         settings = overrides(workdir, n_customers, "previous")
         seconds, gib = baseline_stage("pipeline.train", baseline, workdir, "prev", settings)
@@ -153,6 +165,7 @@ def bench(
                 "run": "previous implementation",
                 "rows fitted": f"{fitted_rows(workdir / 'reports-previous'):,}",
                 "train (s)": seconds,
+                "train + btyd (s)": seconds,  # its train stage fitted BG/NBD
                 "peak (GiB)": gib,
                 **{key: f"{value:.4f}" for key, value in before.items()},
             }
@@ -182,7 +195,7 @@ def table(results: list[dict]) -> str:
     its size, and the scaling of the default runs from the smallest to the largest size."""
     frame = pd.DataFrame(results)
     defaults = frame[frame["run"] == "this revision"]
-    for column, digits in (("train (s)", 1), ("peak (GiB)", 2)):
+    for column, digits in (("train (s)", 1), ("train + btyd (s)", 1), ("peak (GiB)", 2)):
         base = frame["customers"].map(
             dict(zip(defaults["customers"], defaults[column], strict=True))
         )
@@ -198,6 +211,7 @@ def table(results: list[dict]) -> str:
             "run": "scaling of this revision",
             "rows fitted": f"{_count(last, 'rows fitted') / _count(first, 'rows fitted'):.1f}x",
             "train (s)": f"{last['train (s)'] / first['train (s)']:.1f}x",
+            "train + btyd (s)": f"{last['train + btyd (s)'] / first['train + btyd (s)']:.1f}x",
             "peak (GiB)": f"{last['peak (GiB)'] / first['peak (GiB)']:.1f}x",
         }
     return frame.fillna("").to_markdown(index=False)

@@ -33,7 +33,8 @@ import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 
-from contract.errors import ConfigError
+from contract.errors import ConfigError, UserError
+from features.columns import KEYS
 from features.events import EXACT, days_between
 
 if TYPE_CHECKING:  # importing PyMC-Marketing takes 10-15 s: only runs with purchases pay it
@@ -42,6 +43,8 @@ if TYPE_CHECKING:  # importing PyMC-Marketing takes 10-15 s: only runs with purc
 log = logging.getLogger(__name__)
 
 BGNBD = "bgnbd"
+# The baseline's forecast of each (customer_id, cutoff) row (``baseline_forecast``).
+FORECAST_COLUMNS = [*KEYS, "p_no_purchase", "expected_purchases", "purchases_in_horizon"]
 # Model name -> PyMC-Marketing CLV class.
 MODELS = {BGNBD: "BetaGeoModel", "mbgnbd": "ModifiedBetaGeoModel"}
 SUMMARY_COLUMNS = ["frequency", "recency", "T"]
@@ -192,6 +195,44 @@ def btyd_forecast(
         part = forecast(model, summary, at_cutoff["customer_id"], horizon_days)
         parts.append(part.set_index(at_cutoff.index))
     return pd.concat(parts).loc[rows.index]
+
+
+def baseline_forecast(
+    transactions: pd.DataFrame | None, rows: pd.DataFrame, horizon_days: int, observed: bool
+) -> pd.DataFrame:
+    """BG/NBD's forecast of every (customer_id, cutoff) row of ``rows``, in their order:
+    P(no purchase in the horizon), the purchases to expect in it and, where ``observed``
+    (the data go on past the cutoffs), the purchases the customer made in it. No rows
+    without ``transactions``."""
+    if transactions is None:
+        return pd.DataFrame({name: [] for name in FORECAST_COLUMNS})
+    activity = btyd_forecast(transactions, rows, horizon_days)
+    made = purchases_in_horizon(transactions, rows, horizon_days) if observed else np.nan
+    return pd.DataFrame(
+        {
+            **{key: rows[key].to_numpy() for key in KEYS},
+            "p_no_purchase": activity["p_no_purchase"].to_numpy(),
+            "expected_purchases": activity["expected_purchases"].to_numpy(),
+            "purchases_in_horizon": made,
+        }
+    )
+
+
+def forecast_of(forecast: pd.DataFrame, rows: pd.DataFrame, where: str) -> pd.DataFrame:
+    """The rows of ``forecast`` (``baseline_forecast``, read from ``where``) for the
+    (customer_id, cutoff) keys of ``rows``, in their order. A forecast made for other
+    rows (other features or split settings) is refused with the keys it lacks."""
+    keys = list(KEYS)
+    found = rows[keys].merge(forecast, on=keys, how="left", validate="many_to_one", indicator=True)
+    missing = found[found.pop("_merge") == "left_only"]
+    if len(missing):
+        raise UserError(
+            f"{where}: the BG/NBD forecast has no row for {len(missing):,} of the "
+            f"{len(rows):,} test rows, e.g. {missing[keys].head(3).to_dict('records')}; it "
+            "was made for other features or split settings: run the btyd stage again "
+            "(`dvc repro btyd`, or `python -m pipeline.btyd`)"
+        )
+    return found
 
 
 def purchases_if_alive(forecast_table: pd.DataFrame) -> np.ndarray:

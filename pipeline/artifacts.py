@@ -20,6 +20,9 @@ CALIBRATION = "calibration.json"
 FEATURES = "features.parquet"
 CATALOGUE = "catalogue.json"
 
+# btyd -> paths.btyd_dir
+BTYD_FORECAST = "forecast.parquet"
+
 # train -> paths.models_dir
 MODEL_DIR = "model"
 PREDICTIONS = "predictions.parquet"

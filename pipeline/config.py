@@ -42,6 +42,7 @@ class PathsConfig:
     ground_truth_dir: str = MISSING
     validated_dir: str = MISSING
     features_dir: str = MISSING
+    btyd_dir: str = MISSING
     models_dir: str = MISSING
     explanations_dir: str = MISSING
     retention_dir: str = MISSING

@@ -1,6 +1,7 @@
 """Stage `train`: fit the main model and the baselines out of time, evaluate, track and register.
 
-Inputs: `paths.features_dir` (features and catalogue) and the validated transactions. The
+Inputs: `paths.features_dir` (features and catalogue), `paths.btyd_dir` (BG/NBD's forecast)
+and the validated tables (which tables there are; the stated churn reasons). The
 main model (`model`) and the baselines (`training.baselines`) are fitted on the training
 cutoffs, calibrated on held-out customers of the validation cutoff and scored on the test
 cutoff (models/split.py); on snapshot data (`data.snapshot`) they are cross-validated
@@ -8,8 +9,8 @@ instead and scored out of fold (models/crossval.py). Where the data have stated 
 reasons (the `churn_reasons` table), the cause model (models/cause_model.py) is fitted on
 the training cutoffs' churners that stated one, stopped early on the validation cutoff's
 and measured against the test cutoff's. A baseline whose feature families the
-data lack is left out. The BG/NBD model (models/btyd.py), fitted on the purchases before
-the test cutoff, is scored beside them: its P(no purchase in the horizon). On simulated
+data lack is left out. The BG/NBD model's P(no purchase in the horizon), which the `btyd`
+stage forecast for the test rows (pipeline/btyd.py), is scored beside them. On simulated
 data the oracle (simulator/oracle.py) is scored too, and the labels and every model's
 scores are checked against true churn (`label_vs_truth`, `true_churn` in the report).
 
@@ -35,7 +36,7 @@ import pandas as pd
 
 from contract.reasons import reason_causes
 from features.columns import DEFINITION, KEYS, LABEL
-from models.btyd import BGNBD, activity_reliability, btyd_forecast, purchases_in_horizon
+from models.btyd import BGNBD, activity_reliability, forecast_of
 from models.cause_model import DIGEST_TAG as CAUSE_DIGEST_TAG
 from models.cause_model import CauseModel, fit_cause_model, stated_fit
 from models.cause_model import digest as cause_model_digest
@@ -49,6 +50,7 @@ from models.metrics import evaluate_models
 from models.reasons import stated_causes
 from models.split import Split, sample_stayers
 from pipeline.artifacts import (
+    BTYD_FORECAST,
     CATALOGUE,
     CAUSE_MODEL,
     DRIFT_REFERENCE,
@@ -206,24 +208,22 @@ def _columns_read(candidates: dict[str, ModelConfig], catalogue: list[dict]) -> 
 
 
 def _bgnbd(cfg: Config, test: pd.DataFrame) -> tuple[np.ndarray | None, pd.DataFrame | None]:
-    """BG/NBD's P(no purchase in the horizon) for the test rows, fitted on the purchases
-    before the test cutoff, and its reliability per forecast decile. None without a
-    transactions table; no reliability on snapshot data (the data end at the snapshot)."""
-    path = validated_paths(cfg.paths.validated_dir, cfg.data).get("transactions")
-    if path is None:
+    """BG/NBD's P(no purchase in the horizon) for the test rows, from the forecast of the
+    btyd stage, and its reliability per forecast decile. None without a transactions
+    table; no reliability on snapshot data (the data end at the snapshot)."""
+    if validated_paths(cfg.paths.validated_dir, cfg.data).get("transactions") is None:
         log.info("no transactions table: the BG/NBD baseline is left out")
         return None, None
-    purchases = read_table(path)[["customer_id", "timestamp"]]
-    horizon = cfg.features.label.horizon_days
-    activity = btyd_forecast(purchases, test, horizon)
+    path = Path(cfg.paths.btyd_dir) / BTYD_FORECAST
+    forecast = forecast_of(pd.read_parquet(path), test, str(path))
     if cfg.data.snapshot is not None:
-        return activity["p_no_purchase"].to_numpy(), None
+        return forecast["p_no_purchase"].to_numpy(), None
     reliability = activity_reliability(
-        activity["expected_purchases"].to_numpy(),
-        purchases_in_horizon(purchases, test, horizon),
+        forecast["expected_purchases"].to_numpy(),
+        forecast["purchases_in_horizon"].to_numpy(),
         cfg.training.evaluation.calibration_bins,
     )
-    return activity["p_no_purchase"].to_numpy(), reliability
+    return forecast["p_no_purchase"].to_numpy(), reliability
 
 
 def _cause_model(

@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pipeline import promote, train
+from pipeline import btyd, promote, train
 from pipeline.config import Config
 from tests.support import TINY, TRAINABLE, Simulated, featurize_simulated, simulate
 
@@ -50,8 +50,9 @@ def trainable(tmp_path_factory: pytest.TempPathFactory) -> Simulated:
 
 @pytest.fixture(scope="session")
 def trained(trainable: Simulated) -> Config:
-    """The configuration of `trainable` after one run of the train stage and `make
-    promote` (the first model in its MLflow store, so the champion)."""
+    """The configuration of `trainable` after one run of the btyd and train stages and
+    `make promote` (the first model in its MLflow store, so the champion)."""
+    btyd.run(trainable.cfg)
     train.run(trainable.cfg)
     promote.run(trainable.cfg)
     return trainable.cfg

@@ -63,6 +63,7 @@ def compose_config(workdir: Path, *overrides: str) -> Config:
         f"paths.ground_truth_dir={workdir}/ground_truth",
         f"paths.validated_dir={workdir}/validated",
         f"paths.features_dir={workdir}/features",
+        f"paths.btyd_dir={workdir}/btyd",
         f"paths.reports_dir={workdir}/reports",
         f"paths.models_dir={workdir}/models",
         f"paths.explanations_dir={workdir}/explanations",

@@ -84,7 +84,7 @@ runpy.run_module(module, run_name="__main__", alter_sys=True)
 
 # Every stage, in pipeline order, is killed at both points ("before" last, so nothing
 # runs after it).
-STAGES = ["generate", "validate", "featurize", "train", "explain", "score"]
+STAGES = ["generate", "validate", "featurize", "btyd", "train", "explain", "score"]
 
 
 @pytest.mark.fault

@@ -7,14 +7,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from contract.errors import ConfigError
+from contract.errors import ConfigError, UserError
 from models import btyd
 from models.btyd import (
+    FORECAST_COLUMNS,
     activity_reliability,
+    baseline_forecast,
     btyd_forecast,
     expected_spend,
     fit_btyd,
     fit_sample,
+    forecast_of,
     purchase_summary,
     purchases_if_alive,
     purchases_in_horizon,
@@ -169,6 +172,51 @@ def test_purchases_in_horizon_count_from_each_rows_cutoff():
     )
     # [cutoff, cutoff + 30 days): 1 buys on 01-01 and 01-30; the 02-15 purchase is too late.
     assert purchases_in_horizon(purchases, rows, 30).tolist() == [2.0, 0.0, 0.0]
+
+
+def test_the_baseline_forecast_keys_each_row_and_counts_what_followed():
+    purchases, cutoff = _purchases(), pd.Timestamp("2024-07-01")  # the log ends in 2025
+    times = purchases["timestamp"]
+    after = (times >= cutoff) & (times < cutoff + pd.Timedelta(days=90))
+    buyer = purchases.loc[after, "customer_id"].iloc[0]  # one who bought in the horizon
+    rows = pd.DataFrame({"customer_id": [buyer, 0, 999], "cutoff": cutoff})
+    table = baseline_forecast(purchases, rows, 90, observed=True)
+    assert list(table.columns) == FORECAST_COLUMNS
+    assert table[["customer_id", "cutoff"]].equals(rows)
+    expected = btyd_forecast(purchases, rows, 90)
+    assert np.allclose(table["p_no_purchase"], expected["p_no_purchase"])
+    assert np.allclose(table["expected_purchases"], expected["expected_purchases"])
+    bought = (purchases.loc[after, "customer_id"] == buyer).sum()
+    # Customer 0 left in June 2024, 999 never bought.
+    assert table["purchases_in_horizon"].tolist() == [bought, 0, 0]
+    # Snapshot data end at the cutoff: nothing followed to count.
+    unobserved = baseline_forecast(purchases, rows, 90, observed=False)
+    assert unobserved["purchases_in_horizon"].isna().all()
+    # No purchases table: no forecast, and the columns the train stage reads.
+    empty = baseline_forecast(None, rows, 90, observed=True)
+    assert empty.empty and list(empty.columns) == FORECAST_COLUMNS
+
+
+def test_the_forecast_of_rows_follows_their_order_and_refuses_rows_it_lacks():
+    forecast = pd.DataFrame(
+        {
+            "customer_id": [1, 2, 3],
+            "cutoff": CUTOFF,
+            "p_no_purchase": [0.1, 0.2, 0.3],
+            "expected_purchases": [2.0, 1.0, 0.5],
+            "purchases_in_horizon": [1.0, 0.0, 0.0],
+        }
+    )
+    rows = pd.DataFrame({"customer_id": [3, 1], "cutoff": CUTOFF, "other": ["x", "y"]})
+    assert forecast_of(forecast, rows, "forecast.parquet")["p_no_purchase"].tolist() == [0.3, 0.1]
+    later = pd.DataFrame({"customer_id": [1, 4], "cutoff": [CUTOFF, CUTOFF]})
+    later.loc[0, "cutoff"] = CUTOFF + pd.Timedelta(days=31)
+    with pytest.raises(UserError) as refused:
+        forecast_of(forecast, later, "data/btyd/forecast.parquet")
+    message = str(refused.value)
+    assert message.startswith("data/btyd/forecast.parquet: ")
+    assert "no row for 2 of the 2 test rows" in message and "'customer_id': 4" in message
+    assert "dvc repro btyd" in message
 
 
 def test_reliability_bins_the_forecast_lowest_first():

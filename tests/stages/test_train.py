@@ -14,12 +14,12 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
-from contract.errors import ConfigError
+from contract.errors import ConfigError, UserError
 from features.columns import LABEL
 from models.cause_model import DIGEST_TAG as CAUSE_DIGEST_TAG
 from models.estimators import model_inputs
 from pipeline import promote, tracking, train, tune
-from pipeline.artifacts import CAUSE_MODEL, MODEL_DIR, PREDICTIONS, RUN_RECORD
+from pipeline.artifacts import BTYD_FORECAST, CAUSE_MODEL, MODEL_DIR, PREDICTIONS, RUN_RECORD
 from pipeline.config import Config
 from pipeline.model_file import UnsafeModel
 from pipeline.registry import load_cause_model
@@ -90,6 +90,26 @@ def test_predictions_cover_the_test_rows_for_every_model(trained):
     for name in ("lightgbm", "logreg", "logreg_rfm", "rfm_rule", "bgnbd", "oracle"):
         probability = predictions[f"probability_{name}"]
         assert probability.between(0, 1).all()
+
+
+def test_bgnbd_is_scored_from_the_btyd_stage_s_forecast_and_never_from_another_split(
+    trained, tmp_path
+):
+    """The btyd stage forecast each test row; train scores BG/NBD by it, and refuses,
+    before writing anything, a forecast that lacks some of its test rows."""
+    forecast = pd.read_parquet(Path(trained.paths.btyd_dir) / BTYD_FORECAST)
+    predictions = pd.read_parquet(Path(trained.paths.models_dir) / PREDICTIONS)
+    scored = predictions.merge(forecast, on=["customer_id", "cutoff"], validate="one_to_one")
+    assert len(scored) == len(forecast) == len(predictions)
+    assert np.allclose(scored["probability_bgnbd"], scored["p_no_purchase"])
+    assert (scored["purchases_in_horizon"] >= 0).all()
+    stale = tmp_path / "btyd"
+    stale.mkdir()
+    forecast.iloc[1:].to_parquet(stale / BTYD_FORECAST)
+    paths = replace(outputs_in(trained.paths, tmp_path, "train"), btyd_dir=str(stale))
+    with pytest.raises(UserError, match=r"no row for 1 of the [\d,]+ test rows.*dvc repro btyd"):
+        train.run(replace(trained, paths=paths))
+    assert not (tmp_path / "models").exists() and not (tmp_path / "reports").exists()
 
 
 def test_plots_are_written_for_dvc(trained):
